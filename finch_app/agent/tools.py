@@ -1,0 +1,183 @@
+"""Typed tools: an async function, a docstring and the `@tool` decorator.
+
+The decorator builds the parameter model (and so the JSON schema the model sees)
+from the signature, skipping the leading `ctx`. Descriptions come from the
+Google-style docstring, which is prompt text: write it for the LLM.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import re
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, get_type_hints
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+
+ProgressCallback = Callable[[str, float | None], Awaitable[None]]
+
+
+async def _ignore_progress(message: str, fraction: float | None = None) -> None:
+    return None
+
+
+@dataclass
+class ToolContext:
+    """What a tool may use: its dependencies, the user, and a progress reporter."""
+
+    deps: Any
+    """The app's data providers; tools never read settings or globals."""
+    user_id: str = "local"
+    report_progress: ProgressCallback = _ignore_progress
+
+
+class ToolArgumentError(Exception):
+    """The model sent arguments that do not fit the tool's schema."""
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    name: str
+    description: str
+    params_model: type[BaseModel]
+    func: Callable[..., Awaitable[Any]]
+
+    def schema(self) -> dict[str, Any]:
+        """The OpenAI function-tool schema for this tool."""
+        parameters = self.params_model.model_json_schema()
+        parameters.pop("title", None)
+        return {
+            "type": "function",
+            "function": {
+                "name": self.name,
+                "description": self.description,
+                "parameters": parameters,
+            },
+        }
+
+    def parse_arguments(self, raw: str | dict[str, Any]) -> BaseModel:
+        """Validate raw model arguments (JSON text or dict) against the schema."""
+        if isinstance(raw, str):
+            try:
+                data = json.loads(raw) if raw.strip() else {}
+            except json.JSONDecodeError as exc:
+                raise ToolArgumentError(
+                    f"Arguments for {self.name} are not valid JSON ({exc.msg} at {exc.pos})"
+                ) from exc
+        else:
+            data = raw
+        if not isinstance(data, dict):
+            raise ToolArgumentError(f"Arguments for {self.name} must be a JSON object")
+        try:
+            return self.params_model.model_validate(data)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or 'arguments'}: {err['msg']}"
+                for err in exc.errors()
+            )
+            raise ToolArgumentError(f"Invalid arguments for {self.name}: {problems}") from exc
+
+    async def __call__(self, ctx: ToolContext, params: BaseModel) -> Any:
+        return await self.func(ctx, **params.model_dump())
+
+
+_ARG_LINE = re.compile(r"^ {0,4}(\w+)(?: \([^)]*\))?:\s*(.*)$")
+
+
+def _parse_docstring(doc: str) -> tuple[str, dict[str, str]]:
+    """Split a Google-style docstring into the description and per-argument text."""
+    description: list[str] = []
+    args: dict[str, str] = {}
+    section = "description"
+    current: str | None = None
+    for line in inspect.cleandoc(doc).splitlines():
+        stripped = line.strip()
+        if stripped in {"Args:", "Arguments:", "Parameters:"}:
+            section = "args"
+            continue
+        if stripped in {"Returns:", "Raises:", "Examples:", "Example:"}:
+            section = "other"
+            continue
+        if section == "description":
+            description.append(line)
+        elif section == "args":
+            match = _ARG_LINE.match(line)
+            if match:
+                current = match.group(1)
+                args[current] = match.group(2).strip()
+            elif current and stripped:
+                args[current] = f"{args[current]} {stripped}"
+    return "\n".join(description).strip(), args
+
+
+def tool(func: Callable[..., Awaitable[Any]]) -> ToolSpec:
+    """Turn `async def name(ctx, ...) -> Model` into a ToolSpec with a JSON schema."""
+    if not inspect.iscoroutinefunction(func):
+        raise TypeError(f"tool {func.__name__} must be an async function")
+    signature = inspect.signature(func)
+    hints = get_type_hints(func, include_extras=True)
+    description, arg_docs = _parse_docstring(func.__doc__ or "")
+    fields: dict[str, Any] = {}
+    for index, (name, param) in enumerate(signature.parameters.items()):
+        if index == 0:
+            continue  # ctx
+        annotation = hints.get(name, Any)
+        default = ... if param.default is inspect.Parameter.empty else param.default
+        fields[name] = (annotation, Field(default, description=arg_docs.get(name)))
+    params_model = create_model(
+        f"{func.__name__}_params",
+        __config__=ConfigDict(extra="forbid"),
+        **fields,
+    )
+    return ToolSpec(
+        name=func.__name__,
+        description=description,
+        params_model=params_model,
+        func=func,
+    )
+
+
+@dataclass
+class ToolRegistry:
+    """The tools one agent may call, by name."""
+
+    tools: dict[str, ToolSpec] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, specs: Iterable[ToolSpec]) -> ToolRegistry:
+        return cls({spec.name: spec for spec in specs})
+
+    def get(self, name: str) -> ToolSpec | None:
+        return self.tools.get(name)
+
+    def schemas(self) -> list[dict[str, Any]]:
+        return [spec.schema() for spec in self.tools.values()]
+
+    def names(self) -> list[str]:
+        return list(self.tools)
+
+
+def result_summary(result: Any) -> str | None:
+    """A tool result's one-line summary, when it offers one."""
+    summarize = getattr(result, "summary", None)
+    if callable(summarize):
+        return str(summarize())
+    return None
+
+
+def result_needs_auth(result: Any) -> bool:
+    return bool(getattr(result, "needs_auth", False))
+
+
+def result_to_text(result: Any, max_chars: int) -> str:
+    """The result as JSON text for the model, capped so one result cannot flood the context."""
+    if isinstance(result, BaseModel):
+        text = result.model_dump_json()
+    else:
+        text = json.dumps(result, default=str)
+    if len(text) > max_chars:
+        note = f'... [truncated: result was {len(text):,} characters, showing the first {max_chars:,}]'
+        text = text[:max_chars] + note
+    return text

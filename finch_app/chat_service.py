@@ -1,0 +1,346 @@
+"""Runs a chat turn and keeps the database in step with its event stream.
+
+The one place where the agent meets storage. Both adapters — the Reflex state and the
+HTTP routes — call `ChatService.start_turn` and consume the same events. The user's
+message is saved before the agent starts; tool rows are written as they start and
+finish; whatever way a run ends (answer, error, stop, disconnect), its rows end too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any, TypeVar
+
+from sqlmodel import Session
+
+from finch_app.agent.events import (
+    AgentEvent,
+    AssistantMessage,
+    Done,
+    Error,
+    RunStarted,
+    Token,
+    ToolCallComplete,
+    ToolCallProgress,
+    ToolCallStart,
+)
+from finch_app.agent.loop import CANCELLED_TOOL_RESULT, Agent
+from finch_app.agent.model import ChatMessage, ChatModel, ToolCallRequest
+from finch_app.agent.offline import OfflineChatModel
+from finch_app.agent.prompts import SYSTEM_PROMPT
+from finch_app.db import crud
+from finch_app.db.engine import session_scope
+from finch_app.providers.base import Providers
+from finch_app.providers.portfolio import DemoPortfolio
+from finch_app.providers.sample import SampleMarketData
+from finch_app.settings import Settings, get_settings
+from finch_app.tools import default_registry
+
+T = TypeVar("T")
+HISTORY_RESULT_CHARS = 4_000
+"""Tool results replayed from earlier turns are shortened to this; the answer carries the rest."""
+
+
+class ChatInputError(Exception):
+    """The request cannot start a run; `status` is the HTTP status that fits."""
+
+    def __init__(self, message: str, *, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+async def _db(fn: Callable[..., T], **kwargs: Any) -> T:
+    """Run one unit of database work off the event loop, in its own transaction."""
+
+    def work() -> T:
+        with session_scope() as session:
+            return fn(session=session, **kwargs)
+
+    return await asyncio.to_thread(work)
+
+
+def _at(timestamp: float) -> datetime:
+    return datetime.fromtimestamp(timestamp, UTC)
+
+
+@dataclass
+class StartedTurn:
+    """A run whose user message is saved; iterate `events()` to run it."""
+
+    service: ChatService
+    user_id: str
+    conversation_id: str
+    user_message_id: str
+    run_id: str
+    history: list[ChatMessage]
+    message: str
+
+    async def events(self) -> AsyncIterator[AgentEvent]:
+        agent = self.service.agent
+        yield RunStarted(
+            run_id=self.run_id,
+            seq=0,
+            timestamp=time.time(),
+            conversation_id=self.conversation_id,
+            user_message_id=self.user_message_id,
+            model=agent.model.label,
+        )
+        partial = ""
+        ended = False
+        try:
+            async for event in agent.run(
+                history=self.history,
+                user_message=self.message,
+                run_id=self.run_id,
+                user_id=self.user_id,
+                first_seq=1,
+            ):
+                await self._persist(event)
+                match event:
+                    case Token():
+                        partial += event.text
+                    case AssistantMessage() | Error():
+                        ended = True
+                yield event
+        finally:
+            if not ended:
+                # Stopped by the user or a disconnect: keep what was said, close every row.
+                self._finish_sync(content=partial, status="stopped", run_status="cancelled")
+
+    async def _persist(self, event: AgentEvent) -> None:
+        match event:
+            case ToolCallStart():
+                await _db(
+                    crud.record_tool_start,
+                    user_id=self.user_id,
+                    run_id=self.run_id,
+                    conversation_id=self.conversation_id,
+                    tool_call_id=event.tool_call_id,
+                    name=event.tool_name,
+                    arguments=event.arguments,
+                    started_at=_at(event.timestamp),
+                )
+            case ToolCallComplete():
+                await _db(
+                    crud.record_tool_complete,
+                    user_id=self.user_id,
+                    run_id=self.run_id,
+                    tool_call_id=event.tool_call_id,
+                    status=event.status,
+                    duration_ms=event.duration_ms,
+                    finished_at=_at(event.timestamp),
+                    summary=event.summary,
+                    error=event.error,
+                    output=event.output,
+                )
+            case AssistantMessage():
+                await asyncio.to_thread(
+                    self._finish_sync,
+                    content=event.content,
+                    status="complete",
+                    run_status="completed",
+                    needs_auth=event.needs_auth,
+                )
+            case Error():
+                await asyncio.to_thread(
+                    self._finish_sync,
+                    content="",
+                    status="error",
+                    run_status="error",
+                    error=event.error,
+                    retryable=event.retryable,
+                )
+            case RunStarted() | ToolCallProgress() | Token() | Done():
+                pass
+
+    def _finish_sync(
+        self,
+        *,
+        content: str,
+        status: str,
+        run_status: str,
+        needs_auth: bool = False,
+        error: str | None = None,
+        retryable: bool = False,
+    ) -> None:
+        with session_scope() as session:
+            crud.add_message(
+                session=session,
+                user_id=self.user_id,
+                conversation_id=self.conversation_id,
+                role="assistant",
+                content=content,
+                run_id=self.run_id,
+                status=status,
+                needs_auth=needs_auth,
+                error=error,
+                retryable=retryable,
+            )
+            crud.finish_run(session=session, user_id=self.user_id, run_id=self.run_id, status=run_status)
+
+
+class ActiveRuns:
+    """The tasks consuming runs in this process, so Stop can cancel the right one."""
+
+    def __init__(self) -> None:
+        self._tasks: dict[str, asyncio.Task[Any]] = {}
+
+    def add(self, run_id: str, task: asyncio.Task[Any]) -> None:
+        self._tasks[run_id] = task
+
+    def discard(self, run_id: str) -> None:
+        self._tasks.pop(run_id, None)
+
+    def cancel(self, run_id: str) -> bool:
+        task = self._tasks.get(run_id)
+        if task is None or task.done():
+            return False
+        task.cancel()
+        return True
+
+
+class ChatService:
+    """Starts runs for a user: validation, saving, history, and the agent."""
+
+    def __init__(self, *, agent: Agent, settings: Settings) -> None:
+        self.agent = agent
+        self.settings = settings
+        self.active = ActiveRuns()
+
+    @property
+    def model_label(self) -> str:
+        return self.agent.model.label
+
+    async def start_turn(self, *, user_id: str, conversation_id: str | None, message: str) -> StartedTurn:
+        """Validate and save the user's message; raise `ChatInputError` if it cannot run."""
+        text = message.strip()
+        if not text:
+            raise ChatInputError("The message is empty.")
+        if len(text) > self.settings.max_message_chars:
+            raise ChatInputError(
+                f"The message is {len(text):,} characters long; the limit is "
+                f"{self.settings.max_message_chars:,}. Shorten it and send again."
+            )
+        return await asyncio.to_thread(self._start_sync, user_id, conversation_id, text)
+
+    def _start_sync(self, user_id: str, conversation_id: str | None, text: str) -> StartedTurn:
+        run_id = f"run_{uuid.uuid4().hex}"
+        with session_scope() as session:
+            if conversation_id:
+                conversation = crud.get_conversation(
+                    session=session, user_id=user_id, conversation_id=conversation_id
+                )
+                if conversation is None:
+                    raise ChatInputError(f"Conversation {conversation_id} was not found.", status=404)
+            else:
+                conversation = crud.create_conversation(session=session, user_id=user_id, title=text)
+            history = self._history(session, user_id, conversation.id)
+            user_message = crud.add_message(
+                session=session,
+                user_id=user_id,
+                conversation_id=conversation.id,
+                role="user",
+                content=text,
+                run_id=run_id,
+            )
+            crud.start_run(
+                session=session,
+                run_id=run_id,
+                user_id=user_id,
+                conversation_id=conversation.id,
+                user_message_id=user_message.id,
+                model=self.model_label,
+            )
+        return StartedTurn(
+            service=self,
+            user_id=user_id,
+            conversation_id=conversation.id,
+            user_message_id=user_message.id,
+            run_id=run_id,
+            history=history,
+            message=text,
+        )
+
+    def _history(self, session: Session, user_id: str, conversation_id: str) -> list[ChatMessage]:
+        """Earlier turns as the model should see them: every tool call paired with a result."""
+        history: list[ChatMessage] = []
+        for turn in crud.conversation_turns(session=session, user_id=user_id, conversation_id=conversation_id):
+            message = turn.message
+            if message.role == "user":
+                history.append(ChatMessage(role="user", content=message.content))
+                continue
+            if turn.tool_calls:
+                history.append(
+                    ChatMessage(
+                        role="assistant",
+                        tool_calls=[
+                            ToolCallRequest(id=c.tool_call_id, name=c.name, arguments=json.dumps(c.arguments))
+                            for c in turn.tool_calls
+                        ],
+                    )
+                )
+                for call in turn.tool_calls:
+                    history.append(
+                        ChatMessage(
+                            role="tool",
+                            tool_call_id=call.tool_call_id,
+                            name=call.name,
+                            content=_replayed_output(call.status, call.output, call.error),
+                        )
+                    )
+            content = message.content
+            if message.status != "complete":
+                content = (content + "\n\n" if content else "") + f"[This answer ended early: {message.status}.]"
+            history.append(ChatMessage(role="assistant", content=content))
+        return history
+
+
+def _replayed_output(status: str, output: str | None, error: str | None) -> str:
+    if status == "cancelled":
+        return CANCELLED_TOOL_RESULT
+    if status == "interrupted":
+        return "Interrupted: the server stopped before this tool finished."
+    if status == "error":
+        return output or f"Error: {error or 'the tool failed'}"
+    text = output or ""
+    if len(text) > HISTORY_RESULT_CHARS:
+        text = text[:HISTORY_RESULT_CHARS] + " … [shortened: see the earlier answer]"
+    return text
+
+
+def build_model(settings: Settings) -> ChatModel:
+    if settings.offline_model:
+        return OfflineChatModel()
+    from finch_app.agent.openai_model import OpenAIChatModel
+
+    return OpenAIChatModel.from_settings(settings)
+
+
+def build_providers(settings: Settings) -> Providers:
+    return Providers(
+        market=SampleMarketData(latency_ms=settings.sample_latency_ms),
+        portfolio=DemoPortfolio(),
+    )
+
+
+@lru_cache
+def get_chat_service() -> ChatService:
+    """The process-wide service, built from settings on first use."""
+    settings = get_settings()
+    agent = Agent(
+        model=build_model(settings),
+        registry=default_registry(),
+        deps=build_providers(settings),
+        system_prompt=SYSTEM_PROMPT,
+        max_rounds=settings.max_tool_rounds,
+        tool_result_max_chars=settings.tool_result_max_chars,
+    )
+    return ChatService(agent=agent, settings=settings)

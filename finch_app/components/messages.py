@@ -1,0 +1,84 @@
+"""Transcript rows. Each row is an `rx.memo` component keyed by message id, so a new
+row re-renders only itself and the live turn never re-renders the transcript.
+"""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from finch_app.views import MessageView, StepView
+
+
+def markdown(text: rx.Var[str]) -> rx.Component:
+    """Model and tool text as markdown: no raw HTML, and `$` stays money, not math."""
+    return rx.markdown(text, use_raw=False, use_math=False, use_katex=False, class_name="finch-md")
+
+
+def _step(step: rx.Var[StepView]) -> rx.Component:
+    return rx.el.li(
+        rx.el.div(
+            rx.el.span(step.tool_name, class_name="finch-step-name"),
+            rx.el.span(step.arguments, class_name="finch-step-args"),
+            rx.el.span(step.status, class_name="finch-step-status", custom_attrs={"data-status": step.status}),
+            rx.el.span(step.duration, class_name="finch-step-duration"),
+            class_name="finch-step-head",
+        ),
+        rx.cond(step.summary != "", rx.el.div(step.summary, class_name="finch-step-summary")),
+        rx.cond(step.error != "", rx.el.div(step.error, class_name="finch-step-error")),
+        class_name="finch-step",
+    )
+
+
+def steps_summary(message: rx.Var[MessageView]) -> rx.Component:
+    """The collapsed "Used 2 tools · 0.9 s" line that expands to each call (native <details>)."""
+    return rx.cond(
+        message.steps_label != "",
+        rx.el.details(
+            rx.el.summary(message.steps_label, class_name="finch-steps-label"),
+            rx.el.ul(rx.foreach(message.steps, _step), class_name="finch-steps"),
+            class_name="finch-steps-box",
+            custom_attrs={"data-testid": "tool-steps"},
+        ),
+    )
+
+
+def user_bubble(content: rx.Var[str]) -> rx.Component:
+    return rx.el.div(
+        rx.el.div(content, class_name="finch-user-text"),
+        class_name="finch-row finch-row-user",
+        custom_attrs={"data-testid": "user-message"},
+    )
+
+
+def assistant_bubble(message: rx.Var[MessageView]) -> rx.Component:
+    return rx.el.div(
+        rx.el.div("F", class_name="finch-avatar", aria_hidden="true"),
+        rx.el.div(
+            steps_summary(message),
+            rx.cond(message.content != "", markdown(message.content)),
+            rx.cond(
+                message.needs_auth,
+                rx.el.div(
+                    rx.el.strong("No portfolio yet. "),
+                    "Add your holdings to Finch, then ask again.",
+                    class_name="finch-callout finch-callout-auth",
+                    custom_attrs={"data-testid": "needs-auth"},
+                ),
+            ),
+            rx.match(
+                message.status,
+                ("error", rx.el.div("⚠ ", message.error, rx.cond(message.retryable, " — you can try again.", ""), class_name="finch-callout finch-callout-error")),
+                ("stopped", rx.el.div("■ Stopped", class_name="finch-mark")),
+                ("interrupted", rx.el.div("⚠ Interrupted: ", message.error, class_name="finch-callout finch-callout-error")),
+                rx.fragment(),
+            ),
+            class_name="finch-assistant-body",
+        ),
+        class_name="finch-row finch-row-assistant",
+        custom_attrs={"data-testid": "assistant-message", "data-status": message.status},
+    )
+
+
+@rx.memo
+def message_row(message: rx.Var[MessageView]) -> rx.Component:
+    return rx.cond(message.role == "user", user_bubble(message.content), assistant_bubble(message))

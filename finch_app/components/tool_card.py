@@ -1,0 +1,52 @@
+"""The live tool card: the hot path, so plain elements and CSS only.
+
+Status-dependent bits (spinner, live timer, fade-out) are driven by CSS from the
+`data-status` attribute: an event changes one attribute and one label, nothing else.
+"""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from finch_app.settings import get_settings
+from finch_app.views import CardView
+
+
+def tool_card(card: rx.Var[CardView]) -> rx.Component:
+    return rx.el.div(
+        rx.el.div(
+            rx.el.span(class_name="finch-card-icon"),
+            rx.el.span("🔧 ", rx.el.strong(card.tool_name), class_name="finch-card-name"),
+            rx.el.span(card.arguments, class_name="finch-card-args"),
+            rx.el.span(
+                rx.el.span(card.status_label, class_name="finch-card-label"),
+                rx.el.span(class_name="finch-timer", aria_hidden="true"),
+                class_name="finch-card-status",
+            ),
+            class_name="finch-card-head",
+        ),
+        rx.cond(
+            card.progress_message != "",
+            rx.el.div(
+                rx.el.span(card.progress_message, class_name="finch-card-progress-text"),
+                rx.cond(
+                    card.progress_pct >= 0,
+                    rx.el.div(
+                        rx.el.div(class_name="finch-bar-fill", style={"width": card.progress_pct.to_string() + "%"}),
+                        class_name="finch-bar",
+                        role="progressbar",
+                    ),
+                ),
+                class_name="finch-card-progress",
+            ),
+        ),
+        rx.cond(card.summary != "", rx.el.div(card.summary, class_name="finch-card-summary")),
+        class_name="finch-card",
+        style={"--finch-fade-delay": f"{get_settings().card_fade_ms}ms"},
+        custom_attrs={
+            "data-testid": "tool-card",
+            "data-tool": card.tool_name,
+            "data-status": card.status,
+            "data-started-at": card.started_at_ms,
+        },
+    )

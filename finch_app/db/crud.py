@@ -1,0 +1,256 @@
+"""Reads and writes of chat data. Every function takes the owner's `user_id` and puts
+it in the query itself: there is no "load by id, then check the owner".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, func, update
+from sqlmodel import Session, col, select
+
+from finch_app.db.models import Conversation, Message, Run, ToolCall, utcnow
+
+TITLE_CHARS = 60
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """SQLite hands datetimes back naive; they were written as UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def title_from(message: str) -> str:
+    text = " ".join(message.split())
+    return text if len(text) <= TITLE_CHARS else text[: TITLE_CHARS - 1].rstrip() + "…"
+
+
+# --- conversations ----------------------------------------------------------------------
+
+
+def create_conversation(*, session: Session, user_id: str, title: str) -> Conversation:
+    conversation = Conversation(user_id=user_id, title=title_from(title) or "New chat")
+    session.add(conversation)
+    session.flush()
+    return conversation
+
+
+def get_conversation(*, session: Session, user_id: str, conversation_id: str) -> Conversation | None:
+    return session.exec(
+        select(Conversation).where(Conversation.id == conversation_id, Conversation.user_id == user_id)
+    ).first()
+
+
+def list_conversations(*, session: Session, user_id: str, limit: int = 100) -> Sequence[Conversation]:
+    return session.exec(
+        select(Conversation)
+        .where(Conversation.user_id == user_id)
+        .order_by(col(Conversation.updated_at).desc())
+        .limit(limit)
+    ).all()
+
+
+def delete_conversation(*, session: Session, user_id: str, conversation_id: str) -> bool:
+    owned = select(Conversation.id).where(
+        Conversation.id == conversation_id, Conversation.user_id == user_id
+    )
+    if session.exec(owned).first() is None:
+        return False
+    for table in (ToolCall, Message, Run):
+        session.exec(
+            delete(table).where(table.conversation_id == conversation_id, table.user_id == user_id)  # type: ignore[arg-type]
+        )
+    session.exec(
+        delete(Conversation).where(Conversation.id == conversation_id, Conversation.user_id == user_id)  # type: ignore[arg-type]
+    )
+    return True
+
+
+def touch_conversation(*, session: Session, user_id: str, conversation_id: str) -> None:
+    session.exec(
+        update(Conversation)
+        .where(Conversation.id == conversation_id, Conversation.user_id == user_id)  # type: ignore[arg-type]
+        .values(updated_at=utcnow())
+    )
+
+
+# --- messages and runs ------------------------------------------------------------------
+
+
+def add_message(
+    *,
+    session: Session,
+    user_id: str,
+    conversation_id: str,
+    role: str,
+    content: str,
+    run_id: str | None = None,
+    status: str = "complete",
+    needs_auth: bool = False,
+    error: str | None = None,
+    retryable: bool = False,
+) -> Message:
+    message = Message(
+        user_id=user_id,
+        conversation_id=conversation_id,
+        role=role,
+        content=content,
+        run_id=run_id,
+        status=status,
+        needs_auth=needs_auth,
+        error=error,
+        retryable=retryable,
+    )
+    session.add(message)
+    touch_conversation(session=session, user_id=user_id, conversation_id=conversation_id)
+    session.flush()
+    return message
+
+
+def start_run(
+    *, session: Session, run_id: str, user_id: str, conversation_id: str, user_message_id: str, model: str
+) -> Run:
+    run = Run(
+        id=run_id,
+        user_id=user_id,
+        conversation_id=conversation_id,
+        user_message_id=user_message_id,
+        model=model,
+    )
+    session.add(run)
+    session.flush()
+    return run
+
+
+_OPEN_CALL_FATE = {"cancelled": "cancelled", "interrupted": "interrupted"}
+
+
+def finish_run(*, session: Session, user_id: str, run_id: str, status: str) -> None:
+    session.exec(
+        update(Run)
+        .where(Run.id == run_id, Run.user_id == user_id)  # type: ignore[arg-type]
+        .values(status=status, finished_at=utcnow())
+    )
+    if status != "completed":
+        # No card may stay "running" once its run has ended.
+        session.exec(
+            update(ToolCall)
+            .where(ToolCall.run_id == run_id, ToolCall.user_id == user_id, ToolCall.status == "running")  # type: ignore[arg-type]
+            .values(status=_OPEN_CALL_FATE.get(status, "error"), finished_at=utcnow())
+        )
+
+
+def record_tool_start(
+    *,
+    session: Session,
+    user_id: str,
+    run_id: str,
+    conversation_id: str,
+    tool_call_id: str,
+    name: str,
+    arguments: dict[str, Any],
+    started_at: datetime,
+) -> None:
+    position = session.exec(
+        select(func.count()).select_from(ToolCall).where(ToolCall.run_id == run_id, ToolCall.user_id == user_id)
+    ).one()
+    session.add(
+        ToolCall(
+            user_id=user_id,
+            run_id=run_id,
+            conversation_id=conversation_id,
+            tool_call_id=tool_call_id,
+            position=position,
+            name=name,
+            arguments=arguments,
+            started_at=started_at,
+        )
+    )
+
+
+def record_tool_complete(
+    *,
+    session: Session,
+    user_id: str,
+    run_id: str,
+    tool_call_id: str,
+    status: str,
+    duration_ms: int,
+    finished_at: datetime,
+    summary: str | None,
+    error: str | None,
+    output: str | None,
+) -> None:
+    session.exec(
+        update(ToolCall)
+        .where(ToolCall.run_id == run_id, ToolCall.user_id == user_id, ToolCall.tool_call_id == tool_call_id)  # type: ignore[arg-type]
+        .values(
+            status=status,
+            duration_ms=duration_ms,
+            finished_at=finished_at,
+            summary=summary,
+            error=error,
+            output=output,
+        )
+    )
+
+
+def mark_interrupted_runs(*, session: Session) -> int:
+    """Runs still `running` when the server starts died with the last process."""
+    stale = session.exec(select(Run).where(Run.status == "running")).all()
+    for run in stale:
+        finish_run(session=session, user_id=run.user_id, run_id=run.id, status="interrupted")
+        has_answer = session.exec(
+            select(Message.id).where(Message.run_id == run.id, Message.role == "assistant")
+        ).first()
+        if not has_answer:
+            add_message(
+                session=session,
+                user_id=run.user_id,
+                conversation_id=run.conversation_id,
+                role="assistant",
+                content="",
+                run_id=run.id,
+                status="interrupted",
+                error="The server stopped while this answer was being written.",
+                retryable=True,
+            )
+    return len(stale)
+
+
+# --- reading a whole conversation -------------------------------------------------------
+
+
+@dataclass
+class Turn:
+    """A message with the tool calls of the run it came from (assistant messages)."""
+
+    message: Message
+    tool_calls: list[ToolCall] = field(default_factory=list)
+
+
+def conversation_turns(*, session: Session, user_id: str, conversation_id: str) -> list[Turn]:
+    messages = session.exec(
+        select(Message)
+        .where(Message.conversation_id == conversation_id, Message.user_id == user_id)
+        .order_by(col(Message.created_at), col(Message.role).desc())
+    ).all()
+    calls = session.exec(
+        select(ToolCall)
+        .where(ToolCall.conversation_id == conversation_id, ToolCall.user_id == user_id)
+        .order_by(col(ToolCall.position))
+    ).all()
+    by_run: dict[str, list[ToolCall]] = {}
+    for call in calls:
+        call.started_at = _aware(call.started_at)  # type: ignore[assignment]
+        by_run.setdefault(call.run_id, []).append(call)
+    turns = []
+    for message in messages:
+        message.created_at = _aware(message.created_at)  # type: ignore[assignment]
+        attached = by_run.get(message.run_id or "", []) if message.role == "assistant" else []
+        turns.append(Turn(message=message, tool_calls=attached))
+    return turns

@@ -1,0 +1,85 @@
+"""Tables: conversations, their messages, the runs that answer them, and tool calls.
+
+Every row carries `user_id` so that every query can be scoped to its owner.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Text
+from sqlmodel import Field, SQLModel
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _when(**kwargs: Any) -> Any:
+    return Field(default_factory=utcnow, sa_type=DateTime(timezone=True), **kwargs)
+
+
+class Conversation(SQLModel, table=True):
+    id: str = Field(default_factory=new_id, primary_key=True)
+    user_id: str = Field(index=True)
+    title: str
+    created_at: datetime = _when()
+    updated_at: datetime = _when(index=True)
+
+
+class Message(SQLModel, table=True):
+    id: str = Field(default_factory=new_id, primary_key=True)
+    conversation_id: str = Field(foreign_key="conversation.id", index=True, ondelete="CASCADE")
+    user_id: str = Field(index=True)
+    run_id: str | None = Field(default=None, index=True)
+    role: str
+    """"user" or "assistant"."""
+    content: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = "complete"
+    """complete | error | stopped | interrupted."""
+    needs_auth: bool = False
+    error: str | None = None
+    retryable: bool = False
+    created_at: datetime = _when(index=True)
+
+
+class Run(SQLModel, table=True):
+    """One answer to one user message: the unit a stop or a crash applies to."""
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    conversation_id: str = Field(foreign_key="conversation.id", index=True, ondelete="CASCADE")
+    user_id: str = Field(index=True)
+    user_message_id: str
+    status: str = Field(default="running", index=True)
+    """running | completed | error | cancelled | interrupted."""
+    model: str
+    started_at: datetime = _when()
+    finished_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class ToolCall(SQLModel, table=True):
+    id: str = Field(default_factory=new_id, primary_key=True)
+    run_id: str = Field(foreign_key="run.id", index=True, ondelete="CASCADE")
+    conversation_id: str = Field(foreign_key="conversation.id", index=True, ondelete="CASCADE")
+    user_id: str = Field(index=True)
+    tool_call_id: str
+    """The model's id for the call (unique within a run)."""
+    position: int
+    """Order of the call within its run."""
+    name: str
+    arguments: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = "running"
+    """running | completed | error | cancelled | interrupted."""
+    started_at: datetime = _when()
+    finished_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    duration_ms: int | None = None
+    summary: str | None = None
+    error: str | None = None
+    output: str | None = Field(default=None, sa_column=Column(Text))
+    """What the model saw as the result, replayed in later turns' history."""

@@ -1,0 +1,75 @@
+"""Finch's configuration, read from the environment and `.env`.
+
+One owner for every knob: nothing else in the app reads `os.environ` for its own
+settings. Missing keys never fail at import time; the agent reports them at run time.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="FINCH_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    # The OpenAI client's own names, shared with every other tool a user has.
+    openai_api_key: SecretStr | None = Field(None, validation_alias="OPENAI_API_KEY")
+    openai_base_url: str | None = Field(None, validation_alias="OPENAI_BASE_URL")
+    model: str = Field("gpt-4o-mini", validation_alias="FINCH_MODEL")
+    model_timeout_s: float = 60.0
+    """Seconds to wait for the model before giving up on a request."""
+    model_max_retries: int = 2
+    """Retries (with backoff) the OpenAI client makes on 429/5xx before we report an error."""
+    max_tool_rounds: int = 6
+    """Model rounds that may request tools before the loop stops and says so."""
+    tool_result_max_chars: int = 50_000
+    """Cap on one tool result as sent back to the model."""
+
+    data_dir: Path = PROJECT_ROOT / "data"
+    database_url_override: str | None = Field(None, validation_alias="DATABASE_URL")
+
+    data_mode: Literal["auto", "live", "offline"] = "auto"
+    sample_latency_ms: int = 400
+    """Simulated latency of sample-data tools, so live cards are visible."""
+    card_fade_ms: int = 5000
+    """How long a completed tool card stays before it fades out."""
+    max_message_chars: int = 8000
+
+    @property
+    def database_url(self) -> str:
+        if self.database_url_override:
+            return self.database_url_override
+        return f"sqlite:///{self.data_dir / 'finch.db'}"
+
+    @property
+    def offline_model(self) -> bool:
+        """True when no API key is configured, so the built-in offline model answers."""
+        key = self.openai_api_key.get_secret_value() if self.openai_api_key else ""
+        return not key.strip()
+
+    @property
+    def model_label(self) -> str:
+        if self.offline_model:
+            return "Offline model"
+        return self.model
+
+
+@lru_cache
+def get_settings() -> Settings:
+    settings = Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return settings
+
+
+def reset_settings() -> None:
+    """Forget cached settings (tests change the environment between cases)."""
+    get_settings.cache_clear()

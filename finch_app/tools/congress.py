@@ -1,0 +1,82 @@
+"""The congressional trading tools: recent Senate and House periodic transaction reports."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field
+
+from finch_app.agent.tools import ToolContext, tool
+from finch_app.providers.base import Providers
+from finch_app.providers.records import CongressTrade, DataSet
+from finch_app.tools._common import Provenance
+
+
+class TradeRow(BaseModel):
+    member: str
+    transaction_date: date | None
+    disclosure_date: date | None
+    ticker: str | None
+    asset: str
+    type: str
+    amount: str
+    owner: str | None
+    district: str | None
+
+
+class TradesResult(BaseModel):
+    chamber: Literal["senate", "house"]
+    trades: list[TradeRow]
+    provenance: Provenance
+
+    def summary(self) -> str:
+        if not self.trades:
+            return "No trades"
+        latest = max((t.transaction_date for t in self.trades if t.transaction_date), default=None)
+        suffix = f" · latest {latest:%b %d, %Y}" if latest else ""
+        return f"{len(self.trades)} trades{suffix}"
+
+
+def _result(chamber: Literal["senate", "house"], data: DataSet[CongressTrade], limit: int) -> TradesResult:
+    rows = [
+        TradeRow(
+            member=t.member,
+            transaction_date=t.transaction_date,
+            disclosure_date=t.disclosure_date,
+            ticker=t.ticker,
+            asset=t.asset_description,
+            type=t.transaction_type,
+            amount=t.amount,
+            owner=t.owner,
+            district=t.district,
+        )
+        for t in data.rows[:limit]
+    ]
+    return TradesResult(chamber=chamber, trades=rows, provenance=Provenance.of(data))
+
+
+@tool
+async def get_recent_senate_trades(
+    ctx: ToolContext, limit: Annotated[int, Field(ge=1, le=200)] = 20
+) -> TradesResult:
+    """Recent stock trades disclosed by U.S. senators, newest first.
+
+    Args:
+        limit: How many trades to return.
+    """
+    deps: Providers = ctx.deps
+    return _result("senate", await deps.market.senate_trades(limit), limit)
+
+
+@tool
+async def get_recent_house_trades(
+    ctx: ToolContext, limit: Annotated[int, Field(ge=1, le=200)] = 20
+) -> TradesResult:
+    """Recent stock trades disclosed by members of the U.S. House of Representatives, newest first.
+
+    Args:
+        limit: How many trades to return.
+    """
+    deps: Providers = ctx.deps
+    return _result("house", await deps.market.house_trades(limit), limit)

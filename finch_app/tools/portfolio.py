@@ -1,0 +1,100 @@
+"""The `get_portfolio` tool: the user's positions valued with current quotes."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from finch_app.agent.tools import ToolContext, tool
+from finch_app.providers.base import Providers
+from finch_app.tools._common import Provenance, money
+
+
+class HoldingRow(BaseModel):
+    symbol: str
+    name: str
+    shares: float
+    cost_basis: float
+    """Average price paid per share."""
+    price: float | None
+    """Latest price; None when no quote was available."""
+    value: float | None
+    gain: float | None
+    gain_pct: float | None
+    day_change_pct: float | None
+    weight_pct: float | None
+    """Share of the portfolio's total value."""
+
+
+class PortfolioResult(BaseModel):
+    needs_auth: bool = False
+    message: str | None = None
+    holdings: list[HoldingRow] = []
+    total_value: float = 0.0
+    total_cost: float = 0.0
+    total_gain: float = 0.0
+    total_gain_pct: float | None = None
+    provenance: Provenance | None = None
+
+    def summary(self) -> str:
+        if self.needs_auth:
+            return "No holdings yet"
+        return f"{len(self.holdings)} holdings · {money(self.total_value)}"
+
+
+@tool
+async def get_portfolio(ctx: ToolContext) -> PortfolioResult:
+    """The user's current holdings with shares, cost basis, latest price, value, gain and weight.
+
+    Use it whenever the user asks about their portfolio, holdings, positions or performance.
+    """
+    deps: Providers = ctx.deps
+    positions = await deps.portfolio.positions(ctx.user_id)
+    if not positions:
+        return PortfolioResult(
+            needs_auth=True,
+            message="No portfolio yet: the user needs to add holdings or connect a brokerage.",
+        )
+    quotes = await deps.market.quotes([p.symbol for p in positions])
+    by_symbol = {q.symbol: q for q in quotes.rows}
+    rows: list[HoldingRow] = []
+    for position in positions:
+        quote = by_symbol.get(position.symbol)
+        price = quote.price if quote else None
+        value = price * position.shares if price is not None else None
+        cost = position.cost_basis * position.shares
+        day = (
+            (quote.price / quote.previous_close - 1) * 100
+            if quote and quote.previous_close
+            else None
+        )
+        rows.append(
+            HoldingRow(
+                symbol=position.symbol,
+                name=position.name,
+                shares=position.shares,
+                cost_basis=position.cost_basis,
+                price=price,
+                value=round(value, 2) if value is not None else None,
+                gain=round(value - cost, 2) if value is not None else None,
+                gain_pct=round((value / cost - 1) * 100, 2) if value is not None and cost else None,
+                day_change_pct=round(day, 2) if day is not None else None,
+                weight_pct=None,
+            )
+        )
+    total_value = sum(r.value for r in rows if r.value is not None)
+    total_cost = sum(r.cost_basis * r.shares for r in rows if r.value is not None)
+    rows = [
+        r.model_copy(update={"weight_pct": round(r.value / total_value * 100, 2)})
+        if r.value is not None and total_value
+        else r
+        for r in rows
+    ]
+    rows.sort(key=lambda r: r.value or 0.0, reverse=True)
+    return PortfolioResult(
+        holdings=rows,
+        total_value=round(total_value, 2),
+        total_cost=round(total_cost, 2),
+        total_gain=round(total_value - total_cost, 2),
+        total_gain_pct=round((total_value / total_cost - 1) * 100, 2) if total_cost else None,
+        provenance=Provenance.of(quotes),
+    )

@@ -1,0 +1,60 @@
+"""The `get_reddit_trending_stocks` tool: what retail investors talk about most on Reddit."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, Field
+
+from finch_app.agent.tools import ToolContext, tool
+from finch_app.providers.base import Providers
+from finch_app.tools._common import Provenance
+
+
+class TrendingRow(BaseModel):
+    rank: int
+    ticker: str
+    name: str
+    mentions: int
+    upvotes: int
+    rank_24h_ago: int | None
+    mentions_change_pct: float | None
+    """Change in mentions over the last 24 hours, in percent."""
+
+
+class TrendingResult(BaseModel):
+    tickers: list[TrendingRow]
+    provenance: Provenance
+
+    def summary(self) -> str:
+        if not self.tickers:
+            return "No tickers"
+        return f"Top {len(self.tickers)} tickers · #1 {self.tickers[0].ticker}"
+
+
+@tool
+async def get_reddit_trending_stocks(
+    ctx: ToolContext, limit: Annotated[int, Field(ge=1, le=100)] = 10
+) -> TrendingResult:
+    """Stocks with the most Reddit mentions in the last 24 hours (r/wallstreetbets, r/stocks and more).
+
+    Args:
+        limit: How many tickers to return, most mentioned first.
+    """
+    deps: Providers = ctx.deps
+    data = await deps.market.reddit_trending(limit)
+    rows = [
+        TrendingRow(
+            rank=t.rank,
+            ticker=t.ticker,
+            name=t.name,
+            mentions=t.mentions,
+            upvotes=t.upvotes,
+            rank_24h_ago=t.rank_24h_ago,
+            mentions_change_pct=round(t.mentions_change_pct, 1)
+            if t.mentions_change_pct is not None
+            else None,
+        )
+        for t in data.rows[:limit]
+    ]
+    return TrendingResult(tickers=rows, provenance=Provenance.of(data))

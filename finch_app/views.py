@@ -1,0 +1,287 @@
+"""What the browser shows, as plain values: tool cards, transcript rows, the live turn.
+
+Pure functions from agent events and database rows to view values, so the Reflex
+states stay thin and this logic is unit-tested without a browser.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from finch_app.agent.events import (
+    AgentEvent,
+    AssistantMessage,
+    Done,
+    Error,
+    RunStarted,
+    Token,
+    ToolCallComplete,
+    ToolCallProgress,
+    ToolCallStart,
+)
+from finch_app.db.crud import Turn
+
+
+def seconds_label(duration_ms: int | None) -> str:
+    if duration_ms is None:
+        return ""
+    if duration_ms < 10_000:
+        return f"{duration_ms / 1000:.1f} s"
+    if duration_ms < 120_000:
+        return f"{duration_ms / 1000:.0f} s"
+    return f"{duration_ms // 60_000} min {duration_ms % 60_000 // 1000} s"
+
+
+def arguments_label(arguments: dict[str, Any]) -> str:
+    """Arguments as the user reads them: `limit=10, symbol="AAPL"`."""
+    parts = []
+    for key, value in arguments.items():
+        text = json.dumps(value, ensure_ascii=False) if not isinstance(value, (int, float)) else str(value)
+        parts.append(f"{key}={text}")
+    label = ", ".join(parts)
+    return label if len(label) <= 120 else label[:119] + "…"
+
+
+@dataclass
+class CardView:
+    """One live tool card."""
+
+    tool_call_id: str
+    tool_name: str
+    arguments: str
+    status: str = "running"
+    """running | completed | error | cancelled | interrupted."""
+    started_at_ms: int = 0
+    """Server epoch milliseconds of the tool_call_start (`data-started-at`)."""
+    status_label: str = "Calling…"
+    summary: str = ""
+    error: str = ""
+    progress_message: str = ""
+    progress_pct: int = -1
+    """0..100, or -1 when the tool gave no fraction."""
+
+
+@dataclass
+class StepView:
+    """One tool call in an answer's collapsed "Used N tools" summary."""
+
+    tool_name: str
+    arguments: str
+    status: str
+    duration: str
+    summary: str
+    error: str
+
+
+@dataclass
+class MessageView:
+    """One transcript row."""
+
+    id: str
+    role: str
+    content: str
+    status: str = "complete"
+    """complete | error | stopped | interrupted | streaming."""
+    error: str = ""
+    retryable: bool = False
+    needs_auth: bool = False
+    steps: list[StepView] = field(default_factory=list)
+    steps_label: str = ""
+    """"Used 2 tools · 0.9 s", or "" when no tool ran."""
+
+
+def steps_label(steps: list[StepView], total_ms: int) -> str:
+    if not steps:
+        return ""
+    noun = "tool" if len(steps) == 1 else "tools"
+    return f"Used {len(steps)} {noun} · {seconds_label(total_ms)}"
+
+
+def status_label(status: str, duration_ms: int | None, error: str | None) -> str:
+    match status:
+        case "completed":
+            return f"Completed ({seconds_label(duration_ms)})"
+        case "error":
+            return f"Error: {error or 'the tool failed'}"
+        case "cancelled":
+            return "Cancelled"
+        case "interrupted":
+            return "Interrupted"
+        case _:
+            return "Calling…"
+
+
+def message_from_turn(turn: Turn) -> MessageView:
+    """A stored message (and its run's tool calls) as a transcript row."""
+    message = turn.message
+    steps = [
+        StepView(
+            tool_name=call.name,
+            arguments=arguments_label(call.arguments or {}),
+            status=call.status,
+            duration=seconds_label(call.duration_ms),
+            summary=call.summary or "",
+            error=call.error or "",
+        )
+        for call in turn.tool_calls
+    ]
+    total = _span_ms(turn)
+    return MessageView(
+        id=message.id,
+        role=message.role,
+        content=message.content,
+        status=message.status,
+        error=message.error or "",
+        retryable=message.retryable,
+        needs_auth=message.needs_auth,
+        steps=steps,
+        steps_label=steps_label(steps, total),
+    )
+
+
+def _span_ms(turn: Turn) -> int:
+    """Wall time the tools took: first start to last finish (parallel calls overlap)."""
+    starts = [c.started_at for c in turn.tool_calls if c.started_at]
+    ends = [c.finished_at for c in turn.tool_calls if c.finished_at]
+    if starts and ends:
+        first: datetime = min(starts)
+        last: datetime = max(ends)
+        if first.tzinfo is None or last.tzinfo is None:
+            first, last = first.replace(tzinfo=None), last.replace(tzinfo=None)
+        return max(0, int((last - first).total_seconds() * 1000))
+    return sum(c.duration_ms or 0 for c in turn.tool_calls)
+
+
+@dataclass
+class TurnView:
+    """The running turn: its cards, the answer so far and how it ended."""
+
+    run_id: str = ""
+    conversation_id: str = ""
+    cards: list[CardView] = field(default_factory=list)
+    text: str = ""
+    running: bool = False
+    answer: MessageView | None = None
+    """Set when the run ended: the row that will join the transcript."""
+    first_start_ms: int = 0
+    last_end_ms: int = 0
+
+
+def apply_event(view: TurnView, event: AgentEvent) -> TurnView:
+    """The turn after one more event; returns a new value, never mutates `view`."""
+    now_ms = int(event.timestamp * 1000)
+    match event:
+        case RunStarted():
+            return dataclasses.replace(
+                view, run_id=event.run_id, conversation_id=event.conversation_id, running=True
+            )
+        case ToolCallStart():
+            card = CardView(
+                tool_call_id=event.tool_call_id,
+                tool_name=event.tool_name,
+                arguments=arguments_label(event.arguments),
+                started_at_ms=now_ms,
+            )
+            return dataclasses.replace(
+                view, cards=[*view.cards, card], first_start_ms=view.first_start_ms or now_ms
+            )
+        case ToolCallProgress():
+            return _update_card(
+                view,
+                event.tool_call_id,
+                progress_message=event.message,
+                progress_pct=-1 if event.fraction is None else round(max(0.0, min(1.0, event.fraction)) * 100),
+            )
+        case ToolCallComplete():
+            updated = _update_card(
+                view,
+                event.tool_call_id,
+                status=event.status,
+                status_label=status_label(event.status, event.duration_ms, event.error),
+                summary=event.summary or "",
+                error=event.error or "",
+                progress_pct=-1,
+            )
+            return dataclasses.replace(updated, last_end_ms=max(view.last_end_ms, now_ms))
+        case Token():
+            return dataclasses.replace(view, text=view.text + event.text)
+        case AssistantMessage():
+            return dataclasses.replace(
+                view,
+                text=event.content,
+                answer=_answer(view, event.content, status="complete", needs_auth=event.needs_auth),
+            )
+        case Error():
+            return dataclasses.replace(
+                view,
+                answer=_answer(view, view.text, status="error", error=event.error, retryable=event.retryable),
+                cards=[_closed(c, "error", "the run failed") for c in view.cards],
+            )
+        case Done():
+            return dataclasses.replace(view, running=False)
+        case _:
+            return view
+
+
+def stop_view(view: TurnView, *, status: str = "stopped") -> TurnView:
+    """The turn after the run went away without an ending (stop, crash, restart)."""
+    card_status = "cancelled" if status == "stopped" else status
+    cards = [_closed(c, card_status, None) for c in view.cards]
+    stopped = dataclasses.replace(view, cards=cards)
+    return dataclasses.replace(
+        stopped,
+        running=False,
+        answer=view.answer or _answer(stopped, view.text, status=status),
+    )
+
+
+def _closed(card: CardView, status: str, error: str | None) -> CardView:
+    if card.status != "running":
+        return card
+    return dataclasses.replace(card, status=status, status_label=status_label(status, None, error), progress_pct=-1)
+
+
+def _update_card(view: TurnView, tool_call_id: str, **changes: Any) -> TurnView:
+    cards = [
+        dataclasses.replace(card, **changes) if card.tool_call_id == tool_call_id else card
+        for card in view.cards
+    ]
+    return dataclasses.replace(view, cards=cards)
+
+
+def _answer(
+    view: TurnView,
+    content: str,
+    *,
+    status: str,
+    needs_auth: bool = False,
+    error: str = "",
+    retryable: bool = False,
+) -> MessageView:
+    steps = [
+        StepView(
+            tool_name=c.tool_name,
+            arguments=c.arguments,
+            status=c.status,
+            duration=c.status_label.removeprefix("Completed (").removesuffix(")") if c.status == "completed" else "",
+            summary=c.summary,
+            error=c.error,
+        )
+        for c in view.cards
+    ]
+    total = max(0, view.last_end_ms - view.first_start_ms) if view.cards else 0
+    return MessageView(
+        id=f"answer-{view.run_id}",
+        role="assistant",
+        content=content,
+        status=status,
+        error=error,
+        retryable=retryable,
+        needs_auth=needs_auth,
+        steps=steps,
+        steps_label=steps_label(steps, total),
+    )
