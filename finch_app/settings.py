@@ -6,6 +6,7 @@ settings. Missing keys never fail at import time; the agent reports them at run 
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -18,7 +19,10 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="FINCH_", env_file=".env", extra="ignore", populate_by_name=True
+        env_prefix="FINCH_",
+        env_file=os.environ.get("FINCH_ENV_FILE", ".env"),
+        extra="ignore",
+        populate_by_name=True,
     )
 
     # The OpenAI client's own names, shared with every other tool a user has.

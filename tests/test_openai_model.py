@@ -215,6 +215,25 @@ async def test_text_comes_first_then_interleaved_calls_in_index_order(
     ]
 
 
+async def test_server_that_refuses_parallel_tool_calls_gets_requests_without_it(
+    server: OpenAIServer, model: OpenAIChatModel
+) -> None:
+    server.enqueue(
+        http_error(
+            400,
+            "Unsupported parameter: 'parallel_tool_calls' is not supported with this model.",
+            param="parallel_tool_calls",
+        ),
+        tool_calls(tool_call("get_price", {"symbol": "AAPL"}, id="call_1")),
+        text("Done."),
+    )
+
+    assert [o.id for o in await collect(model, REGISTRY.schemas())] == ["call_1"]
+    assert [o.text for o in await collect(model, REGISTRY.schemas())] == ["Done."]
+
+    assert [("parallel_tool_calls" in body) for body in server.requests] == [True, False, False]
+
+
 async def test_broken_json_arguments_pass_through_raw(server: OpenAIServer, model: OpenAIChatModel) -> None:
     server.enqueue(tool_calls(tool_call("get_price", '{"symbol": "AAP', id="call_bad")))
 

@@ -12,6 +12,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,19 +109,20 @@ class Agent:
             round_text = ""
             calls: list[ToolCallRequest] = []
             try:
-                async for output in self.model.stream(messages, self.registry.schemas()):
-                    if isinstance(output, TextDelta):
-                        if not output.text:
-                            continue
-                        if answer and not round_text:
-                            # Keep text of separate rounds apart in the streamed answer too.
-                            yield Token(**stamp(), text="\n\n")
-                            answer += "\n\n"
-                        round_text += output.text
-                        answer += output.text
-                        yield Token(**stamp(), text=output.text)
-                    else:
-                        calls.append(output)
+                async with aclosing(self.model.stream(messages, self.registry.schemas())) as outputs:
+                    async for output in outputs:
+                        if isinstance(output, TextDelta):
+                            if not output.text:
+                                continue
+                            if answer and not round_text:
+                                # Keep text of separate rounds apart in the streamed answer too.
+                                yield Token(**stamp(), text="\n\n")
+                                answer += "\n\n"
+                            round_text += output.text
+                            answer += output.text
+                            yield Token(**stamp(), text=output.text)
+                        else:
+                            calls.append(output)
             except ModelError as exc:
                 yield Error(**stamp(), error=exc.message, details=exc.details, retryable=exc.retryable)
                 return
@@ -141,8 +143,10 @@ class Agent:
             )
             results: dict[str, str] = {}
             needs_auth_calls: set[str] = set()
-            async for event in self._run_tools(calls, stamp, user_id, results, needs_auth_calls):
-                yield event
+            # aclosing: if our consumer goes away, the tool tasks are cancelled now, not at GC.
+            async with aclosing(self._run_tools(calls, stamp, user_id, results, needs_auth_calls)) as events:
+                async for event in events:
+                    yield event
             needs_auth = needs_auth or bool(needs_auth_calls)
             for call in calls:
                 messages.append(

@@ -52,6 +52,8 @@ class OpenAIChatModel:
         self.model = model
         self.timeout_s = timeout_s
         self.max_retries = max_retries
+        self._parallel_flag = True
+        """Whether to send `parallel_tool_calls`; off once the server has refused it."""
         # The client retries 429/5xx/timeouts/connection errors itself, with
         # exponential backoff that honours Retry-After; we map what is left.
         self._client = AsyncOpenAI(
@@ -100,13 +102,7 @@ class OpenAIChatModel:
         finish_reason: str | None = None
         received_any = False
         try:
-            response = await self._client.chat.completions.create(
-                model=self.model,
-                messages=[m.to_openai() for m in messages],  # type: ignore[arg-type]
-                tools=tools or omit,  # type: ignore[arg-type]
-                parallel_tool_calls=True if tools else omit,
-                stream=True,
-            )
+            response = await self._open(messages, tools)
             try:
                 async for chunk in response:
                     received_any = True
@@ -148,6 +144,25 @@ class OpenAIChatModel:
                 name=call.name,
                 arguments=call.arguments,
             )
+
+    async def _open(self, messages: list[ChatMessage], tools: list[dict[str, Any]]) -> Any:
+        """Start the streamed completion; drop `parallel_tool_calls` if the server rejects it."""
+        payload = [m.to_openai() for m in messages]
+        while True:
+            try:
+                return await self._client.chat.completions.create(
+                    model=self.model,
+                    messages=payload,  # type: ignore[arg-type]
+                    tools=tools or omit,  # type: ignore[arg-type]
+                    parallel_tool_calls=True if tools and self._parallel_flag else omit,
+                    stream=True,
+                )
+            except openai.BadRequestError as exc:
+                # Some models and compatible servers refuse the parameter; they still
+                # return several calls per response when they can.
+                if not (tools and self._parallel_flag and "parallel_tool_calls" in f"{exc.param} {exc}"):
+                    raise
+                self._parallel_flag = False
 
     def _model_error(self, exc: openai.OpenAIError, *, mid_stream: bool) -> ModelError:
         """Explain a client failure to the user and say whether retrying can help."""

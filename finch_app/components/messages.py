@@ -80,5 +80,10 @@ def assistant_bubble(message: rx.Var[MessageView]) -> rx.Component:
 
 
 @rx.memo
-def message_row(message: rx.Var[MessageView]) -> rx.Component:
-    return rx.cond(message.role == "user", user_bubble(message.content), assistant_bubble(message))
+def message_row(message: rx.Var[MessageView], rest: rx.RestProp) -> rx.Component:
+    """One transcript row; `rest` forwards the list's `key` so React can skip unchanged rows."""
+    return rx.el.div(
+        rx.cond(message.role == "user", user_bubble(message.content), assistant_bubble(message)),
+        rest,
+        class_name="finch-row-wrap",
+    )

@@ -87,6 +87,8 @@ class HttpErrorStep(BaseModel):
     message: str | None = None
     type: str | None = None
     code: str | None = None
+    param: str | None = None
+    """The request parameter the error is about, e.g. "parallel_tool_calls"."""
     retry_after_ms: int | None = None
     """Sent as `retry-after-ms`, which the OpenAI client honours (keeps retry tests fast)."""
     headers: dict[str, str] = Field(default_factory=dict)
@@ -146,6 +148,7 @@ def http_error(
     *,
     type: str | None = None,
     code: str | None = None,
+    param: str | None = None,
     retry_after_ms: int | None = None,
     headers: dict[str, str] | None = None,
 ) -> HttpErrorStep:
@@ -154,6 +157,7 @@ def http_error(
         message=message,
         type=type,
         code=code,
+        param=param,
         retry_after_ms=retry_after_ms,
         headers=headers or {},
     )
@@ -202,6 +206,7 @@ def error_body(
     type: str | None = None,
     code: str | None = None,
     *,
+    param: str | None = None,
     model: str = "",
 ) -> dict[str, Any]:
     """An OpenAI-style error body: `{"error": {message, type, param, code}}`."""
@@ -212,7 +217,7 @@ def error_body(
         "error": {
             "message": message if message is not None else default_message.format(model=model),
             "type": type or default_type,
-            "param": None,
+            "param": param,
             "code": code if code is not None else default_code,
         }
     }
@@ -494,7 +499,7 @@ class OpenAIServer:
             if step.retry_after_ms is not None:
                 headers["retry-after-ms"] = str(step.retry_after_ms)
             return JSONResponse(
-                error_body(step.status, step.message, step.type, step.code, model=model),
+                error_body(step.status, step.message, step.type, step.code, param=step.param, model=model),
                 status_code=step.status,
                 headers=headers,
             )

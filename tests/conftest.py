@@ -1,0 +1,59 @@
+"""Test-wide guards: no network beyond loopback, and a private data dir per test."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+# A developer's own .env (say, a real OPENAI_API_KEY) must not leak into tests.
+os.environ["FINCH_ENV_FILE"] = os.devnull
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+
+
+def _is_local(address: object) -> bool:
+    if not isinstance(address, tuple):
+        return True  # unix sockets
+    host = str(address[0])
+    if host in {"localhost", ""}:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _guarded(real):  # type: ignore[no-untyped-def]
+    def connect(self: socket.socket, address: object):  # type: ignore[no-untyped-def]
+        if not _is_local(address):
+            raise ConnectionRefusedError(f"tests must not use the network (tried {address!r})")
+        return real(self, address)
+
+    return connect
+
+
+socket.socket.connect = _guarded(_real_connect)  # type: ignore[method-assign]
+socket.socket.connect_ex = _guarded(_real_connect_ex)  # type: ignore[method-assign]
+
+
+@pytest.fixture(autouse=True)
+def finch_env(tmp_path, monkeypatch) -> Iterator[None]:
+    """Each test gets its own data dir (SQLite file) and fresh cached settings/services."""
+    from finch_app import chat_service, settings
+    from finch_app.db import engine
+
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "FINCH_MODEL", "DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("FINCH_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("FINCH_SAMPLE_LATENCY_MS", "0")
+    settings.reset_settings()
+    chat_service.get_chat_service.cache_clear()
+    yield
+    settings.reset_settings()
+    chat_service.get_chat_service.cache_clear()
+    engine.engine_for.cache_clear()

@@ -1,0 +1,92 @@
+"""The walking skeleton as a user sees it, in a real browser against the prod-mode app."""
+
+from __future__ import annotations
+
+import time
+
+from playwright.sync_api import expect
+
+
+def send(page, text: str) -> None:
+    page.get_by_test_id("composer").fill(text)
+    page.get_by_test_id("send").click()
+
+
+def test_tool_card_runs_live_then_answer_then_history_survives_reload(finch, page):
+    page.goto(finch.url)
+    expect(page.get_by_test_id("offline-banner")).to_be_visible()
+    sent_at_ms = time.time() * 1000
+    send(page, "review my portfolio")
+
+    card = page.locator('[data-testid="tool-card"][data-tool="get_portfolio"]')
+    expect(card).to_have_attribute("data-status", "running", timeout=5_000)
+    # While the tool still runs there is no answer yet, and the card says so.
+    assert page.get_by_test_id("assistant-message").count() == 0
+    expect(card).to_contain_text("Calling…")
+    expect(page.get_by_test_id("stop")).to_be_visible()
+    started_at = int(card.get_attribute("data-started-at"))
+    assert sent_at_ms - 5_000 < started_at < sent_at_ms + 5_000
+
+    expect(card).to_have_attribute("data-status", "completed", timeout=10_000)
+    expect(card).to_contain_text("Completed (1.")
+    expect(card).to_contain_text("8 holdings")
+    answer = page.get_by_test_id("assistant-message")
+    expect(answer).to_have_count(1, timeout=10_000)
+    expect(answer.locator("table")).to_be_visible()
+    expect(answer).to_contain_text("sample data as of Nov 20, 2026")
+    expect(answer.locator("summary")).to_have_text("Used 1 tool · 1.5 s")
+    expect(page.get_by_test_id("send")).to_be_visible()
+    # The URL now names the conversation, so a reload or a shared link opens it.
+    expect(page).to_have_url(f"{finch.url}/c/" + page.url.rsplit("/", 1)[-1])
+
+    # The completed card fades away (about 5 s) and leaves the summary on the answer.
+    expect(card).to_have_css("opacity", "0", timeout=10_000)
+    answer.locator("summary").click()
+    expect(answer.get_by_test_id("tool-steps")).to_contain_text("get_portfolio")
+
+    page.reload()
+    link = page.get_by_test_id("conversation-link").filter(has_text="review my portfolio")
+    expect(link).to_be_visible()
+    expect(page.get_by_test_id("user-message")).to_have_text("review my portfolio")
+    expect(page.get_by_test_id("assistant-message")).to_contain_text("Your portfolio")
+
+
+def test_two_tools_for_a_combined_question_and_markdown_is_not_raw_html(finch, page):
+    page.goto(finch.url)
+    page.get_by_test_id("new-chat").click()
+    send(page, "compare my portfolio with recent senate trades <img src=x onerror=alert(1)>")
+    cards = page.get_by_test_id("tool-card")
+    expect(cards).to_have_count(2)
+    expect(page.locator('[data-testid="tool-card"][data-status="running"]')).to_have_count(2)
+    expect(page.locator('[data-testid="tool-card"][data-status="completed"]')).to_have_count(2, timeout=10_000)
+    answer = page.get_by_test_id("assistant-message")
+    expect(answer).to_contain_text("How this relates to your portfolio", timeout=10_000)
+    expect(answer.locator("summary")).to_contain_text("Used 2 tools")
+    # The user's text is shown as text, never parsed as HTML.
+    expect(page.get_by_test_id("user-message").last).to_contain_text("<img src=x onerror=alert(1)>")
+    assert page.locator("img[src=x]").count() == 0
+
+
+def test_suggestion_chip_sends_and_new_chat_starts_fresh(finch, page):
+    page.goto(finch.url)
+    page.get_by_test_id("new-chat").click()
+    page.get_by_text("What's trending on Reddit?").click()
+    expect(page.locator('[data-testid="tool-card"][data-tool="get_reddit_trending_stocks"]')).to_be_visible()
+    expect(page.get_by_test_id("assistant-message")).to_contain_text("Trending on Reddit", timeout=15_000)
+    page.get_by_test_id("new-chat").click()
+    expect(page.get_by_test_id("assistant-message")).to_have_count(0)
+    expect(page).to_have_url(finch.url + "/")
+    assert page.get_by_test_id("conversation-link").count() >= 2
+
+
+def test_empty_and_oversized_messages_are_refused_without_losing_text(finch, page):
+    page.goto(finch.url)
+    page.get_by_test_id("new-chat").click()
+    send(page, "   ")
+    page.wait_for_timeout(500)
+    expect(page.get_by_test_id("user-message")).to_have_count(0)
+    long_text = "a" * 8_001
+    send(page, long_text)
+    expect(page.get_by_test_id("notice")).to_contain_text("limit is 8,000")
+    assert page.get_by_test_id("composer").input_value() == long_text
+    expect(page.get_by_test_id("user-message")).to_have_count(0)
