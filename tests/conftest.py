@@ -57,3 +57,9 @@ def finch_env(tmp_path, monkeypatch) -> Iterator[None]:
     settings.reset_settings()
     chat_service.get_chat_service.cache_clear()
     engine.engine_for.cache_clear()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Browser tests last: Playwright's sync API keeps an event loop running in the main
+    thread for the rest of the session, which async tests cannot share."""
+    items.sort(key=lambda item: "tests/e2e/" in str(item.fspath))

@@ -9,7 +9,6 @@ State class, so a tool event never re-sends or re-renders the transcript.
 from __future__ import annotations
 
 import asyncio
-import time
 from contextlib import aclosing
 from dataclasses import dataclass
 
@@ -19,6 +18,7 @@ from finch_app.agent.events import RunStarted, Token
 from finch_app.chat_service import ChatInputError, get_chat_service
 from finch_app.db import crud
 from finch_app.db.engine import session_scope
+from finch_app.pacing import paced
 from finch_app.settings import get_settings
 from finch_app.views import CardView, MessageView, TurnView, apply_event, message_from_turn, stop_view
 
@@ -191,20 +191,19 @@ class LiveTurnState(rx.State):
         async with self:
             self._run_id = turn.run_id
         view = TurnView()
-        last_push = 0.0
         try:
-            async with aclosing(turn.events()) as events:
-                async for event in events:
-                    view = apply_event(view, event)
-                    if isinstance(event, Token) and time.monotonic() - last_push < TOKEN_FLUSH_S:
-                        continue
+            batches = paced(turn.events(), holdable=lambda e: isinstance(e, Token), interval_s=TOKEN_FLUSH_S)
+            async with aclosing(batches) as updates:
+                async for batch in updates:
+                    for event in batch:
+                        view = apply_event(view, event)
+                    started = next((e for e in batch if isinstance(e, RunStarted)), None)
                     async with self:
                         self._show(view)
-                        if isinstance(event, RunStarted) and not conversation_id:
-                            await self._announce_conversation(event.conversation_id, message)
-                    last_push = time.monotonic()
-                    if isinstance(event, RunStarted) and not conversation_id:
-                        yield rx.redirect(f"/c/{event.conversation_id}", replace=True)
+                        if started and not conversation_id:
+                            await self._announce_conversation(started.conversation_id, message)
+                    if started and not conversation_id:
+                        yield rx.redirect(f"/c/{started.conversation_id}", replace=True)
         except asyncio.CancelledError:
             pass  # our own Stop: the cleanup below is the whole answer to it
         finally:
