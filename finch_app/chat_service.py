@@ -37,6 +37,7 @@ from finch_app.agent.offline import OfflineChatModel
 from finch_app.agent.prompts import SYSTEM_PROMPT
 from finch_app.db import crud
 from finch_app.db.engine import session_scope
+from finch_app.live_runs import LiveRuns
 from finch_app.providers.base import Providers
 from finch_app.providers.portfolio import DemoPortfolio
 from finch_app.providers.sample import SampleMarketData
@@ -85,7 +86,9 @@ class StartedTurn:
 
     async def events(self) -> AsyncIterator[AgentEvent]:
         agent = self.service.agent
-        yield RunStarted(
+        live = self.service.active
+        live.begin(self.run_id, self.conversation_id)
+        started = RunStarted(
             run_id=self.run_id,
             seq=0,
             timestamp=time.time(),
@@ -93,9 +96,11 @@ class StartedTurn:
             user_message_id=self.user_message_id,
             model=agent.model.label,
         )
+        live.publish(self.run_id, started)
         partial = ""
         ended = False
         try:
+            yield started
             async for event in agent.run(
                 history=self.history,
                 user_message=self.message,
@@ -109,11 +114,13 @@ class StartedTurn:
                         partial += event.text
                     case AssistantMessage() | Error():
                         ended = True
+                live.publish(self.run_id, event)
                 yield event
         finally:
             if not ended:
                 # Stopped by the user or a disconnect: keep what was said, close every row.
                 self._finish_sync(content=partial, status="stopped", run_status="cancelled")
+            live.end(self.run_id)
 
     async def _persist(self, event: AgentEvent) -> None:
         match event:
@@ -187,33 +194,13 @@ class StartedTurn:
             crud.finish_run(session=session, user_id=self.user_id, run_id=self.run_id, status=run_status)
 
 
-class ActiveRuns:
-    """The tasks consuming runs in this process, so Stop can cancel the right one."""
-
-    def __init__(self) -> None:
-        self._tasks: dict[str, asyncio.Task[Any]] = {}
-
-    def add(self, run_id: str, task: asyncio.Task[Any]) -> None:
-        self._tasks[run_id] = task
-
-    def discard(self, run_id: str) -> None:
-        self._tasks.pop(run_id, None)
-
-    def cancel(self, run_id: str) -> bool:
-        task = self._tasks.get(run_id)
-        if task is None or task.done():
-            return False
-        task.cancel()
-        return True
-
-
 class ChatService:
     """Starts runs for a user: validation, saving, history, and the agent."""
 
     def __init__(self, *, agent: Agent, settings: Settings) -> None:
         self.agent = agent
         self.settings = settings
-        self.active = ActiveRuns()
+        self.active = LiveRuns()
 
     @property
     def model_label(self) -> str:
@@ -235,18 +222,17 @@ class ChatService:
         run_id = f"run_{uuid.uuid4().hex}"
         with session_scope() as session:
             if conversation_id:
-                conversation = crud.get_conversation(
-                    session=session, user_id=user_id, conversation_id=conversation_id
+                conversation_id = self._idle_conversation(session, user_id, conversation_id)
+                history = self._history(
+                    crud.conversation_turns(session=session, user_id=user_id, conversation_id=conversation_id)
                 )
-                if conversation is None:
-                    raise ChatInputError(f"Conversation {conversation_id} was not found.", status=404)
             else:
-                conversation = crud.create_conversation(session=session, user_id=user_id, title=text)
-            history = self._history(session, user_id, conversation.id)
+                conversation_id = crud.create_conversation(session=session, user_id=user_id, title=text).id
+                history = []
             user_message = crud.add_message(
                 session=session,
                 user_id=user_id,
-                conversation_id=conversation.id,
+                conversation_id=conversation_id,
                 role="user",
                 content=text,
                 run_id=run_id,
@@ -255,24 +241,72 @@ class ChatService:
                 session=session,
                 run_id=run_id,
                 user_id=user_id,
-                conversation_id=conversation.id,
+                conversation_id=conversation_id,
                 user_message_id=user_message.id,
                 model=self.model_label,
             )
         return StartedTurn(
             service=self,
             user_id=user_id,
-            conversation_id=conversation.id,
+            conversation_id=conversation_id,
             user_message_id=user_message.id,
             run_id=run_id,
             history=history,
             message=text,
         )
 
-    def _history(self, session: Session, user_id: str, conversation_id: str) -> list[ChatMessage]:
+    async def start_retry(self, *, user_id: str, conversation_id: str) -> StartedTurn:
+        """Answer the conversation's last question again; the earlier answer is superseded."""
+        return await asyncio.to_thread(self._retry_sync, user_id, conversation_id)
+
+    def _retry_sync(self, user_id: str, conversation_id: str) -> StartedTurn:
+        run_id = f"run_{uuid.uuid4().hex}"
+        with session_scope() as session:
+            conversation_id = self._idle_conversation(session, user_id, conversation_id)
+            turns = crud.conversation_turns(session=session, user_id=user_id, conversation_id=conversation_id)
+            questions = [i for i, t in enumerate(turns) if t.message.role == "user"]
+            if not questions:
+                raise ChatInputError("There is no question to answer again in this conversation.")
+            question = turns[questions[-1]].message
+            crud.supersede_answers(
+                session=session,
+                user_id=user_id,
+                message_ids=[t.message.id for t in turns[questions[-1] + 1 :]],
+            )
+            crud.start_run(
+                session=session,
+                run_id=run_id,
+                user_id=user_id,
+                conversation_id=conversation_id,
+                user_message_id=question.id,
+                model=self.model_label,
+            )
+        return StartedTurn(
+            service=self,
+            user_id=user_id,
+            conversation_id=conversation_id,
+            user_message_id=question.id,
+            run_id=run_id,
+            history=self._history(turns[: questions[-1]]),
+            message=question.content,
+        )
+
+    @staticmethod
+    def _idle_conversation(session: Session, user_id: str, conversation_id: str) -> str:
+        """The conversation's id if it is the user's and no run is answering in it."""
+        if crud.get_conversation(session=session, user_id=user_id, conversation_id=conversation_id) is None:
+            raise ChatInputError(f"Conversation {conversation_id} was not found.", status=404)
+        if crud.running_run(session=session, user_id=user_id, conversation_id=conversation_id):
+            raise ChatInputError(
+                "Finch is still answering in this conversation. Wait for it or stop it first.", status=409
+            )
+        return conversation_id
+
+    @staticmethod
+    def _history(turns: list[crud.Turn]) -> list[ChatMessage]:
         """Earlier turns as the model should see them: every tool call paired with a result."""
         history: list[ChatMessage] = []
-        for turn in crud.conversation_turns(session=session, user_id=user_id, conversation_id=conversation_id):
+        for turn in turns:
             message = turn.message
             if message.role == "user":
                 history.append(ChatMessage(role="user", content=message.content))

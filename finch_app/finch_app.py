@@ -7,6 +7,7 @@ import logging
 
 import reflex as rx
 
+from finch_app.api import api
 from finch_app.db import crud
 from finch_app.db.engine import session_scope
 from finch_app.pages.chat import chat_page
@@ -31,6 +32,7 @@ app = rx.App(
     stylesheets=["/finch.css"],
     theme=None,
     head_components=[rx.el.meta(name="description", content="Finch — chat with an AI agent about your investments")],
+    api_transformer=api,
 )
 app.register_lifespan_task(mark_interrupted_runs_on_startup)
 app.add_page(chat_page, route="/", title="Finch", on_load=ChatState.on_load)

@@ -48,6 +48,32 @@ class Settings(BaseSettings):
     """How long a completed tool card stays before it fades out."""
     max_message_chars: int = 8000
 
+    # Where each live data source is (mirrors, proxies, tests point these elsewhere).
+    apewisdom_base_url: str = "https://apewisdom.io"
+    house_trades_url: str = (
+        "https://raw.githubusercontent.com/TattooedHead/house-stock-watcher-data/main/data/all_transactions.json"
+    )
+    """House Stock Watcher's `all_transactions.json`, which a daily job in that data repo updates."""
+    senate_trades_url: str = (
+        "https://raw.githubusercontent.com/timothycarambat/senate-stock-watcher-data/master/"
+        "aggregate/all_transactions.json"
+    )
+    """Senate Stock Watcher's aggregate (historic: it ends in 2020); used when no FMP key is set."""
+    fmp_base_url: str = "https://financialmodelingprep.com"
+    fmp_api_key: SecretStr | None = Field(None, validation_alias="FMP_API_KEY")
+    """With a key, current Senate trades come from Financial Modeling Prep's `senate-latest`."""
+    sec_base_url: str = "https://data.sec.gov"
+    """EDGAR's API host (`submissions/CIK##########.json`)."""
+    sec_www_base_url: str = "https://www.sec.gov"
+    """EDGAR's web host, which serves `files/company_tickers.json` and the filing archives."""
+    sec_contact: str | None = None
+    """Contact email for the User-Agent the SEC requires; without it EDGAR is not asked."""
+    yahoo_base_url: str = "https://query1.finance.yahoo.com"
+    http_timeout_s: float = 8.0
+    """Connect and read timeout of every request to a live data source."""
+    http_max_retries: int = 2
+    """Retries (with backoff, honouring Retry-After) after a 429 or 5xx from a live source."""
+
     @property
     def database_url(self) -> str:
         if self.database_url_override:

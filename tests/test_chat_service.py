@@ -190,8 +190,79 @@ async def test_offline_model_answers_from_sample_data_end_to_end():
     assert service.model_label == "Offline model"
     _, events = await run(service, "review my portfolio")
     types = [e.type for e in events]
-    assert types[:3] == ["run_started", "tool_call_start", "tool_call_complete"]
+    assert types[:4] == ["run_started", "tool_call_start", "tool_call_progress", "tool_call_progress"]
+    assert types.index("tool_call_complete") < types.index("token")
     answer = next(e for e in events if isinstance(e, AssistantMessage)).content
     assert "| **AAPL** |" in answer and "sample data as of Nov 20, 2026" in answer
     complete = next(e for e in events if isinstance(e, ToolCallComplete))
     assert complete.summary.startswith("8 holdings")
+
+
+async def test_retry_answers_the_last_question_again_and_hides_the_old_answer():
+    model = ScriptedModel(model_error("Server down.", retryable=True), text("Second time lucky."))
+    service = make_service(model)
+    turn, _ = await run(service, "how is my portfolio?")
+    retry = await service.start_retry(user_id="local", conversation_id=turn.conversation_id)
+    assert retry.message == "how is my portfolio?" and retry.user_message_id == turn.user_message_id
+    events = [e async for e in retry.events()]
+    assert isinstance(events[-1], Done)
+    # The model saw the question once, without the failed answer.
+    assert [m.role for m in model.calls[1]] == ["system", "user"]
+    with session_scope() as session:
+        turns = crud.conversation_turns(session=session, user_id="local", conversation_id=turn.conversation_id)
+        assert [(t.message.role, t.message.content) for t in turns] == [
+            ("user", "how is my portfolio?"),
+            ("assistant", "Second time lucky. "),
+        ]
+        assert len(session.exec(select(Run)).all()) == 2
+
+
+async def test_one_run_per_conversation():
+    release = asyncio.Event()
+
+    @tool
+    async def stuck(ctx: ToolContext) -> dict:
+        """Waits."""
+        await release.wait()
+        return {}
+
+    service = make_service(ScriptedModel(tool_call("stuck", {}, id="c"), text("done")), ToolRegistry.of([stuck]))
+    turn = await service.start_turn(user_id="local", conversation_id=None, message="first")
+    stream = turn.events()
+    async for event in stream:
+        if isinstance(event, ToolCallStart):
+            break
+    with pytest.raises(ChatInputError) as caught:
+        await service.start_turn(user_id="local", conversation_id=turn.conversation_id, message="second")
+    assert caught.value.status == 409 and "still answering" in caught.value.message
+    release.set()
+    rest = [e async for e in stream]
+    assert isinstance(rest[-1], Done)
+    # Once it ended, the conversation takes messages again.
+    await service.start_turn(user_id="local", conversation_id=turn.conversation_id, message="second")
+
+
+async def test_a_second_consumer_can_follow_a_live_run_from_its_start():
+    release = asyncio.Event()
+
+    @tool
+    async def gated(ctx: ToolContext) -> dict:
+        """Waits for the test."""
+        await release.wait()
+        return {"ok": True}
+
+    service = make_service(ScriptedModel(tool_call("gated", {}, id="g"), text("finished")), ToolRegistry.of([gated]))
+    turn = await service.start_turn(user_id="local", conversation_id=None, message="go")
+    owner = turn.events()
+    async for event in owner:
+        if isinstance(event, ToolCallStart):
+            break
+    assert service.active.run_for(turn.conversation_id) == turn.run_id
+    follower = service.active.follow(turn.run_id)
+    assert (await anext(follower)).type == "run_started"
+    assert (await anext(follower)).type == "tool_call_start"
+    release.set()
+    owner_rest = [e.type async for e in owner]
+    follower_rest = [e.type async for e in follower]
+    assert follower_rest == owner_rest == ["tool_call_complete", "token", "assistant_message", "done"]
+    assert service.active.run_for(turn.conversation_id) is None

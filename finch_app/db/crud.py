@@ -199,6 +199,25 @@ def record_tool_complete(
     )
 
 
+def running_run(*, session: Session, user_id: str, conversation_id: str) -> Run | None:
+    return session.exec(
+        select(Run).where(Run.conversation_id == conversation_id, Run.user_id == user_id, Run.status == "running")
+    ).first()
+
+
+def supersede_answers(*, session: Session, user_id: str, message_ids: list[str]) -> None:
+    """Hide answers to a question that is being answered again (they stay in the table)."""
+    session.exec(
+        update(Message)
+        .where(
+            col(Message.id).in_(message_ids),
+            Message.user_id == user_id,  # type: ignore[arg-type]
+            Message.role == "assistant",  # type: ignore[arg-type]
+        )
+        .values(status="superseded")
+    )
+
+
 def mark_interrupted_runs(*, session: Session) -> int:
     """Runs still `running` when the server starts died with the last process."""
     stale = session.exec(select(Run).where(Run.status == "running")).all()
@@ -236,7 +255,11 @@ class Turn:
 def conversation_turns(*, session: Session, user_id: str, conversation_id: str) -> list[Turn]:
     messages = session.exec(
         select(Message)
-        .where(Message.conversation_id == conversation_id, Message.user_id == user_id)
+        .where(
+            Message.conversation_id == conversation_id,
+            Message.user_id == user_id,
+            Message.status != "superseded",
+        )
         .order_by(col(Message.created_at), col(Message.role).desc())
     ).all()
     calls = session.exec(

@@ -132,6 +132,34 @@ def live_turn() -> rx.Component:
     )
 
 
+def _action(label: str, title: str, testid: str) -> rx.Component:
+    return rx.el.button(
+        label,
+        on_click=LiveTurnState.retry,
+        class_name="finch-action",
+        title=title,
+        type="button",
+        custom_attrs={"data-testid": testid},
+    )
+
+
+def answer_actions() -> rx.Component:
+    """Retry after an error or a stop; regenerate a finished answer."""
+    status = rx.cond(LiveTurnState.answer.length() > 0, LiveTurnState.answer[0].status, ChatState.last_status)
+    return rx.cond(
+        ~LiveTurnState.running & (ChatState.conversation_id != ""),
+        rx.el.div(
+            rx.match(
+                status,
+                ("error", "stopped", "interrupted", _action("↻ Retry", "Send the last question again", "retry")),
+                ("complete", _action("↻ Regenerate", "Answer the last question again", "regenerate")),
+                rx.fragment(),
+            ),
+            class_name="finch-actions",
+        ),
+    )
+
+
 def composer() -> rx.Component:
     limit = get_settings().max_message_chars
     return rx.el.div(
@@ -196,6 +224,7 @@ def chat_page() -> rx.Component:
                     ),
                     rx.foreach(ChatState.messages, lambda m: message_row(message=m, key=m.id)),
                     live_turn(),
+                    answer_actions(),
                     class_name="finch-thread",
                 ),
                 class_name="finch-scroll",

@@ -9,17 +9,64 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from finch_app.providers.records import CongressTrade, DataSet, Quote, RedditTicker
+from finch_app.providers.records import (
+    CongressTrade,
+    DataSet,
+    InsiderTrade,
+    PricePoint,
+    Quote,
+    RedditTicker,
+)
+
+
+class DataUnavailable(Exception):
+    """A data source could not answer: unreachable, failing, rate-limiting or not configured.
+
+    The message names the source and says what went wrong, e.g.
+    "ApeWisdom is unreachable: [Errno -2] Name or service not known".
+    """
+
+    def __init__(self, source: str, message: str, *, reason: str = "live source unreachable") -> None:
+        super().__init__(message)
+        self.source = source
+        self.reason = reason
+        """Short words for a fallback's note: "sample data as of … — <reason>"."""
 
 
 class MarketData(Protocol):
-    async def reddit_trending(self, limit: int) -> DataSet[RedditTicker]: ...
+    """Market data with provenance: every answer is a `DataSet` saying where and when it is from.
 
-    async def senate_trades(self, limit: int) -> DataSet[CongressTrade]: ...
+    Implementations raise `DataUnavailable` when they cannot answer at all; a ticker a
+    source does not know is not an error but an empty (or shorter) `rows`.
+    """
 
-    async def house_trades(self, limit: int) -> DataSet[CongressTrade]: ...
+    async def reddit_trending(self, limit: int) -> DataSet[RedditTicker]:
+        """The most-mentioned tickers on Reddit, most mentioned first."""
+        ...
 
-    async def quotes(self, symbols: list[str]) -> DataSet[Quote]: ...
+    async def ticker_buzz(self, ticker: str) -> DataSet[RedditTicker]:
+        """One ticker's Reddit ranking row; no rows when it is not among the ranked tickers."""
+        ...
+
+    async def senate_trades(self, limit: int) -> DataSet[CongressTrade]:
+        """Senators' periodic transaction reports, newest transaction first."""
+        ...
+
+    async def house_trades(self, limit: int) -> DataSet[CongressTrade]:
+        """Representatives' periodic transaction reports, newest transaction first."""
+        ...
+
+    async def quotes(self, symbols: list[str]) -> DataSet[Quote]:
+        """Latest quotes in the order asked (duplicates dropped); unknown symbols are absent."""
+        ...
+
+    async def price_history(self, symbol: str, days: int) -> DataSet[PricePoint]:
+        """Daily closes, oldest first, of the last `days` calendar days; empty for an unknown symbol."""
+        ...
+
+    async def insider_trades(self, ticker: str, limit: int) -> DataSet[InsiderTrade]:
+        """Form 4 transactions of the company's insiders, newest filing first; empty for an unknown ticker."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,47 @@ class Quote(BaseModel):
     as_of: datetime
 
 
+class InsiderTrade(BaseModel):
+    """One transaction line of an SEC Form 4: a company insider buying, selling or being granted shares."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ticker: str
+    company: str
+    insider: str
+    """The reporting owner as filed ("COOK TIMOTHY D"); joint filers are joined with "; "."""
+    relationship: str
+    """What the insider is to the company: "Director", "Officer: CFO", "10% owner"…, comma-joined."""
+    transaction_date: date | None
+    code: str
+    """The Form 4 transaction code: P purchase, S sale, A award, M option exercise, F tax withholding…"""
+    code_description: str
+    security: str
+    """The security's title as filed, e.g. "Common Stock" or "Restricted Stock Unit"."""
+    derivative: bool
+    """True for a line of the derivative table (options, RSUs), False for shares themselves."""
+    shares: float | None
+    price: float | None
+    """Price per share; None when the filing gives none (awards, gifts, footnoted prices)."""
+    acquired_disposed: Literal["A", "D"] | None
+    """"A" when the insider acquired the securities, "D" when they disposed of them."""
+    shares_owned_after: float | None
+    direct_ownership: bool | None
+    """False when held indirectly (a trust, a spouse, a fund)."""
+    form: str
+    """"4" or "4/A" (an amendment)."""
+    filing_date: date | None
+    accession_number: str
+    filing_url: str | None = None
+
+    @property
+    def value(self) -> float | None:
+        """Shares times price, when both are known."""
+        if self.shares is None or self.price is None:
+            return None
+        return self.shares * self.price
+
+
 class DataSet(BaseModel, Generic[T]):
     """Rows plus their provenance, so every answer can say where numbers came from."""
 

@@ -65,24 +65,45 @@ class ChatState(rx.State):
     model_label: str = ""
     offline_model: bool = True
 
+    @rx.var
+    def last_status(self) -> str:
+        """Status of the last answer in the transcript ("" when the last row is not an answer)."""
+        if self.messages and self.messages[-1].role == "assistant":
+            return self.messages[-1].status
+        return ""
+
     @rx.event
     async def on_load(self):
         """Open the conversation in the URL (or keep the current one on `/`)."""
         settings = get_settings()
+        service = get_chat_service()
         user_id = current_user_id(self)
-        self.model_label = get_chat_service().model_label
+        self.model_label = service.model_label
         self.offline_model = settings.offline_model
         self.conversations = await asyncio.to_thread(_load_conversations, user_id)
-        requested = self.router.page.params.get("cid", "")
+        requested = self.router.page.params.get("cid", "") or self.conversation_id
         live = await self.get_state(LiveTurnState)
-        if requested and requested != self.conversation_id:
-            await self._open(requested, user_id)
-            if live.conversation_id != requested and not live.running:
+        if live.running and service.active.is_live(live._run_id) and live.conversation_id == requested:
+            return None  # this tab's run goes on; its cards are already in state
+        if not requested:
+            if not live.running:
                 live.clear()
-        elif self.conversation_id and not live.running:
-            # A reload: show what the database has, including the last finished turn.
-            await self._open(self.conversation_id, user_id)
-            live.clear()
+            return None
+        # Opening (or reloading) a conversation: the database is the truth.
+        await self._open(requested, user_id)
+        live.clear()
+        live.running = False
+        run_id = service.active.run_for(requested)
+        if run_id and self.messages and self.messages[-1].role == "user":
+            # A run is answering here (another tab, the API, a reload with a new tab):
+            # show its question in the live turn and follow its events from the start.
+            question = self.messages[-1]
+            self.messages = self.messages[:-1]
+            live.user_text = question.content
+            live.conversation_id = requested
+            live.running = True
+            return LiveTurnState.follow_run(run_id)
+        return None
 
     async def _open(self, conversation_id: str, user_id: str) -> None:
         loaded = await asyncio.to_thread(_load_transcript, user_id, conversation_id)
@@ -161,53 +182,100 @@ class LiveTurnState(rx.State):
             )
             return None
         chat = await self.get_state(ChatState)
+        self._settle(chat)
+        self.user_text = text
+        self.running = True
+        self.conversation_id = chat.conversation_id
+        return [rx.set_value("composer", ""), LiveTurnState.run_turn(text, chat.conversation_id, False)]
+
+    def _settle(self, chat: ChatState) -> None:
+        """Move a finished turn into the transcript: the history var changes once per turn."""
         if self.answer and self.conversation_id == chat.conversation_id:
-            # The finished turn joins the transcript: the history var changes once per turn.
             question = MessageView(id=f"user-{self._view.run_id}", role="user", content=self.user_text)
             chat.messages = [*chat.messages, question, *self.answer]
         self.clear()
         self.notice = ""
-        self.user_text = text
+
+    @rx.event
+    async def retry(self):
+        """Answer the last question again (after an error or a stop, or to regenerate)."""
+        if self.running:
+            return None
+        chat = await self.get_state(ChatState)
+        if not chat.conversation_id:
+            return None
+        if self.answer and self.conversation_id == chat.conversation_id:
+            question = self.user_text
+        else:
+            messages = list(chat.messages)
+            if messages and messages[-1].role == "assistant":
+                messages.pop()
+            if not messages or messages[-1].role != "user":
+                return None
+            question = messages.pop().content
+            chat.messages = messages
+        self.clear()
+        self.notice = ""
+        self.user_text = question
         self.running = True
         self.conversation_id = chat.conversation_id
-        return [rx.set_value("composer", ""), LiveTurnState.run_turn(text, chat.conversation_id)]
+        return LiveTurnState.run_turn(question, chat.conversation_id, True)
 
     @rx.event(background=True)
-    async def run_turn(self, message: str, conversation_id: str):
+    async def run_turn(self, message: str, conversation_id: str, retry: bool):
         """Run the agent for one message and mirror its events into this state."""
         service = get_chat_service()
         async with self:
             user_id = current_user_id(self)
         try:
-            turn = await service.start_turn(user_id=user_id, conversation_id=conversation_id or None, message=message)
+            if retry:
+                turn = await service.start_retry(user_id=user_id, conversation_id=conversation_id)
+            else:
+                turn = await service.start_turn(
+                    user_id=user_id, conversation_id=conversation_id or None, message=message
+                )
         except ChatInputError as exc:
             async with self:
                 self.running = False
                 self.user_text = ""
                 self.notice = exc.message
-            yield rx.set_value("composer", message)
+            if not retry:
+                yield rx.set_value("composer", message)  # nothing the user typed is lost
             return
         service.active.add(turn.run_id, asyncio.current_task())  # type: ignore[arg-type]
+        async for update in self._mirror(turn.events(), turn.run_id, new_conversation_title=None if conversation_id else message):
+            yield update
+
+    @rx.event(background=True)
+    async def follow_run(self, run_id: str):
+        """Show a run that another tab (or the API) started, live, until it ends."""
+        async for update in self._mirror(get_chat_service().active.follow(run_id), run_id, new_conversation_title=None):
+            yield update
+
+    async def _mirror(self, events, run_id: str, new_conversation_title: str | None):
+        """Apply a run's events to this tab's state, pacing tokens, until the run ends."""
+        service = get_chat_service()
         async with self:
-            self._run_id = turn.run_id
+            self._run_id = run_id
         view = TurnView()
         try:
-            batches = paced(turn.events(), holdable=lambda e: isinstance(e, Token), interval_s=TOKEN_FLUSH_S)
+            batches = paced(events, holdable=lambda e: isinstance(e, Token), interval_s=TOKEN_FLUSH_S)
             async with aclosing(batches) as updates:
                 async for batch in updates:
                     for event in batch:
                         view = apply_event(view, event)
                     started = next((e for e in batch if isinstance(e, RunStarted)), None)
+                    announce = started is not None and new_conversation_title is not None
                     async with self:
                         self._show(view)
-                        if started and not conversation_id:
-                            await self._announce_conversation(started.conversation_id, message)
-                    if started and not conversation_id:
+                        if announce:
+                            await self._announce_conversation(started.conversation_id, new_conversation_title)
+                    if announce:
                         yield rx.redirect(f"/c/{started.conversation_id}", replace=True)
         except asyncio.CancelledError:
             pass  # our own Stop: the cleanup below is the whole answer to it
         finally:
-            service.active.discard(turn.run_id)
+            service.active.discard(run_id, asyncio.current_task())
             async with self:
                 if view.running or view.answer is None:
                     self._show(stop_view(view))
@@ -238,6 +306,7 @@ class LiveTurnState(rx.State):
         if not chat.conversation_id:
             chat.conversation_id = conversation_id
             chat.title = crud.title_from(message)
+            self.conversation_id = conversation_id
             chat.conversations = [
                 ConversationItem(id=conversation_id, title=chat.title, href=f"/c/{conversation_id}"),
                 *chat.conversations,

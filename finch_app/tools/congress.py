@@ -66,6 +66,7 @@ async def get_recent_senate_trades(
         limit: How many trades to return.
     """
     deps: Providers = ctx.deps
+    await ctx.report_progress("Reading Senate periodic transaction reports…")
     return _result("senate", await deps.market.senate_trades(limit), limit)
 
 
@@ -79,4 +80,5 @@ async def get_recent_house_trades(
         limit: How many trades to return.
     """
     deps: Providers = ctx.deps
+    await ctx.report_progress("Reading House periodic transaction reports…")
     return _result("house", await deps.market.house_trades(limit), limit)

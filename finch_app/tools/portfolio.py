@@ -48,12 +48,14 @@ async def get_portfolio(ctx: ToolContext) -> PortfolioResult:
     Use it whenever the user asks about their portfolio, holdings, positions or performance.
     """
     deps: Providers = ctx.deps
+    await ctx.report_progress("Loading your holdings…", 0.1)
     positions = await deps.portfolio.positions(ctx.user_id)
     if not positions:
         return PortfolioResult(
             needs_auth=True,
             message="No portfolio yet: the user needs to add holdings or connect a brokerage.",
         )
+    await ctx.report_progress(f"Pricing {len(positions)} holdings…", 0.4)
     quotes = await deps.market.quotes([p.symbol for p in positions])
     by_symbol = {q.symbol: q for q in quotes.rows}
     rows: list[HoldingRow] = []

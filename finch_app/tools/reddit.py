@@ -42,6 +42,7 @@ async def get_reddit_trending_stocks(
         limit: How many tickers to return, most mentioned first.
     """
     deps: Providers = ctx.deps
+    await ctx.report_progress("Asking ApeWisdom for Reddit mentions…")
     data = await deps.market.reddit_trending(limit)
     rows = [
         TrendingRow(

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import time
 
 from playwright.sync_api import expect
+
+
+def conversation_url(server) -> re.Pattern[str]:
+    return re.compile(re.escape(server.url) + r"/c/[0-9a-f]{32}$")
 
 
 def send(page, text: str) -> None:
@@ -37,7 +43,7 @@ def test_tool_card_runs_live_then_answer_then_history_survives_reload(finch, pag
     expect(answer.locator("summary")).to_have_text("Used 1 tool · 1.5 s")
     expect(page.get_by_test_id("send")).to_be_visible()
     # The URL now names the conversation, so a reload or a shared link opens it.
-    expect(page).to_have_url(f"{finch.url}/c/" + page.url.rsplit("/", 1)[-1])
+    expect(page).to_have_url(conversation_url(finch))
 
     # The completed card fades away (about 5 s) and leaves the summary on the answer.
     expect(card).to_have_css("opacity", "0", timeout=10_000)

@@ -1,0 +1,154 @@
+"""Runs that behave: stop, progress, reload, a second tab, retry, and a server that dies."""
+
+from __future__ import annotations
+
+import re
+
+import signal
+import sqlite3
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.app_server import AppServer
+
+SLOW_MS = 3000
+
+
+@pytest.fixture(scope="module")
+def slow_finch(tmp_path_factory):
+    """Sample tools that take 3 s, so a test can act while a card is running."""
+    with AppServer(tmp_path_factory.mktemp("finch-slow"), env={"FINCH_SAMPLE_LATENCY_MS": str(SLOW_MS)}) as server:
+        yield server
+
+
+def conversation_url(server) -> re.Pattern[str]:
+    return re.compile(re.escape(server.url) + r"/c/[0-9a-f]{32}$")
+
+
+def send(page, text: str) -> None:
+    page.get_by_test_id("composer").fill(text)
+    page.get_by_test_id("send").click()
+
+
+def rows(server: AppServer, sql: str) -> list[tuple]:
+    with sqlite3.connect(server.data_dir / "finch.db") as db:
+        return db.execute(sql).fetchall()
+
+
+def running_card(page, tool: str = "get_portfolio"):
+    card = page.locator(f'[data-testid="tool-card"][data-tool="{tool}"]')
+    expect(card).to_have_attribute("data-status", "running", timeout=5_000)
+    return card
+
+
+def test_stop_cancels_the_tool_and_the_next_message_works(slow_finch, page):
+    page.goto(slow_finch.url)
+    send(page, "review my portfolio")
+    card = running_card(page)
+    page.get_by_test_id("stop").click()
+    expect(card).to_have_attribute("data-status", "cancelled", timeout=1_000)
+    expect(card).to_contain_text("Cancelled")
+    answer = page.get_by_test_id("assistant-message")
+    expect(answer).to_have_attribute("data-status", "stopped")
+    expect(answer).to_contain_text("Stopped")
+    expect(page.get_by_test_id("send")).to_be_visible()
+
+    assert rows(slow_finch, "select status from run") == [("cancelled",)]
+    assert rows(slow_finch, "select name, status from toolcall") == [("get_portfolio", "cancelled")]
+    assert ("stopped",) in rows(slow_finch, "select status from message where role = 'assistant'")
+
+    send(page, "what's trending on reddit?")
+    expect(page.locator('[data-testid="tool-card"][data-tool="get_reddit_trending_stocks"]')).to_be_visible()
+    expect(page.get_by_test_id("assistant-message").last).to_contain_text("Trending on Reddit", timeout=10_000)
+    # The stopped turn stayed in the transcript, marked.
+    expect(page.locator('[data-testid="assistant-message"][data-status="stopped"]')).to_have_count(1)
+
+
+def test_progress_and_live_timer_show_on_a_running_card(slow_finch, page):
+    page.goto(slow_finch.url)
+    page.get_by_test_id("new-chat").click()
+    send(page, "review my portfolio")
+    card = running_card(page)
+    expect(card).to_contain_text("Pricing 8 holdings…")
+    expect(card.locator('[role="progressbar"]')).to_be_visible()
+    timer = card.locator(".finch-timer")
+    expect(timer).to_be_visible()
+    expect(card).to_have_attribute("data-status", "completed", timeout=10_000)
+    expect(timer).to_be_hidden()
+
+
+def test_reload_mid_run_keeps_the_cards_and_gets_the_answer(slow_finch, page):
+    page.goto(slow_finch.url)
+    page.get_by_test_id("new-chat").click()
+    send(page, "get recent senate trades")
+    running_card(page, "get_recent_senate_trades")
+    page.reload()
+    card = page.locator('[data-testid="tool-card"][data-tool="get_recent_senate_trades"]')
+    expect(card).to_have_attribute("data-status", "running", timeout=3_000)
+    expect(page.get_by_test_id("user-message")).to_have_text("get recent senate trades")
+    expect(card).to_have_attribute("data-status", "completed", timeout=10_000)
+    expect(page.get_by_test_id("assistant-message")).to_contain_text("Recent Senate trades", timeout=10_000)
+
+
+def test_a_second_tab_sees_the_run_and_its_result(slow_finch, browser, page):
+    page.goto(slow_finch.url)
+    page.get_by_test_id("new-chat").click()
+    send(page, "latest house trades")
+    running_card(page, "get_recent_house_trades")
+    expect(page).to_have_url(conversation_url(slow_finch))
+
+    other = browser.new_context().new_page()
+    try:
+        other.goto(page.url)
+        expect(other.get_by_test_id("user-message")).to_have_text("latest house trades")
+        card = other.locator('[data-testid="tool-card"][data-tool="get_recent_house_trades"]')
+        expect(card).to_have_attribute("data-status", "running")
+        expect(card).to_have_attribute("data-status", "completed", timeout=10_000)
+        expect(other.get_by_test_id("assistant-message")).to_contain_text("Recent House trades", timeout=10_000)
+        expect(page.get_by_test_id("assistant-message")).to_contain_text("Recent House trades")
+    finally:
+        other.context.close()
+
+
+def test_retry_after_a_stop_answers_the_same_question(slow_finch, page):
+    page.goto(slow_finch.url)
+    page.get_by_test_id("new-chat").click()
+    send(page, "what's trending on reddit?")
+    running_card(page, "get_reddit_trending_stocks")
+    page.get_by_test_id("stop").click()
+    expect(page.get_by_test_id("assistant-message")).to_have_attribute("data-status", "stopped")
+    page.get_by_test_id("retry").click()
+    expect(page.get_by_test_id("user-message")).to_have_count(1)
+    expect(page.get_by_test_id("assistant-message")).to_contain_text("Trending on Reddit", timeout=10_000)
+    expect(page.get_by_test_id("assistant-message")).to_have_count(1)
+    expect(page.get_by_test_id("regenerate")).to_be_visible()
+    page.reload()
+    expect(page.get_by_test_id("assistant-message")).to_have_count(1)
+    expect(page.get_by_test_id("assistant-message")).to_have_attribute("data-status", "complete")
+
+
+def test_a_run_cut_off_by_a_server_crash_is_marked_interrupted(browser, tmp_path):
+    server = AppServer(tmp_path / "crash", env={"FINCH_SAMPLE_LATENCY_MS": "20000"}).start()
+    page = browser.new_context().new_page()
+    try:
+        page.goto(server.url)
+        send(page, "review my portfolio")
+        running_card(page)
+        expect(page).to_have_url(conversation_url(server))
+        conversation_path = page.url.removeprefix(server.url)
+        server.kill(signal.SIGKILL)
+        assert rows(server, "select status from run") == [("running",)]
+
+        server.start()  # same data dir, new process
+        assert rows(server, "select status from run") == [("interrupted",)]
+        assert rows(server, "select status from toolcall") == [("interrupted",)]
+        page.goto(server.url + conversation_path)
+        answer = page.get_by_test_id("assistant-message")
+        expect(answer).to_have_attribute("data-status", "interrupted")
+        expect(answer).to_contain_text("server stopped")
+        expect(page.get_by_test_id("retry")).to_be_visible()
+        expect(page.locator('[data-testid="tool-card"][data-status="running"]')).to_have_count(0)
+    finally:
+        page.context.close()
+        server.kill()
