@@ -4,9 +4,13 @@ import reflex as rx
 
 from finch_app.settings import get_settings
 
+settings = get_settings()
+
 config = rx.Config(
     app_name="finch_app",
-    db_url=get_settings().database_url,
+    db_url=settings.database_url,
+    # Other websites may not drive a local Finch from a visitor's browser.
+    cors_allowed_origins=settings.cors_origins,
     telemetry_enabled=False,
     show_built_with_reflex=False,
     plugins=[],

@@ -39,8 +39,8 @@ from finch_app.db import crud
 from finch_app.db.engine import session_scope
 from finch_app.live_runs import LiveRuns
 from finch_app.providers.base import Providers
+from finch_app.providers.market import MarketDataService
 from finch_app.providers.portfolio import DemoPortfolio
-from finch_app.providers.sample import SampleMarketData
 from finch_app.settings import Settings, get_settings
 from finch_app.tools import default_registry
 
@@ -116,6 +116,18 @@ class StartedTurn:
                         ended = True
                 live.publish(self.run_id, event)
                 yield event
+        except Exception as exc:
+            if not ended:
+                # A bug, or the database went away: the run failed, it was not stopped.
+                ended = True
+                self._finish_sync(
+                    content=partial,
+                    status="error",
+                    run_status="error",
+                    error=f"Finch hit an internal error ({type(exc).__name__}).",
+                    retryable=True,
+                )
+            raise
         finally:
             if not ended:
                 # Stopped by the user or a disconnect: keep what was said, close every row.
@@ -255,6 +267,16 @@ class ChatService:
             message=text,
         )
 
+    async def delete_conversation(self, *, user_id: str, conversation_id: str) -> None:
+        """Delete a conversation of the user's; refuse while a run is answering in it."""
+
+        def delete() -> None:
+            with session_scope() as session:
+                self._idle_conversation(session, user_id, conversation_id)
+                crud.delete_conversation(session=session, user_id=user_id, conversation_id=conversation_id)
+
+        await asyncio.to_thread(delete)
+
     async def start_retry(self, *, user_id: str, conversation_id: str) -> StartedTurn:
         """Answer the conversation's last question again; the earlier answer is superseded."""
         return await asyncio.to_thread(self._retry_sync, user_id, conversation_id)
@@ -360,7 +382,7 @@ def build_model(settings: Settings) -> ChatModel:
 
 def build_providers(settings: Settings) -> Providers:
     return Providers(
-        market=SampleMarketData(latency_ms=settings.sample_latency_ms),
+        market=MarketDataService.from_settings(settings),
         portfolio=DemoPortfolio(),
     )
 

@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     card_fade_ms: int = 5000
     """How long a completed tool card stays before it fades out."""
     max_message_chars: int = 8000
+    allowed_origins: str = ""
+    """Comma-separated browser origins allowed to use the backend (websocket, API).
+    Empty: this machine's own origins on PORT only, since Finch binds to 127.0.0.1."""
+    port: int = Field(3000, validation_alias="PORT")
 
     # Where each live data source is (mirrors, proxies, tests point these elsewhere).
     apewisdom_base_url: str = "https://apewisdom.io"
@@ -79,6 +83,12 @@ class Settings(BaseSettings):
         if self.database_url_override:
             return self.database_url_override
         return f"sqlite:///{self.data_dir / 'finch.db'}"
+
+    @property
+    def cors_origins(self) -> list[str]:
+        if self.allowed_origins.strip():
+            return [o.strip().rstrip("/") for o in self.allowed_origins.split(",") if o.strip()]
+        return [f"http://{host}:{self.port}" for host in ("localhost", "127.0.0.1", "[::1]")]
 
     @property
     def offline_model(self) -> bool:

@@ -63,6 +63,8 @@ class CardView:
     progress_message: str = ""
     progress_pct: int = -1
     """0..100, or -1 when the tool gave no fraction."""
+    timer_delay: str = "0ms"
+    """Negative CSS animation delay, so a card drawn late (reload, another tab) shows the true elapsed time."""
 
 
 @dataclass
@@ -225,6 +227,16 @@ def apply_event(view: TurnView, event: AgentEvent) -> TurnView:
             return dataclasses.replace(view, running=False)
         case _:
             return view
+
+
+def with_live_timers(cards: list[CardView], now_ms: int) -> list[CardView]:
+    """Cards whose running timers start from the time already elapsed on the server."""
+    return [
+        dataclasses.replace(card, timer_delay=f"-{max(0, now_ms - card.started_at_ms)}ms")
+        if card.status == "running"
+        else card
+        for card in cards
+    ]
 
 
 def stop_view(view: TurnView, *, status: str = "stopped") -> TurnView:

@@ -51,6 +51,9 @@ def finch_env(tmp_path, monkeypatch) -> Iterator[None]:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("FINCH_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("FINCH_SAMPLE_LATENCY_MS", "0")
+    # The default (auto) mode would try the public data sources, and resolving their names
+    # already leaves the machine: tests use the bundled sample unless they opt in.
+    monkeypatch.setenv("FINCH_DATA_MODE", "offline")
     settings.reset_settings()
     chat_service.get_chat_service.cache_clear()
     yield

@@ -492,6 +492,22 @@ async def test_bad_chat_requests_get_a_clear_4xx(serve, path, request_kwargs, st
     assert rows() == ([], [], [])
 
 
+async def test_a_second_message_while_a_run_is_answering_is_409(serve):
+    gate = Gate()
+    server = serve(gated_service(gate))
+    async with client(server) as http:
+        async with http.stream("POST", "/api/chat/stream", json={"message": "NVDA"}) as response:
+            messages = sse_messages(response)
+            conversation_id = (await next_event(messages)).json["conversation_id"]
+            for path in ("/api/chat", "/api/chat/stream"):
+                busy = await http.post(path, json={"message": "and AMD?", "conversation_id": conversation_id})
+                assert busy.status_code == 409 and "still answering" in busy.json()["detail"]
+            gate.release.set()
+            assert [m.event for m in await rest(messages)][-1] == "done"
+    _, _, stored = rows()
+    assert [m.content for m in stored if m.role == "user"] == ["NVDA"]
+
+
 @pytest.mark.parametrize("method", ["GET", "DELETE"])
 async def test_unknown_or_foreign_conversations_are_404(serve, method):
     service = make_service(ScriptedModel(text("mine")), ToolRegistry.of([]))

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from sqlmodel import Session, create_engine, select
 
-from finch_app.agent.events import AssistantMessage, Done, Error, RunStarted, ToolCallComplete, ToolCallStart
+from finch_app.agent.events import AssistantMessage, Done, Error, RunStarted, Token, ToolCallComplete, ToolCallStart
 from finch_app.agent.loop import CANCELLED_TOOL_RESULT, Agent
 from finch_app.agent.tools import ToolContext, ToolRegistry, tool
 from finch_app.chat_service import ChatInputError, ChatService, build_providers
@@ -266,3 +266,47 @@ async def test_a_second_consumer_can_follow_a_live_run_from_its_start():
     follower_rest = [e.type async for e in follower]
     assert follower_rest == owner_rest == ["tool_call_complete", "token", "assistant_message", "done"]
     assert service.active.run_for(turn.conversation_id) is None
+
+
+async def test_a_conversation_cannot_be_deleted_while_a_run_answers_in_it():
+    release = asyncio.Event()
+
+    @tool
+    async def gated(ctx: ToolContext) -> dict:
+        """Waits for the test."""
+        await release.wait()
+        return {}
+
+    service = make_service(ScriptedModel(tool_call("gated", {}, id="g"), text("ok")), ToolRegistry.of([gated]))
+    turn = await service.start_turn(user_id="local", conversation_id=None, message="go")
+    stream = turn.events()
+    async for event in stream:
+        if isinstance(event, ToolCallStart):
+            break
+    with pytest.raises(ChatInputError) as caught:
+        await service.delete_conversation(user_id="local", conversation_id=turn.conversation_id)
+    assert caught.value.status == 409
+    release.set()
+    [e async for e in stream]
+    await service.delete_conversation(user_id="local", conversation_id=turn.conversation_id)
+    with session_scope() as session:
+        assert session.exec(select(Conversation)).all() == []
+        assert session.exec(select(ToolCall)).all() == []
+
+
+async def test_an_internal_failure_is_recorded_as_an_error_not_a_stop():
+    class BrokenAgent(Agent):
+        async def run(self, **kwargs):
+            yield Token(run_id=kwargs["run_id"], seq=1, timestamp=0.0, text="Half an ans")
+            raise RuntimeError("database went away")
+
+    service = make_service(ScriptedModel())
+    service.agent = BrokenAgent(model=service.agent.model, registry=service.agent.registry, deps=None, system_prompt="")
+    turn = await service.start_turn(user_id="local", conversation_id=None, message="go")
+    with pytest.raises(RuntimeError):
+        [e async for e in turn.events()]
+    with session_scope() as session:
+        assert session.exec(select(Run)).one().status == "error"
+        answer = session.exec(select(Message).where(Message.role == "assistant")).one()
+        assert (answer.status, answer.content, answer.retryable) == ("error", "Half an ans", True)
+        assert "internal error" in answer.error

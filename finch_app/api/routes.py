@@ -479,11 +479,13 @@ def get_conversation(conversation_id: str, user_id: UserId) -> ConversationDetai
     responses=_NOT_FOUND,
     tags=["conversations"],
 )
-def delete_conversation(conversation_id: str, user_id: UserId) -> Response:
-    with session_scope() as session:
-        deleted = crud.delete_conversation(session=session, user_id=user_id, conversation_id=conversation_id)
-    if not deleted:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, CONVERSATION_NOT_FOUND)
+async def delete_conversation(conversation_id: str, user_id: UserId, service: Service) -> Response:
+    try:
+        await service.delete_conversation(user_id=user_id, conversation_id=conversation_id)
+    except ChatInputError as exc:
+        if exc.status == status.HTTP_404_NOT_FOUND:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, CONVERSATION_NOT_FOUND) from exc
+        raise
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -20,7 +20,11 @@ def tool_card(card: rx.Var[CardView]) -> rx.Component:
             rx.el.span(card.arguments, class_name="finch-card-args"),
             rx.el.span(
                 rx.el.span(card.status_label, class_name="finch-card-label"),
-                rx.el.span(class_name="finch-timer", aria_hidden="true"),
+                rx.el.span(
+                    class_name="finch-timer",
+                    aria_hidden="true",
+                    style={"--finch-timer-delay": card.timer_delay},
+                ),
                 class_name="finch-card-status",
             ),
             class_name="finch-card-head",

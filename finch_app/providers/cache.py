@@ -107,15 +107,17 @@ class DataCache:
             if entry is None:
                 return None
             self._remember(key, entry)
-        if not isinstance(entry.value, kind):
-            raise TypeError(f"{key} holds a {type(entry.value).__name__}, not a {kind.__name__}")
         return entry  # type: ignore[return-value]
 
     async def put(self, key: CacheKey, value: BaseModel, *, fetched_at: datetime | None = None) -> None:
         """Store a good answer in memory and (off the event loop) on disk."""
         entry: Cached[BaseModel] = Cached(value, fetched_at or self._now())
         self._remember(key, entry)
-        await asyncio.to_thread(self._write, key, entry)
+        try:
+            await asyncio.to_thread(self._write, key, entry)
+        except OSError as error:
+            # A full or read-only disk costs the restart copy, not the answer.
+            log.warning("could not write cache file for %s: %s", key, error)
 
     def _remember(self, key: CacheKey, entry: Cached[BaseModel]) -> None:
         with self._lock:

@@ -17,8 +17,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
+from finch_app.providers.live import Form4Filing, newest_filings_first, parse_form4
 from finch_app.providers.parsing import (
     parse_apewisdom,
+    parse_date,
     parse_house_transactions,
     parse_senate_transactions,
     parse_yahoo_chart,
@@ -26,6 +28,7 @@ from finch_app.providers.parsing import (
 from finch_app.providers.records import (
     CongressTrade,
     DataSet,
+    InsiderTrade,
     PricePoint,
     Quote,
     RedditTicker,
@@ -37,6 +40,7 @@ APEWISDOM_FILE = "apewisdom_all-stocks_page1.json"
 HOUSE_FILE = "house_all_transactions.json"
 SENATE_FILE = "senate_all_transactions.json"
 YAHOO_CHART_DIR = "yahoo_chart"
+FORM4_FILE = "sec_form4_sample.json"
 
 T = TypeVar("T")
 Chart = tuple[Quote, list[PricePoint]]
@@ -75,6 +79,14 @@ class SampleMarketData:
         rows = await self._cached("reddit", self._load_reddit)
         return self._dataset(rows[: max(limit, 0)], "ApeWisdom")
 
+    async def ticker_buzz(self, ticker: str) -> DataSet[RedditTicker]:
+        """The ticker's row of the bundled ApeWisdom page; no rows when it is not on it."""
+        rows = await self._cached("reddit", self._load_reddit)
+        wanted = ticker.strip().lstrip("$").upper()
+        match = [r for r in rows if r.ticker == wanted][:1]
+        detail = None if match else f"{wanted} is not among the sample's {len(rows)} most-mentioned tickers"
+        return self._dataset(match, "ApeWisdom", detail=detail)
+
     async def senate_trades(self, limit: int) -> DataSet[CongressTrade]:
         rows = await self._cached("senate", self._load_senate)
         return self._dataset(rows[: max(limit, 0)], "Senate Stock Watcher")
@@ -103,6 +115,14 @@ class SampleMarketData:
             points = [p for p in chart[1] if p.date > start]
         return self._dataset(points, "Yahoo Finance")
 
+    async def insider_trades(self, ticker: str, limit: int) -> DataSet[InsiderTrade]:
+        """Form 4 transactions of the bundled demo companies, newest filing first."""
+        by_ticker = await self._cached("form4", self._load_form4)
+        wanted = ticker.strip().lstrip("$").upper()
+        rows = by_ticker.get(wanted, [])[: max(limit, 0)]
+        detail = None if wanted in by_ticker else f"the sample has Form 4 filings of {', '.join(by_ticker)} only"
+        return self._dataset(rows, "SEC EDGAR", detail=detail)
+
     def symbols(self) -> list[str]:
         """The symbols with a bundled chart (quotes and price history)."""
         return sorted(p.stem.upper() for p in (self._directory / YAHOO_CHART_DIR).glob("*.json"))
@@ -120,14 +140,15 @@ class SampleMarketData:
             if key not in self._cache:
                 self._cache[key] = load()
 
-    def _dataset(self, rows: list[T], source: str) -> DataSet[T]:
+    def _dataset(self, rows: list[T], source: str, *, detail: str | None = None) -> DataSet[T]:
         as_of = self.as_of()
+        note = f"sample data as of {as_of.date().isoformat()}"
         return DataSet(
             rows=rows,
             source=f"{source} (bundled sample)",
             as_of=as_of,
             mode="sample",
-            note=f"sample data as of {as_of.date().isoformat()}",
+            note=f"{note}; {detail}" if detail else note,
         )
 
     def _read(self, name: str) -> Any:
@@ -141,6 +162,23 @@ class SampleMarketData:
 
     def _load_house(self) -> list[CongressTrade]:
         return _newest_first(parse_house_transactions(self._read(HOUSE_FILE)))
+
+    def _load_form4(self) -> dict[str, list[InsiderTrade]]:
+        """Each demo company's transactions, from the filings' own ownershipDocument XML."""
+        by_ticker: dict[str, list[InsiderTrade]] = {}
+        for company in self._read(FORM4_FILE)["companies"]:
+            ticker = company["ticker"].upper()
+            trades: list[InsiderTrade] = []
+            for filing in company["filings"]:
+                indexed = Form4Filing(
+                    accession_number=filing["accessionNumber"],
+                    filing_date=parse_date(filing["filingDate"]),
+                    form=filing["form"],
+                    primary_document=filing["primaryDocument"],
+                )
+                trades.extend(parse_form4(filing["xml"], indexed, ticker=ticker))
+            by_ticker[ticker] = newest_filings_first(trades)
+        return by_ticker
 
     def _load_charts(self) -> dict[str, Chart]:
         """All bundled charts by symbol: a dozen small files, cheaper to read together."""

@@ -9,6 +9,7 @@ State class, so a tool event never re-sends or re-renders the transcript.
 from __future__ import annotations
 
 import asyncio
+import time
 from contextlib import aclosing
 from dataclasses import dataclass
 
@@ -20,7 +21,15 @@ from finch_app.db import crud
 from finch_app.db.engine import session_scope
 from finch_app.pacing import paced
 from finch_app.settings import get_settings
-from finch_app.views import CardView, MessageView, TurnView, apply_event, message_from_turn, stop_view
+from finch_app.views import (
+    CardView,
+    MessageView,
+    TurnView,
+    apply_event,
+    message_from_turn,
+    stop_view,
+    with_live_timers,
+)
 
 LOCAL_USER = "local"
 TOKEN_FLUSH_S = 0.05
@@ -84,7 +93,9 @@ class ChatState(rx.State):
         requested = self.router.page.params.get("cid", "") or self.conversation_id
         live = await self.get_state(LiveTurnState)
         if live.running and service.active.is_live(live._run_id) and live.conversation_id == requested:
-            return None  # this tab's run goes on; its cards are already in state
+            # This tab's run goes on (a reload): its cards are in state; timers resume, not restart.
+            live.cards = with_live_timers(live._view.cards, int(time.time() * 1000))
+            return None
         if not requested:
             if not live.running:
                 live.clear()
@@ -124,16 +135,18 @@ class ChatState(rx.State):
 
     @rx.event
     async def delete_conversation(self, conversation_id: str):
-        user_id = current_user_id(self)
-
-        def delete() -> None:
-            with session_scope() as session:
-                crud.delete_conversation(session=session, user_id=user_id, conversation_id=conversation_id)
-
-        await asyncio.to_thread(delete)
+        try:
+            await get_chat_service().delete_conversation(
+                user_id=current_user_id(self), conversation_id=conversation_id
+            )
+        except ChatInputError as exc:
+            live = await self.get_state(LiveTurnState)
+            live.notice = exc.message
+            return None
         self.conversations = [c for c in self.conversations if c.id != conversation_id]
         if conversation_id == self.conversation_id:
             return ChatState.new_chat
+        return None
 
 
 class LiveTurnState(rx.State):
@@ -291,7 +304,7 @@ class LiveTurnState(rx.State):
         """Copy the changed parts of the view into vars, so the delta stays small."""
         old = self._view
         if view.cards != old.cards:
-            self.cards = view.cards
+            self.cards = with_live_timers(view.cards, int(time.time() * 1000))
         if view.text != old.text and view.answer is None:
             self.text = view.text
         if view.answer is not None and view.answer != old.answer:

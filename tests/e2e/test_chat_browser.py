@@ -96,3 +96,33 @@ def test_empty_and_oversized_messages_are_refused_without_losing_text(finch, pag
     expect(page.get_by_test_id("notice")).to_contain_text("limit is 8,000")
     assert page.get_by_test_id("composer").input_value() == long_text
     expect(page.get_by_test_id("user-message")).to_have_count(0)
+
+
+def test_the_http_api_is_served_by_the_prod_app_and_shares_its_history(finch, page):
+    import httpx
+
+    assert httpx.get(finch.url + "/api/openapi.json").json()["info"]["title"] == "Finch API"
+    reply = httpx.post(finch.url + "/api/chat", json={"message": "get recent senate trades"}, timeout=30).json()
+    assert reply["tool_calls"][0]["name"] == "get_recent_senate_trades"
+    assert reply["tool_calls"][0]["status"] == "completed"
+    assert "Recent Senate trades" in reply["content"]
+    # Runs started over HTTP appear in the UI's conversation list.
+    page.goto(finch.url)
+    page.get_by_test_id("conversation-link").filter(has_text="get recent senate trades").click()
+    expect(page.get_by_test_id("assistant-message")).to_contain_text("Recent Senate trades")
+
+
+def test_other_websites_cannot_use_the_backend(finch):
+    import httpx
+
+    foreign = httpx.options(
+        finch.url + "/api/chat",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+    )
+    assert foreign.headers.get("access-control-allow-origin") != "https://evil.example"
+    assert foreign.headers.get("access-control-allow-origin") != "*"
+    own = httpx.options(
+        finch.url + "/api/chat",
+        headers={"Origin": finch.url.replace("127.0.0.1", "localhost"), "Access-Control-Request-Method": "POST"},
+    )
+    assert own.headers.get("access-control-allow-origin") == finch.url.replace("127.0.0.1", "localhost")

@@ -83,9 +83,13 @@ def test_reload_mid_run_keeps_the_cards_and_gets_the_answer(slow_finch, page):
     page.get_by_test_id("new-chat").click()
     send(page, "get recent senate trades")
     running_card(page, "get_recent_senate_trades")
+    page.wait_for_timeout(1_000)
     page.reload()
     card = page.locator('[data-testid="tool-card"][data-tool="get_recent_senate_trades"]')
     expect(card).to_have_attribute("data-status", "running", timeout=3_000)
+    # The live timer resumes from the time already spent instead of restarting at 0.
+    delay = card.locator(".finch-timer").evaluate("el => getComputedStyle(el).animationDelay")
+    assert float(delay.split(",")[0].removesuffix("s")) <= -1.0, delay
     expect(page.get_by_test_id("user-message")).to_have_text("get recent senate trades")
     expect(card).to_have_attribute("data-status", "completed", timeout=10_000)
     expect(page.get_by_test_id("assistant-message")).to_contain_text("Recent Senate trades", timeout=10_000)

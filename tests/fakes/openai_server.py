@@ -27,7 +27,6 @@ import asyncio
 import json
 import logging
 import re
-import socket
 import threading
 import time
 import uuid
@@ -35,12 +34,13 @@ from collections import deque
 from collections.abc import AsyncIterator, Iterable
 from typing import Annotated, Any, Literal
 
-import uvicorn
 from pydantic import BaseModel, Field, TypeAdapter
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+
+from tests.fakes.loopback import LoopbackServer
 
 # --------------------------------------------------------------------------- steps
 
@@ -342,8 +342,7 @@ class OpenAIServer:
         self.unscripted = 0
         self._steps: deque[Step] = deque(steps)
         self._lock = threading.Lock()
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._loopback: LoopbackServer | None = None
         self.app = self._build_app()
 
     # ---- scripting
@@ -387,39 +386,15 @@ class OpenAIServer:
         return f"http://{self.host}:{self.port}/v1"
 
     def start(self) -> OpenAIServer:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self.port))
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self.app,
-            loop="asyncio",
-            http="h11",
-            lifespan="off",
-            log_config=None,
-            access_log=False,
-            timeout_graceful_shutdown=1,
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, name="fake-openai-server", daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the fake OpenAI server did not start")
-            time.sleep(0.01)
+        self._loopback = LoopbackServer(self.app, host=self.host, port=self.port, name="fake-openai-server")
+        self._loopback.start()
+        self.port = self._loopback.port
         return self
 
     def stop(self) -> None:
-        if self._server is None or self._thread is None:
-            return
-        self._server.should_exit = True
-        self._server.force_exit = True  # do not wait for hanging handlers
-        self._thread.join(timeout=10)
-        self._server = None
-        self._thread = None
+        if self._loopback is not None:
+            self._loopback.stop()
+            self._loopback = None
 
     def __enter__(self) -> OpenAIServer:
         return self.start()
