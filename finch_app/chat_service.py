@@ -218,6 +218,12 @@ class ChatService:
     def model_label(self) -> str:
         return self.agent.model.label
 
+    async def aclose(self) -> None:
+        """Release the model client's connections (the OpenAI model keeps a pool)."""
+        close = getattr(self.agent.model, "aclose", None)
+        if close is not None:
+            await close()
+
     async def start_turn(self, *, user_id: str, conversation_id: str | None, message: str) -> StartedTurn:
         """Validate and save the user's message; raise `ChatInputError` if it cannot run."""
         text = message.strip()

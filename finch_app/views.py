@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -239,11 +240,12 @@ def with_live_timers(cards: list[CardView], now_ms: int) -> list[CardView]:
     ]
 
 
-def stop_view(view: TurnView, *, status: str = "stopped") -> TurnView:
+def stop_view(view: TurnView, *, status: str = "stopped", now_ms: int | None = None) -> TurnView:
     """The turn after the run went away without an ending (stop, crash, restart)."""
     card_status = "cancelled" if status == "stopped" else status
     cards = [_closed(c, card_status, None) for c in view.cards]
-    stopped = dataclasses.replace(view, cards=cards)
+    end_ms = max(view.last_end_ms, now_ms or int(time.time() * 1000)) if view.cards else 0
+    stopped = dataclasses.replace(view, cards=cards, last_end_ms=end_ms)
     return dataclasses.replace(
         stopped,
         running=False,

@@ -236,3 +236,12 @@ async def test_cancelling_the_consumer_task_cancels_tools_in_flight():
     with pytest.raises(asyncio.CancelledError):
         await task
     assert cancelled.is_set()
+
+
+def test_big_tool_results_are_capped_for_the_model_with_a_note():
+    from finch_app.agent.tools import result_to_text
+
+    text = result_to_text({"rows": ["x" * 100] * 1000}, 5_000)
+    assert len(text) < 5_200
+    assert text.endswith("showing the first 5,000]") and "truncated: result was" in text
+    assert result_to_text({"a": 1}, 5_000) == '{"a": 1}'

@@ -191,7 +191,7 @@ def _provenance_line(result: dict[str, Any]) -> str | None:
     except ValueError:
         when = as_of
     if prov.get("mode") == "sample":
-        return f"Source: {prov.get('source')} — sample data as of {when}, not live prices."
+        return f"Source: {prov.get('source')} — sample data as of {when}, not live."
     return f"Source: {prov.get('source')}, as of {when}."
 
 

@@ -1,0 +1,461 @@
+"""One loopback server speaking the wire formats of all of Finch's live data sources.
+
+    ApeWisdom              GET /api/v1.0/filter/{filter}/page/{n}
+    House Stock Watcher    GET /house/all_transactions.json
+    Senate Stock Watcher   GET /senate/all_transactions.json
+    Financial Modeling Prep GET /stable/senate-latest?page=&limit=&apikey=
+    Yahoo Finance          GET /v8/finance/chart/{symbol}?range=&interval=
+    SEC EDGAR              GET /files/company_tickers.json, /submissions/CIK##########.json,
+                           GET /Archives/edgar/data/{cik}/{folder}/{document}
+
+ApeWisdom's first page and the House and Senate files are the real records in
+`shared/real-data` (the bundled samples when that directory is missing); FMP rows,
+Yahoo charts and EDGAR's indexes are generated small; the Form 4 documents are the
+bundled sample's XML. Like the real sources, Yahoo refuses a client without a browser
+User-Agent and EDGAR one without a contact in its User-Agent.
+
+Every request is recorded (`requests`), and each route can be made to fail: a status
+(429 with Retry-After included), a delay before answering, a number of times.
+
+    with DataSourcesServer() as server:
+        for name, value in server.env().items():
+            monkeypatch.setenv(name, value)
+        server.fail("yahoo", status=429, retry_after="1", times=1)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from finch_app.providers.sample import FORM4_FILE, SAMPLE_DIR
+from tests.fakes.loopback import LoopbackServer
+
+REAL_DATA = Path(__file__).resolve().parents[3] / "shared" / "real-data"
+
+ROUTES = ("apewisdom", "house", "senate", "fmp", "yahoo", "sec_tickers", "sec_submissions", "sec_archive")
+FMP_API_KEY = "test-fmp-key"
+CHART_END = date(2026, 11, 20)
+"""The last trading day of every generated Yahoo chart (a Friday)."""
+_RANGE_BARS = {"5d": 5, "1mo": 21, "3mo": 63, "6mo": 126, "1y": 252, "2y": 504, "5y": 1260, "10y": 2520}
+
+
+def _load(real_name: str, bundled_name: str) -> Any:
+    """A real-data file, or the bundled sample in the same format when shared/ is missing."""
+    path = REAL_DATA / real_name
+    if not path.exists():
+        path = SAMPLE_DIR / bundled_name
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+@dataclass
+class Fault:
+    status: int | None = 503
+    """None answers normally (after `delay_s`)."""
+    retry_after: str | None = None
+    delay_s: float = 0.0
+    times: int | None = None
+    """How many requests fail; None: all of them until `heal()`."""
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    route: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    at: float
+    """`time.monotonic()` when the request arrived."""
+
+
+@dataclass
+class _Filing:
+    cik: int
+    accession_number: str
+    filing_date: str
+    form: str
+    primary_document: str
+    xml: str = ""
+
+    @property
+    def folder(self) -> str:
+        return self.accession_number.replace("-", "")
+
+    @property
+    def xml_document(self) -> str:
+        return self.primary_document.rpartition("/")[2]
+
+
+@dataclass
+class _Company:
+    cik: int
+    ticker: str
+    name: str
+    filings: list[_Filing] = field(default_factory=list)
+
+
+def _trading_days(end: date, count: int) -> list[date]:
+    days: list[date] = []
+    day = end
+    while len(days) < count:
+        if day.weekday() < 5:
+            days.append(day)
+        day -= timedelta(days=1)
+    return days[::-1]
+
+
+def yahoo_chart(symbol: str, base_price: float, chart_range: str) -> dict[str, Any]:
+    """A v8 chart in Yahoo's shape: daily bars up to `CHART_END`, one null close mid-range."""
+    days = _trading_days(CHART_END, _RANGE_BARS.get(chart_range, 5000))
+    closes: list[float | None] = [
+        round(base_price * (1 + 0.02 * math.sin(i / 3) + 0.0005 * (i - len(days))), 2) for i in range(len(days))
+    ]
+    if len(closes) > 4:
+        closes[len(closes) // 2] = None  # Yahoo sends null for a bar without trades
+    opens = [(datetime.combine(d, datetime.min.time(), UTC) + timedelta(hours=14, minutes=30)) for d in days]
+    last_close = closes[-1]
+    return {
+        "chart": {
+            "result": [
+                {
+                    "meta": {
+                        "currency": "USD",
+                        "symbol": symbol,
+                        "exchangeName": "NMS",
+                        "instrumentType": "EQUITY",
+                        "regularMarketTime": int(opens[-1].timestamp()) + 6 * 3600 + 1800,
+                        "gmtoffset": -18000,
+                        "timezone": "EST",
+                        "exchangeTimezoneName": "America/New_York",
+                        "regularMarketPrice": last_close,
+                        "chartPreviousClose": round(base_price * 0.97, 2),
+                        "priceHint": 2,
+                        "dataGranularity": "1d",
+                        "range": chart_range,
+                    },
+                    "timestamp": [int(t.timestamp()) for t in opens],
+                    "indicators": {"quote": [{"close": closes}]},
+                }
+            ],
+            "error": None,
+        }
+    }
+
+
+def fmp_senate_rows() -> list[dict[str, Any]]:
+    """A few rows in FMP `senate-latest`'s shape (ISO dates, camelCase, "" for no ticker)."""
+    return [
+        {
+            "symbol": "NVDA",
+            "disclosureDate": "2026-11-18",
+            "transactionDate": "2026-11-03",
+            "firstName": "Avery",
+            "lastName": "Lindholm",
+            "office": "Avery Lindholm",
+            "district": "MN",
+            "owner": "Spouse",
+            "assetDescription": "NVIDIA Corporation - Common Stock",
+            "assetType": "Stock",
+            "type": "Purchase",
+            "amount": "$15,001 - $50,000",
+            "capitalGainsOver200USD": "False",
+            "comment": "",
+            "link": "https://efdsearch.senate.gov/search/view/ptr/00000000-0000-4000-8000-000000000001/",
+        },
+        {
+            "symbol": "MSFT",
+            "disclosureDate": "2026-11-14",
+            "transactionDate": "2026-10-29",
+            "firstName": "Rosa",
+            "lastName": "Delacroix",
+            "office": "Rosa Delacroix",
+            "district": "NM",
+            "owner": "Self",
+            "assetDescription": "Microsoft Corp",
+            "assetType": "Stock",
+            "type": "Sale (Partial)",
+            "amount": "$1,001 - $15,000",
+            "capitalGainsOver200USD": "True",
+            "comment": "",
+            "link": "https://efdsearch.senate.gov/search/view/ptr/00000000-0000-4000-8000-000000000002/",
+        },
+        {
+            "symbol": "",
+            "disclosureDate": "2026-11-14",
+            "transactionDate": "2026-10-30",
+            "firstName": "Rosa",
+            "lastName": "Delacroix",
+            "office": "Rosa Delacroix",
+            "district": "NM",
+            "owner": "Joint",
+            "assetDescription": "US Treasury Bill 4.1% 02/2027",
+            "assetType": "Government Security",
+            "type": "Purchase",
+            "amount": "$50,001 - $100,000",
+            "capitalGainsOver200USD": "False",
+            "comment": "",
+            "link": "https://efdsearch.senate.gov/search/view/ptr/00000000-0000-4000-8000-000000000002/",
+        },
+    ]
+
+
+def _sample_companies() -> dict[str, _Company]:
+    """The bundled Form 4 sample's companies, plus MSFT with no recent Form 4."""
+    payload = json.loads((SAMPLE_DIR / FORM4_FILE).read_text(encoding="utf-8"))
+    companies: dict[str, _Company] = {}
+    for entry in payload["companies"]:
+        cik = int(entry["cik"])
+        filings = [
+            _Filing(cik, f["accessionNumber"], f["filingDate"], f["form"], f["primaryDocument"], f["xml"])
+            for f in entry["filings"]
+        ]
+        # Other forms sit between the Form 4s in a real submissions index.
+        filings.append(_Filing(cik, f"{cik:010d}-26-000201", "2026-11-07", "10-Q", "q3-2026.htm"))
+        filings.append(_Filing(cik, f"{cik:010d}-26-000202", "2026-10-30", "8-K", "earnings.htm"))
+        filings.sort(key=lambda f: f.filing_date, reverse=True)
+        companies[entry["ticker"]] = _Company(cik, entry["ticker"], entry["name"], filings)
+    msft = _Company(789019, "MSFT", "MICROSOFT CORP")
+    msft.filings.append(_Filing(789019, "0000950170-26-000310", "2026-10-28", "10-Q", "msft-10q.htm"))
+    companies["MSFT"] = msft
+    return companies
+
+
+class DataSourcesServer:
+    """The fake sources on one socket; point Finch at it with `env()`."""
+
+    def __init__(self) -> None:
+        self.apewisdom_pages: dict[int, dict[str, Any]] = self._apewisdom_pages()
+        self.house_rows: list[dict[str, Any]] = _load("house_transactions_sample.json", "house_all_transactions.json")
+        self.senate_rows: list[dict[str, Any]] = _load(
+            "senate_transactions_sample.json", "senate_all_transactions.json"
+        )
+        self.fmp_rows = fmp_senate_rows()
+        self.yahoo_prices: dict[str, float] = {"AAPL": 268.4, "MSFT": 509.7, "NVDA": 187.9, "TSLA": 412.3}
+        self.companies = _sample_companies()
+        self.requests: list[RecordedRequest] = []
+        self._faults: dict[str, Fault] = {}
+        self._lock = threading.Lock()
+        self._loopback = LoopbackServer(self._build_app(), name="fake-data-sources")
+
+    # ---- lifecycle
+
+    @property
+    def base_url(self) -> str:
+        return self._loopback.base_url
+
+    def env(self) -> dict[str, str]:
+        """The `FINCH_*_URL` settings that send every source here."""
+        return {
+            "FINCH_APEWISDOM_BASE_URL": self.base_url,
+            "FINCH_HOUSE_TRADES_URL": f"{self.base_url}/house/all_transactions.json",
+            "FINCH_SENATE_TRADES_URL": f"{self.base_url}/senate/all_transactions.json",
+            "FINCH_FMP_BASE_URL": self.base_url,
+            "FINCH_SEC_BASE_URL": self.base_url,
+            "FINCH_SEC_WWW_BASE_URL": self.base_url,
+            "FINCH_YAHOO_BASE_URL": self.base_url,
+        }
+
+    def start(self) -> DataSourcesServer:
+        self._loopback.start()
+        return self
+
+    def stop(self) -> None:
+        self._loopback.stop()
+
+    def __enter__(self) -> DataSourcesServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # ---- scripting
+
+    def fail(
+        self,
+        route: str,
+        *,
+        status: int | None = 503,
+        retry_after: str | None = None,
+        delay_s: float = 0.0,
+        times: int | None = None,
+    ) -> None:
+        """Make `route` fail (or only wait, with `status=None`) for `times` requests, or until healed."""
+        if route not in ROUTES:
+            raise ValueError(f"unknown route {route!r}; one of {ROUTES}")
+        with self._lock:
+            self._faults[route] = Fault(status, retry_after, delay_s, times)
+
+    def heal(self, route: str | None = None) -> None:
+        with self._lock:
+            if route is None:
+                self._faults.clear()
+            else:
+                self._faults.pop(route, None)
+
+    def seen(self, route: str) -> list[RecordedRequest]:
+        with self._lock:
+            return [r for r in self.requests if r.route == route]
+
+    # ---- HTTP
+
+    def _build_app(self) -> Starlette:
+        return Starlette(
+            routes=[
+                Route("/api/v1.0/filter/{filter}/page/{page:int}", self._apewisdom),
+                Route("/house/all_transactions.json", self._house),
+                Route("/senate/all_transactions.json", self._senate),
+                Route("/stable/senate-latest", self._fmp),
+                Route("/v8/finance/chart/{symbol}", self._yahoo),
+                Route("/files/company_tickers.json", self._sec_tickers),
+                Route("/submissions/CIK{cik:int}.json", self._sec_submissions),
+                Route("/Archives/edgar/data/{cik:int}/{folder}/{document:path}", self._sec_archive),
+            ]
+        )
+
+    async def _intercept(self, route: str, request: Request) -> Response | None:
+        """Record the request; answer for an injected fault, if one applies."""
+        with self._lock:
+            self.requests.append(
+                RecordedRequest(
+                    route, request.url.path, dict(request.query_params), dict(request.headers), time.monotonic()
+                )
+            )
+            fault = self._faults.get(route)
+            if fault is not None and fault.times is not None:
+                fault.times -= 1
+                if fault.times <= 0:
+                    del self._faults[route]
+        if fault is None:
+            return None
+        if fault.delay_s:
+            await asyncio.sleep(fault.delay_s)
+        if fault.status is None:
+            return None
+        headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
+        return Response(f"injected HTTP {fault.status}", status_code=fault.status, headers=headers)
+
+    async def _apewisdom(self, request: Request) -> Response:
+        if fault := await self._intercept("apewisdom", request):
+            return fault
+        page = request.path_params["page"]
+        first = self.apewisdom_pages[1]
+        empty = {"count": first["count"], "pages": first["pages"], "current_page": page, "results": []}
+        return JSONResponse(self.apewisdom_pages.get(page, empty))
+
+    async def _house(self, request: Request) -> Response:
+        return await self._intercept("house", request) or JSONResponse(self.house_rows)
+
+    async def _senate(self, request: Request) -> Response:
+        return await self._intercept("senate", request) or JSONResponse(self.senate_rows)
+
+    async def _fmp(self, request: Request) -> Response:
+        if fault := await self._intercept("fmp", request):
+            return fault
+        if request.query_params.get("apikey") != FMP_API_KEY:
+            message = (
+                "Invalid API KEY. Feel free to create a Free API Key or visit "
+                "https://site.financialmodelingprep.com/faqs?search=why-is-my-api-key-invalid for more information."
+            )
+            return JSONResponse({"Error Message": message}, status_code=401)
+        page, limit = int(request.query_params.get("page", 0)), int(request.query_params.get("limit", 100))
+        return JSONResponse(self.fmp_rows[page * limit : (page + 1) * limit])
+
+    async def _yahoo(self, request: Request) -> Response:
+        if fault := await self._intercept("yahoo", request):
+            return fault
+        if not request.headers.get("user-agent", "").startswith("Mozilla/"):
+            return Response("Too Many Requests", status_code=429)  # what Yahoo says to scripts
+        symbol = request.path_params["symbol"].upper()
+        if symbol not in self.yahoo_prices:
+            error = {"code": "Not Found", "description": "No data found, symbol may be delisted"}
+            return JSONResponse({"chart": {"result": None, "error": error}}, status_code=404)
+        chart_range = request.query_params.get("range", "1mo")
+        return JSONResponse(yahoo_chart(symbol, self.yahoo_prices[symbol], chart_range))
+
+    def _sec_refusal(self, request: Request) -> Response | None:
+        """EDGAR blocks clients whose User-Agent does not say who to contact."""
+        if "@" in request.headers.get("user-agent", ""):
+            return None
+        return Response(
+            "Your Request Originates from an Undeclared Automated Tool", status_code=403, media_type="text/html"
+        )
+
+    async def _sec_tickers(self, request: Request) -> Response:
+        if refusal := await self._intercept("sec_tickers", request) or self._sec_refusal(request):
+            return refusal
+        listed = [*self.companies.values(), _Company(1067983, "BRK-B", "BERKSHIRE HATHAWAY INC")]
+        payload = {str(i): {"cik_str": c.cik, "ticker": c.ticker, "title": c.name} for i, c in enumerate(listed)}
+        return JSONResponse(payload)
+
+    async def _sec_submissions(self, request: Request) -> Response:
+        if refusal := await self._intercept("sec_submissions", request) or self._sec_refusal(request):
+            return refusal
+        cik = request.path_params["cik"]
+        company = next((c for c in self.companies.values() if c.cik == cik), None)
+        if company is None:
+            return Response("Not Found", status_code=404)
+        filings = company.filings
+        recent = {
+            "accessionNumber": [f.accession_number for f in filings],
+            "filingDate": [f.filing_date for f in filings],
+            "reportDate": [f.filing_date for f in filings],
+            "acceptanceDateTime": [f"{f.filing_date}T18:30:00.000Z" for f in filings],
+            "act": ["34" for _ in filings],
+            "form": [f.form for f in filings],
+            "fileNumber": ["" for _ in filings],
+            "filmNumber": ["" for _ in filings],
+            "items": ["" for _ in filings],
+            "core_type": [f.form for f in filings],
+            "size": [len(f.xml) or 10_000 for f in filings],
+            "isXBRL": [0 for _ in filings],
+            "isInlineXBRL": [0 for _ in filings],
+            "primaryDocument": [f.primary_document for f in filings],
+            "primaryDocDescription": [f.form for f in filings],
+        }
+        return JSONResponse(
+            {
+                "cik": str(company.cik),
+                "entityType": "operating",
+                "name": company.name,
+                "tickers": [company.ticker],
+                "exchanges": ["Nasdaq"],
+                "filings": {"recent": recent, "files": []},
+            }
+        )
+
+    async def _sec_archive(self, request: Request) -> Response:
+        if refusal := await self._intercept("sec_archive", request) or self._sec_refusal(request):
+            return refusal
+        cik, folder, document = (request.path_params[k] for k in ("cik", "folder", "document"))
+        for company in self.companies.values():
+            for filing in company.filings:
+                if (filing.cik, filing.folder, filing.xml_document) == (cik, folder, document) and filing.xml:
+                    return Response(filing.xml, media_type="application/xml")
+        return Response("Not Found", status_code=404)
+
+    @staticmethod
+    def _apewisdom_pages() -> dict[int, dict[str, Any]]:
+        """Page 1 as ApeWisdom serves it; page 2 made of the bundled page's tickers ranked after it."""
+        first = _load("apewisdom_page1_shape.json", "apewisdom_all-stocks_page1.json")
+        seen = {row["ticker"] for row in first["results"]}
+        bundled = json.loads((SAMPLE_DIR / "apewisdom_all-stocks_page1.json").read_text(encoding="utf-8"))
+        second = [
+            row | {"rank": 100 + position}
+            for position, row in enumerate((r for r in bundled["results"] if r["ticker"] not in seen), start=1)
+        ]
+        return {
+            1: first,
+            2: {"count": first["count"], "pages": first["pages"], "current_page": 2, "results": second},
+        }

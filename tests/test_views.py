@@ -1,0 +1,76 @@
+"""Pure event → view logic behind the tool cards and transcript rows."""
+
+from __future__ import annotations
+
+from finch_app.agent.events import AssistantMessage, Done, Error, RunStarted, Token, ToolCallComplete, ToolCallProgress, ToolCallStart
+from finch_app.views import TurnView, apply_event, arguments_label, seconds_label, stop_view, with_live_timers
+
+C = {"run_id": "r1"}
+
+
+def play(*events) -> TurnView:
+    view = TurnView()
+    for event in events:
+        view = apply_event(view, event)
+    return view
+
+
+def test_a_card_goes_from_running_to_completed_and_the_answer_summarises_it():
+    view = play(
+        RunStarted(**C, seq=0, timestamp=100.0, conversation_id="c", user_message_id="u", model="m"),
+        ToolCallStart(**C, seq=1, timestamp=100.0, tool_call_id="t1", tool_name="get_portfolio", arguments={}),
+        ToolCallProgress(**C, seq=2, timestamp=100.1, tool_call_id="t1", message="Pricing…", fraction=0.4),
+    )
+    card = view.cards[0]
+    assert (card.status, card.status_label, card.progress_pct, card.started_at_ms) == ("running", "Calling…", 40, 100_000)
+    view = apply_event(
+        view, ToolCallComplete(**C, seq=3, timestamp=100.9, tool_call_id="t1", tool_name="get_portfolio",
+                               status="completed", duration_ms=900, summary="8 holdings")
+    )
+    view = apply_event(view, Token(**C, seq=4, timestamp=101.0, text="Hi"))
+    assert view.text == "Hi" and view.answer is None
+    view = apply_event(view, AssistantMessage(**C, seq=5, timestamp=101.1, content="Hi there"))
+    view = apply_event(view, Done(**C, seq=6, timestamp=101.1))
+    assert view.cards[0].status_label == "Completed (0.9 s)" and view.cards[0].progress_pct == -1
+    assert view.running is False
+    assert view.answer.content == "Hi there" and view.answer.steps_label == "Used 1 tool · 0.9 s"
+    assert view.answer.steps[0].summary == "8 holdings"
+
+
+def test_apply_event_never_mutates_the_previous_view():
+    before = play(ToolCallStart(**C, seq=1, timestamp=1.0, tool_call_id="t", tool_name="x", arguments={"limit": 5}))
+    after = apply_event(before, ToolCallComplete(**C, seq=2, timestamp=2.0, tool_call_id="t", tool_name="x",
+                                                 status="error", duration_ms=5, error="boom"))
+    assert before.cards[0].status == "running"
+    assert after.cards[0].status_label == "Error: boom"
+    assert before.cards[0].arguments == "limit=5"
+
+
+def test_stopping_cancels_running_cards_and_keeps_the_partial_answer():
+    view = play(
+        RunStarted(**C, seq=0, timestamp=10.0, conversation_id="c", user_message_id="u", model="m"),
+        ToolCallStart(**C, seq=1, timestamp=10.0, tool_call_id="a", tool_name="a", arguments={}),
+        ToolCallStart(**C, seq=2, timestamp=10.0, tool_call_id="b", tool_name="b", arguments={}),
+        ToolCallComplete(**C, seq=3, timestamp=10.5, tool_call_id="a", tool_name="a", status="completed", duration_ms=500),
+        Token(**C, seq=4, timestamp=10.6, text="Partial"),
+    )
+    stopped = stop_view(view, now_ms=12_000)
+    assert [c.status for c in stopped.cards] == ["completed", "cancelled"]
+    assert stopped.answer.status == "stopped" and stopped.answer.content == "Partial"
+    assert stopped.answer.steps_label == "Used 2 tools · 2.0 s"
+    assert stopped.running is False
+
+
+def test_an_error_event_ends_the_turn_with_an_error_answer():
+    view = play(Error(**C, seq=1, timestamp=1.0, error="Rate limited.", retryable=True))
+    assert (view.answer.status, view.answer.error, view.answer.retryable) == ("error", "Rate limited.", True)
+
+
+def test_timers_of_cards_drawn_late_resume_from_the_elapsed_time():
+    view = play(ToolCallStart(**C, seq=1, timestamp=100.0, tool_call_id="t", tool_name="x", arguments={}))
+    assert with_live_timers(view.cards, 103_250)[0].timer_delay == "-3250ms"
+
+
+def test_labels():
+    assert seconds_label(412) == "0.4 s" and seconds_label(15_000) == "15 s" and seconds_label(185_000) == "3 min 5 s"
+    assert arguments_label({"symbol": "AAPL", "days": 30}) == 'symbol="AAPL", days=30'
