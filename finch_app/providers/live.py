@@ -668,7 +668,8 @@ class LiveMarketData:
                         f"{source} is rate-limiting requests (HTTP 429){later}",
                         reason="live source rate-limited",
                     )
-                raise DataUnavailable(source, f"{source} is failing: HTTP {status} after {attempt + 1} tries")
+                tries = f" after {attempt + 1} tries" if attempt else ""
+                raise DataUnavailable(source, f"{source} is failing: HTTP {status}{tries}")
             if status >= 400:
                 raise DataUnavailable(source, f"{source} refused the request: HTTP {status}")
             return response
