@@ -40,7 +40,7 @@ from finch_app.db.engine import session_scope
 from finch_app.live_runs import LiveRuns
 from finch_app.providers.base import Providers
 from finch_app.providers.market import MarketDataService
-from finch_app.providers.portfolio import DemoPortfolio
+from finch_app.providers.portfolio import DbPortfolio
 from finch_app.settings import Settings, get_settings
 from finch_app.tools import default_registry
 
@@ -389,7 +389,7 @@ def build_model(settings: Settings) -> ChatModel:
 def build_providers(settings: Settings) -> Providers:
     return Providers(
         market=MarketDataService.from_settings(settings),
-        portfolio=DemoPortfolio(),
+        portfolio=DbPortfolio(),
     )
 
 

@@ -55,7 +55,8 @@ class Settings(BaseSettings):
     # Where each live data source is (mirrors, proxies, tests point these elsewhere).
     apewisdom_base_url: str = "https://apewisdom.io"
     house_trades_url: str = (
-        "https://raw.githubusercontent.com/TattooedHead/house-stock-watcher-data/main/data/all_transactions.json"
+        "https://raw.githubusercontent.com/TattooedHead/house-stock-watcher-data/main/"
+        "data/all_transactions.json"
     )
     """House Stock Watcher's `all_transactions.json`, which a daily job in that data repo updates."""
     senate_trades_url: str = (

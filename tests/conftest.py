@@ -66,3 +66,17 @@ def pytest_collection_modifyitems(config, items):
     """Browser tests last: Playwright's sync API keeps an event loop running in the main
     thread for the rest of the session, which async tests cannot share."""
     items.sort(key=lambda item: "tests/e2e/" in str(item.fspath))
+
+
+@pytest.fixture
+def demo_holdings(finch_env):
+    """The local user holds the demo portfolio (a fresh user has none: needs_auth)."""
+    from finch_app.db import crud
+    from finch_app.db.engine import session_scope
+    from finch_app.providers.portfolio import DEMO_POSITIONS
+
+    with session_scope() as session:
+        for p in DEMO_POSITIONS:
+            crud.upsert_holding(
+                session=session, user_id="local", symbol=p.symbol, shares=p.shares, cost_basis=p.cost_basis, name=p.name
+            )

@@ -72,6 +72,11 @@ def _live(settings: Settings, cache: DataCache | None = None) -> LiveMarketData:
     return LiveMarketData(settings, cache or DataCache(settings.data_dir / "cache"))
 
 
+def _clock_ahead(settings: Settings, ahead: timedelta) -> DataCache:
+    """The app's cache as seen `ahead` in the future."""
+    return DataCache(settings.data_dir / "cache", now=lambda: datetime.now(UTC) + ahead)
+
+
 def _service(settings: Settings, *, cache: DataCache | None = None, **kwargs: Any) -> MarketDataService:
     cache = cache or DataCache(settings.data_dir / "cache")
     return MarketDataService(
@@ -117,7 +122,9 @@ async def test_house_trades_all_parse_newest_first(sources: DataSourcesServer, c
     assert sources.seen("house")[0].headers["user-agent"].startswith("Finch/")
 
 
-async def test_senate_without_fmp_key_is_the_labelled_historic_archive(sources: DataSourcesServer, closing) -> None:
+async def test_senate_without_fmp_key_is_the_labelled_historic_archive(
+    sources: DataSourcesServer, closing
+) -> None:
     data = await closing(_live(get_settings())).senate_trades(20)
     assert (data.mode, data.source) == ("live", "Senate Stock Watcher")
     assert len(data.rows) == 20
@@ -142,7 +149,9 @@ async def test_senate_with_fmp_key_comes_from_fmp(sources: DataSourcesServer, co
     assert sources.seen("senate") == []
 
 
-async def test_a_refused_fmp_key_is_reported_without_the_key(sources: DataSourcesServer, configure, closing) -> None:
+async def test_a_refused_fmp_key_is_reported_without_the_key(
+    sources: DataSourcesServer, configure, closing
+) -> None:
     live = closing(_live(configure(FMP_API_KEY="wrong-secret-key")))
     with pytest.raises(DataUnavailable) as caught:
         await live.senate_trades(10)
@@ -181,7 +190,8 @@ async def test_sec_insider_trades_from_form4_xml(sources: DataSourcesServer, clo
     assert [t.code for t in data.rows] == ["S", "M", "F", "M", "A"]
     sale = data.rows[0]
     assert (sale.insider, sale.relationship) == ("HALVORSEN MARIT J", "Officer: SVP, Worldwide Retail")
-    assert (sale.shares, sale.price, sale.acquired_disposed, sale.shares_owned_after) == (18000, 266.0412, "D", 96215)
+    amounts = (sale.shares, sale.price, sale.acquired_disposed, sale.shares_owned_after)
+    assert amounts == (18000, 266.0412, "D", 96215)
     assert sale.transaction_date == date(2026, 11, 14) and sale.filing_date == date(2026, 11, 18)
     assert sale.code_description == "Open-market or private sale"
     assert sale.filing_url and sale.filing_url.endswith("/xslF345X05/wk-form4_1795467012.xml")
@@ -298,7 +308,9 @@ async def test_offline_mode_never_touches_the_network(sources: DataSourcesServer
     assert sources.requests == []
 
 
-async def test_auto_mode_serves_live_data_and_caches_it_on_disk(sources: DataSourcesServer, configure, closing) -> None:
+async def test_auto_mode_serves_live_data_and_caches_it_on_disk(
+    sources: DataSourcesServer, configure, closing
+) -> None:
     settings = configure(FINCH_DATA_MODE="auto")
     first = await closing(_service(settings)).reddit_trending(3)
     assert first.mode == "live"
@@ -310,12 +322,14 @@ async def test_auto_mode_serves_live_data_and_caches_it_on_disk(sources: DataSou
     assert list((settings.data_dir / "cache").glob("apewisdom--*.json"))
 
 
-async def test_auto_mode_falls_back_to_the_last_good_copy(sources: DataSourcesServer, configure, closing) -> None:
+async def test_auto_mode_falls_back_to_the_last_good_copy(
+    sources: DataSourcesServer, configure, closing
+) -> None:
     settings = configure(FINCH_DATA_MODE="auto", FINCH_HTTP_MAX_RETRIES="0")
     live = await closing(_service(settings)).house_trades(5)
     sources.fail("house", status=503)
 
-    two_hours_later = DataCache(settings.data_dir / "cache", now=lambda: datetime.now(UTC) + timedelta(hours=2))
+    two_hours_later = _clock_ahead(settings, timedelta(hours=2))
     data = await closing(_service(settings, cache=two_hours_later)).house_trades(5)
     assert (data.mode, data.note) == ("cached", "cached 2 h ago — live source unreachable")
     assert data.rows == live.rows and data.source == "House Stock Watcher"
@@ -326,7 +340,7 @@ async def test_a_cached_copy_keeps_its_own_note(sources: DataSourcesServer, conf
     settings = configure(FINCH_DATA_MODE="auto", FINCH_HTTP_MAX_RETRIES="0")
     await closing(_service(settings)).senate_trades(5)
     sources.fail("senate", status=503)
-    later = DataCache(settings.data_dir / "cache", now=lambda: datetime.now(UTC) + timedelta(minutes=90))
+    later = _clock_ahead(settings, timedelta(minutes=90))
     data = await closing(_service(settings, cache=later)).senate_trades(5)
     assert data.mode == "cached"
     assert (data.note or "").startswith("cached 1 h ago — live source unreachable; historic archive")
@@ -348,7 +362,9 @@ async def test_auto_mode_says_why_sec_was_not_asked(sources: DataSourcesServer, 
     assert data.note == f"{SAMPLE_NOTE} — live source not configured (set FINCH_SEC_CONTACT)"
 
 
-async def test_a_failing_source_is_skipped_for_a_while(sources: DataSourcesServer, configure, closing) -> None:
+async def test_a_failing_source_is_skipped_for_a_while(
+    sources: DataSourcesServer, configure, closing
+) -> None:
     sources.fail("yahoo", status=None, delay_s=5)  # hangs past the client's timeout
     settings = configure(FINCH_DATA_MODE="auto", FINCH_HTTP_TIMEOUT_S="0.3")
     market = closing(_service(settings))
@@ -371,7 +387,7 @@ async def test_live_mode_raises_a_clear_error(sources: DataSourcesServer, config
     settings = configure(FINCH_DATA_MODE="live", FINCH_HTTP_MAX_RETRIES="0")
     await closing(_service(settings)).reddit_trending(5)  # leaves a cached copy
     sources.fail("apewisdom", status=503)
-    stale = DataCache(settings.data_dir / "cache", now=lambda: datetime.now(UTC) + timedelta(hours=1))
+    stale = _clock_ahead(settings, timedelta(hours=1))
     with pytest.raises(DataUnavailable) as caught:
         await closing(_service(settings, cache=stale)).reddit_trending(5)
     assert caught.value.source == "ApeWisdom"
@@ -385,7 +401,9 @@ async def test_live_mode_reports_an_unreachable_source(configure, closing) -> No
         await market.quotes(["AAPL"])
 
 
-async def test_quotes_keep_the_order_asked_from_a_cached_copy(sources: DataSourcesServer, configure, closing) -> None:
+async def test_quotes_keep_the_order_asked_from_a_cached_copy(
+    sources: DataSourcesServer, configure, closing
+) -> None:
     market = closing(_service(configure(FINCH_DATA_MODE="auto")))
     assert [q.symbol for q in (await market.quotes(["MSFT", "AAPL"])).rows] == ["MSFT", "AAPL"]
     assert [q.symbol for q in (await market.quotes(["aapl", "MSFT"])).rows] == ["AAPL", "MSFT"]
@@ -421,3 +439,23 @@ async def test_an_unreadable_cache_file_counts_as_missing(tmp_path: Path) -> Non
     key = CacheKey("house")
     (tmp_path / key.filename).write_text("{not json", encoding="utf-8")
     assert await DataCache(tmp_path).last_good(key, DataSet[RedditTicker]) is None
+
+
+# ---------------------------------------------------------------- the bundled Form 4 sample
+
+
+async def test_sample_form4s_parse_with_their_quirks() -> None:
+    sample = SampleMarketData(latency_ms=0)
+    tesla = (await sample.insider_trades("TSLA", 10)).rows
+    assert tesla[0].form == "4/A"  # an amendment, filed last
+    dividend_purchase = next(t for t in tesla if t.code == "P")
+    assert dividend_purchase.price is None  # given only as a footnote
+    assert dividend_purchase.value is None
+    nvidia = (await sample.insider_trades("nvda", 10)).rows
+    assert nvidia[1].transaction_date == date(2026, 10, 22)  # filed as "2026-10-22-05:00"
+    assert nvidia[1].value == pytest.approx(5000 * 181.24)
+    assert "Director" in nvidia[0].relationship and "Officer: President and CEO" in nvidia[0].relationship
+
+    other = await sample.insider_trades("MSFT", 10)
+    assert other.rows == []
+    assert other.note == f"{SAMPLE_NOTE}; the sample has Form 4 filings of AAPL, NVDA, TSLA only"

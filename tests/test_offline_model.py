@@ -18,6 +18,8 @@ from finch_app.tools import default_registry
 
 TOOLS = default_registry().schemas()
 
+pytestmark = pytest.mark.usefixtures("demo_holdings")
+
 
 async def plan(text: str) -> list[ToolCallRequest]:
     model = OfflineChatModel(token_delay_s=0)

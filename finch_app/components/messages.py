@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from finch_app.states.portfolio import PortfolioState
 from finch_app.views import MessageView, StepView
 
 
@@ -59,8 +60,19 @@ def assistant_bubble(message: rx.Var[MessageView]) -> rx.Component:
             rx.cond(
                 message.needs_auth,
                 rx.el.div(
-                    rx.el.strong("No portfolio yet. "),
-                    "Add your holdings to Finch, then ask again.",
+                    rx.el.div(rx.el.strong("No portfolio yet. "), "Add your holdings, import a broker CSV, or try the demo."),
+                    rx.el.div(
+                        rx.el.button("Add holdings", on_click=PortfolioState.open_panel, class_name="finch-action", type="button"),
+                        rx.el.button("Import CSV", on_click=PortfolioState.open_panel, class_name="finch-action", type="button"),
+                        rx.el.button(
+                            "Load demo portfolio",
+                            on_click=PortfolioState.load_demo_and_ask_again,
+                            class_name="finch-action finch-action-primary",
+                            type="button",
+                            custom_attrs={"data-testid": "load-demo-and-ask"},
+                        ),
+                        class_name="finch-callout-actions",
+                    ),
                     class_name="finch-callout finch-callout-auth",
                     custom_attrs={"data-testid": "needs-auth"},
                 ),

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import delete, func, update
 from sqlmodel import Session, col, select
 
-from finch_app.db.models import Conversation, Message, Run, ToolCall, utcnow
+from finch_app.db.models import Conversation, Holding, Message, Run, ToolCall, utcnow
 
 TITLE_CHARS = 60
 
@@ -277,3 +277,33 @@ def conversation_turns(*, session: Session, user_id: str, conversation_id: str) 
         attached = by_run.get(message.run_id or "", []) if message.role == "assistant" else []
         turns.append(Turn(message=message, tool_calls=attached))
     return turns
+
+
+# --- holdings ---------------------------------------------------------------------------
+
+
+def list_holdings(*, session: Session, user_id: str) -> Sequence[Holding]:
+    return session.exec(select(Holding).where(Holding.user_id == user_id).order_by(col(Holding.symbol))).all()
+
+
+def upsert_holding(
+    *, session: Session, user_id: str, symbol: str, shares: float, cost_basis: float, name: str = ""
+) -> Holding:
+    """Add a position, or replace the one the user already has in that symbol."""
+    holding = session.exec(select(Holding).where(Holding.user_id == user_id, Holding.symbol == symbol)).first()
+    if holding is None:
+        holding = Holding(user_id=user_id, symbol=symbol, shares=shares, cost_basis=cost_basis, name=name)
+    else:
+        holding.shares, holding.cost_basis, holding.updated_at = shares, cost_basis, utcnow()
+        holding.name = name or holding.name
+    session.add(holding)
+    session.flush()
+    return holding
+
+
+def delete_holding(*, session: Session, user_id: str, symbol: str) -> None:
+    session.exec(delete(Holding).where(Holding.user_id == user_id, Holding.symbol == symbol))  # type: ignore[arg-type]
+
+
+def clear_holdings(*, session: Session, user_id: str) -> None:
+    session.exec(delete(Holding).where(Holding.user_id == user_id))  # type: ignore[arg-type]

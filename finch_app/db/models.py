@@ -9,7 +9,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Text
+from sqlalchemy import JSON, Column, DateTime, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -83,3 +83,18 @@ class ToolCall(SQLModel, table=True):
     error: str | None = None
     output: str | None = Field(default=None, sa_column=Column(Text))
     """What the model saw as the result, replayed in later turns' history."""
+
+
+class Holding(SQLModel, table=True):
+    """A position the user entered or imported (brokerage connections come separately)."""
+
+    __table_args__ = (UniqueConstraint("user_id", "symbol"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    user_id: str = Field(index=True)
+    symbol: str
+    name: str = ""
+    shares: float
+    cost_basis: float
+    """Average price paid per share."""
+    updated_at: datetime = _when()

@@ -5,9 +5,11 @@ from __future__ import annotations
 import reflex as rx
 
 from finch_app.components.messages import assistant_bubble, markdown, message_row, user_bubble
+from finch_app.components.portfolio import portfolio_panel
 from finch_app.components.tool_card import tool_card
 from finch_app.settings import get_settings
 from finch_app.states.chat import ChatState, ConversationItem, LiveTurnState
+from finch_app.states.portfolio import PortfolioState
 
 SUGGESTIONS = (
     ("Review my portfolio", "Holdings, value and gains"),
@@ -45,6 +47,13 @@ def sidebar() -> rx.Component:
             class_name="finch-brand",
         ),
         rx.el.button("＋ New chat", on_click=ChatState.new_chat, class_name="finch-new-chat", custom_attrs={"data-testid": "new-chat"}),
+        rx.el.button(
+            "💼 Portfolio",
+            on_click=PortfolioState.open_panel,
+            class_name="finch-side-btn",
+            type="button",
+            custom_attrs={"data-testid": "open-portfolio"},
+        ),
         rx.el.nav(
             rx.cond(
                 ChatState.conversations.length() > 0,
@@ -232,5 +241,6 @@ def chat_page() -> rx.Component:
             composer(),
             class_name="finch-main",
         ),
+        portfolio_panel(),
         class_name="finch-app",
     )

@@ -177,7 +177,11 @@ def recent_form4_filings(submissions: dict[str, Any], count: int) -> list[Form4F
     """The newest `count` Form 4 and 4/A filings of an EDGAR submissions document."""
     recent = submissions["filings"]["recent"]
     columns = zip(
-        recent["accessionNumber"], recent["filingDate"], recent["form"], recent["primaryDocument"], strict=False
+        recent["accessionNumber"],
+        recent["filingDate"],
+        recent["form"],
+        recent["primaryDocument"],
+        strict=False,
     )
     filings: list[Form4Filing] = []
     for accession, filed, form, document in columns:
@@ -243,13 +247,18 @@ def parse_form4(
     roles = list(dict.fromkeys(role for o in owners for role in _relationship(o)))
 
     trades: list[InsiderTrade] = []
-    tables = (("nonDerivativeTable/nonDerivativeTransaction", False), ("derivativeTable/derivativeTransaction", True))
+    tables = (
+        ("nonDerivativeTable/nonDerivativeTransaction", False),
+        ("derivativeTable/derivativeTransaction", True),
+    )
     for path, derivative in tables:
         for line in root.iterfind(path):
             code = _text_value(line, "transactionCoding/transactionCode").upper()
             if not code:
                 continue
-            acquired_disposed = _text_value(line, "transactionAmounts/transactionAcquiredDisposedCode/value").upper()
+            acquired_disposed = _text_value(
+                line, "transactionAmounts/transactionAcquiredDisposedCode/value"
+            ).upper()
             ownership = _text_value(line, "ownershipNature/directOrIndirectOwnership/value").upper()
             trades.append(
                 InsiderTrade(
@@ -265,7 +274,9 @@ def parse_form4(
                     shares=_number(line, "transactionAmounts/transactionShares/value"),
                     price=_number(line, "transactionAmounts/transactionPricePerShare/value"),
                     acquired_disposed=acquired_disposed if acquired_disposed in ("A", "D") else None,
-                    shares_owned_after=_number(line, "postTransactionAmounts/sharesOwnedFollowingTransaction/value"),
+                    shares_owned_after=_number(
+                        line, "postTransactionAmounts/sharesOwnedFollowingTransaction/value"
+                    ),
                     direct_ownership={"D": True, "I": False}.get(ownership),
                     form=filing.form,
                     filing_date=filing.filing_date,
@@ -364,7 +375,9 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _dataset(rows: list[R], source: str, *, as_of: datetime | None = None, note: str | None = None) -> DataSet[R]:
+def _dataset(
+    rows: list[R], source: str, *, as_of: datetime | None = None, note: str | None = None
+) -> DataSet[R]:
     return DataSet(rows=rows, source=source, as_of=as_of or _now(), mode="live", note=note)
 
 
@@ -425,7 +438,8 @@ class LiveMarketData:
 
     async def _apewisdom_page(self, page: int) -> tuple[list[RedditTicker], int]:
         """One page of the ranking and how many pages there are."""
-        url = f"{self._settings.apewisdom_base_url.rstrip('/')}/api/v1.0/filter/{APEWISDOM_FILTER}/page/{page}"
+        base = self._settings.apewisdom_base_url.rstrip("/")
+        url = f"{base}/api/v1.0/filter/{APEWISDOM_FILTER}/page/{page}"
         response = await self._get(APEWISDOM, url, headers={"User-Agent": FINCH_USER_AGENT, **_JSON})
 
         def parse(payload: dict[str, Any]) -> tuple[list[RedditTicker], int]:
@@ -448,7 +462,9 @@ class LiveMarketData:
         if self._fmp_key:
             return await self._fmp_senate_trades(limit)
         response = await self._get(
-            SENATE_WATCHER, self._settings.senate_trades_url, headers={"User-Agent": FINCH_USER_AGENT, **_JSON}
+            SENATE_WATCHER,
+            self._settings.senate_trades_url,
+            headers={"User-Agent": FINCH_USER_AGENT, **_JSON},
         )
         trades = await self._json(
             SENATE_WATCHER, response, lambda payload: _newest_trades_first(parse_senate_transactions(payload))
@@ -557,7 +573,9 @@ class LiveMarketData:
 
         submissions_url = f"{self._settings.sec_base_url.rstrip('/')}/submissions/CIK{company.cik:010d}.json"
         response = await self._get(SEC, submissions_url, headers={**headers, **_JSON})
-        filings = await self._json(SEC, response, lambda payload: recent_form4_filings(payload, FORM4_FILINGS))
+        filings = await self._json(
+            SEC, response, lambda payload: recent_form4_filings(payload, FORM4_FILINGS)
+        )
         documents = await asyncio.gather(*(self._form4(company, f, wanted, headers) for f in filings))
         trades = newest_filings_first([trade for document in documents for trade in document])
         note = None if filings else f"{company.name} has no recent Form 4 filings"
@@ -595,7 +613,8 @@ class LiveMarketData:
         self, company: SecCompany, filing: Form4Filing, ticker: str, headers: dict[str, str]
     ) -> list[InsiderTrade]:
         """One filing's transactions; a missing or unreadable document is skipped, not fatal."""
-        archive = f"{self._settings.sec_www_base_url.rstrip('/')}/Archives/edgar/data/{company.cik}/{filing.folder}"
+        www = self._settings.sec_www_base_url.rstrip("/")
+        archive = f"{www}/Archives/edgar/data/{company.cik}/{filing.folder}"
         async with self._loop_clients().sec_slots:
             response = await self._get(
                 SEC,
@@ -647,7 +666,8 @@ class LiveMarketData:
             try:
                 response = await http.get(url, params=params, headers=headers)
             except httpx.TimeoutException as error:
-                raise DataUnavailable(source, f"{source} did not answer within {self._timeout_s:g} s") from error
+                message = f"{source} did not answer within {self._timeout_s:g} s"
+                raise DataUnavailable(source, message) from error
             except httpx.TransportError as error:
                 raise DataUnavailable(source, f"{source} is unreachable: {_describe(error)}") from error
             status = response.status_code

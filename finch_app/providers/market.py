@@ -229,6 +229,8 @@ class MarketDataService:
         if cached is not None:
             copy = cached.value
             note = f"cached {_ago(self._cache.age(cached))} — {reason}"
-            return copy.model_copy(update={"mode": "cached", "note": f"{note}; {copy.note}" if copy.note else note})
+            if copy.note:
+                note = f"{note}; {copy.note}"
+            return copy.model_copy(update={"mode": "cached", "note": note})
         sample = await fetch_sample()
         return sample.model_copy(update={"note": f"{sample.note} — {reason}" if sample.note else reason})

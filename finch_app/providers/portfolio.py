@@ -1,7 +1,21 @@
-"""Where a user's positions come from. For now: the demo portfolio every local user has."""
+"""A user's holdings: stored positions, the demo portfolio, and broker CSV imports.
+
+`DbPortfolio` is what the `get_portfolio` tool reads (scoped to the user). `HoldingsBook`
+is what the UI and the API change them through. CSV parsing is pure and accepts the
+position exports of the common US brokers (Fidelity, Schwab, Vanguard, E*TRADE…).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import csv
+import io
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from finch_app.db import crud
+from finch_app.db.engine import session_scope
 from finch_app.providers.base import Position
 
 DEMO_POSITIONS: tuple[Position, ...] = (
@@ -15,11 +29,180 @@ DEMO_POSITIONS: tuple[Position, ...] = (
     Position("VOO", "Vanguard S&P 500 ETF", 22, 402.60),
 )
 
+SYMBOL = re.compile(r"^[A-Z][A-Z0-9]{0,5}([.\-][A-Z]{1,2})?$")
+MAX_HOLDINGS = 500
+
+
+class HoldingError(ValueError):
+    """A holding the user typed or imported that cannot be stored, with the reason."""
+
+
+def clean_symbol(raw: str) -> str:
+    symbol = raw.strip().upper().lstrip("$")
+    if not SYMBOL.match(symbol):
+        raise HoldingError(f"{raw.strip() or 'An empty symbol'!s} is not a ticker symbol (e.g. AAPL, BRK.B).")
+    return symbol
+
+
+def validate_position(symbol: str, shares: float, cost_basis: float, name: str = "") -> Position:
+    symbol = clean_symbol(symbol)
+    if not shares > 0:
+        raise HoldingError(f"{symbol}: shares must be more than 0.")
+    if cost_basis < 0:
+        raise HoldingError(f"{symbol}: the average cost cannot be negative.")
+    return Position(symbol, name.strip()[:120], float(shares), float(cost_basis))
+
+
+# --- CSV import -------------------------------------------------------------------------
+
+_SYMBOL_COLUMNS = ("symbol", "ticker", "symbol/cusip", "security symbol")
+_SHARES_COLUMNS = ("quantity", "shares", "qty", "share quantity", "units")
+_UNIT_COST_COLUMNS = (
+    "average cost basis",
+    "average cost",
+    "avg cost",
+    "avg. cost",
+    "cost per share",
+    "cost/share",
+    "price paid",
+    "purchase price",
+    "unit cost",
+)
+_TOTAL_COST_COLUMNS = ("cost basis total", "cost basis", "total cost", "total cost basis", "cost")
+_NAME_COLUMNS = ("description", "name", "security name", "security description", "investment name")
+_NOT_A_SECURITY = re.compile(r"cash|pending|total|money market|core\*\*|account", re.I)
+
+
+def _number(text: str) -> float | None:
+    value = text.strip().replace("$", "").replace(",", "").replace("+", "")
+    negative = value.startswith("(") and value.endswith(")")
+    value = value.strip("()")
+    if value in {"", "--", "n/a", "N/A"}:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return -number if negative else number
+
+
+def _find(header: list[str], names: Iterable[str]) -> int | None:
+    lowered = [h.strip().lower() for h in header]
+    for name in names:
+        if name in lowered:
+            return lowered.index(name)
+    return None
+
+
+@dataclass
+class ImportResult:
+    positions: list[Position] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    """One line per row that was not imported, saying why."""
+
+
+def parse_holdings_csv(text: str) -> ImportResult:
+    """Positions from a broker's CSV export; rows that are not positions are reported, not fatal."""
+    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    header_index = next(
+        (i for i, row in enumerate(rows[:15]) if _find(row, _SYMBOL_COLUMNS) is not None and _find(row, _SHARES_COLUMNS) is not None),
+        None,
+    )
+    if header_index is None:
+        raise HoldingError("This file has no Symbol and Quantity (or Shares) columns; is it a positions export?")
+    header = rows[header_index]
+    symbol_at = _find(header, _SYMBOL_COLUMNS)
+    shares_at = _find(header, _SHARES_COLUMNS)
+    unit_cost_at = _find(header, _UNIT_COST_COLUMNS)
+    total_cost_at = _find(header, _TOTAL_COST_COLUMNS)
+    name_at = _find(header, _NAME_COLUMNS)
+    result = ImportResult()
+    merged: dict[str, Position] = {}
+    for line_no, row in enumerate(rows[header_index + 1 :], start=header_index + 2):
+        if not any(cell.strip() for cell in row) or len(row) <= max(symbol_at, shares_at):  # type: ignore[type-var]
+            continue
+        raw_symbol = row[symbol_at].strip()  # type: ignore[index]
+        if not raw_symbol or _NOT_A_SECURITY.search(raw_symbol):
+            continue
+        shares = _number(row[shares_at])  # type: ignore[index]
+        unit_cost = _number(row[unit_cost_at]) if unit_cost_at is not None and unit_cost_at < len(row) else None
+        if unit_cost is None and total_cost_at is not None and total_cost_at < len(row) and shares:
+            total = _number(row[total_cost_at])
+            unit_cost = total / shares if total is not None else None
+        name = row[name_at].strip() if name_at is not None and name_at < len(row) else ""
+        try:
+            if shares is None:
+                raise HoldingError(f"{raw_symbol}: no quantity.")
+            position = validate_position(raw_symbol, shares, unit_cost if unit_cost is not None else 0.0, name)
+        except HoldingError as exc:
+            result.skipped.append(f"line {line_no}: {exc}")
+            continue
+        if position.symbol in merged:  # the same security in two accounts
+            earlier = merged[position.symbol]
+            total_shares = earlier.shares + position.shares
+            cost = (earlier.cost_basis * earlier.shares + position.cost_basis * position.shares) / total_shares
+            position = Position(position.symbol, earlier.name or position.name, total_shares, round(cost, 4))
+        merged[position.symbol] = position
+    result.positions = list(merged.values())[:MAX_HOLDINGS]
+    if not result.positions:
+        raise HoldingError("No positions found in this file." + (" " + "; ".join(result.skipped[:3]) if result.skipped else ""))
+    return result
+
+
+# --- storage ------------------------------------------------------------------------------
+
+
+def _positions(user_id: str) -> list[Position]:
+    with session_scope() as session:
+        return [
+            Position(h.symbol, h.name, h.shares, h.cost_basis)
+            for h in crud.list_holdings(session=session, user_id=user_id)
+        ]
+
+
+class DbPortfolio:
+    """The user's stored holdings, as the tools see them."""
+
+    async def positions(self, user_id: str) -> list[Position]:
+        return await asyncio.to_thread(_positions, user_id)
+
+
+class HoldingsBook:
+    """Changes to a user's holdings, for the UI and the API."""
+
+    async def list(self, user_id: str) -> list[Position]:
+        return await asyncio.to_thread(_positions, user_id)
+
+    async def save(self, user_id: str, positions: Iterable[Position], *, replace: bool = False) -> None:
+        items = list(positions)
+
+        def write() -> None:
+            with session_scope() as session:
+                if replace:
+                    crud.clear_holdings(session=session, user_id=user_id)
+                for p in items:
+                    crud.upsert_holding(
+                        session=session, user_id=user_id, symbol=p.symbol, shares=p.shares,
+                        cost_basis=p.cost_basis, name=p.name,
+                    )
+
+        await asyncio.to_thread(write)
+
+    async def remove(self, user_id: str, symbol: str) -> None:
+        def write() -> None:
+            with session_scope() as session:
+                crud.delete_holding(session=session, user_id=user_id, symbol=symbol)
+
+        await asyncio.to_thread(write)
+
+    async def load_demo(self, user_id: str) -> None:
+        await self.save(user_id, DEMO_POSITIONS, replace=True)
+
 
 class DemoPortfolio:
-    """A fixed portfolio, so the app shows something real before a user adds holdings."""
+    """A fixed portfolio (tests and demos that need holdings without a database)."""
 
-    def __init__(self, positions: tuple[Position, ...] | list[Position] = DEMO_POSITIONS) -> None:
+    def __init__(self, positions: Iterable[Position] = DEMO_POSITIONS) -> None:
         self._positions = list(positions)
 
     async def positions(self, user_id: str) -> list[Position]:

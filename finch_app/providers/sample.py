@@ -120,7 +120,9 @@ class SampleMarketData:
         by_ticker = await self._cached("form4", self._load_form4)
         wanted = ticker.strip().lstrip("$").upper()
         rows = by_ticker.get(wanted, [])[: max(limit, 0)]
-        detail = None if wanted in by_ticker else f"the sample has Form 4 filings of {', '.join(by_ticker)} only"
+        detail = None
+        if wanted not in by_ticker:
+            detail = f"the sample has Form 4 filings of {', '.join(by_ticker)} only"
         return self._dataset(rows, "SEC EDGAR", detail=detail)
 
     def symbols(self) -> list[str]:

@@ -41,6 +41,7 @@ class AppServer:
             **os.environ,
             "FINCH_DATA_DIR": str(self.data_dir),
             "FINCH_ENV_FILE": os.devnull,
+            "FINCH_DATA_MODE": "offline",  # tests never reach public hosts; the data-source tests use loopback fakes
             **self.extra_env,
         }
         for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "FINCH_MODEL", "DATABASE_URL"):

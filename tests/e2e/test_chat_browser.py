@@ -18,13 +18,27 @@ def send(page, text: str) -> None:
     page.get_by_test_id("send").click()
 
 
+def ensure_demo_portfolio(page) -> None:
+    page.get_by_test_id("open-portfolio").click()
+    page.get_by_test_id("load-demo").click()
+    expect(page.get_by_test_id("holding-row")).to_have_count(8)
+    page.get_by_label("Close").click()
+
+
 def test_tool_card_runs_live_then_answer_then_history_survives_reload(finch, page):
     page.goto(finch.url)
     expect(page.get_by_test_id("offline-banner")).to_be_visible()
-    sent_at_ms = time.time() * 1000
     send(page, "review my portfolio")
 
+    # A new user has no holdings yet: the tool says so and the answer offers the way out.
     card = page.locator('[data-testid="tool-card"][data-tool="get_portfolio"]')
+    expect(card).to_have_attribute("data-status", "completed", timeout=10_000)
+    expect(card).to_contain_text("No holdings yet")
+    expect(page.get_by_test_id("needs-auth")).to_be_visible()
+    sent_at_ms = time.time() * 1000
+    page.get_by_test_id("load-demo-and-ask").click()
+
+    # The question is answered again, now with the demo portfolio.
     expect(card).to_have_attribute("data-status", "running", timeout=5_000)
     # While the tool still runs there is no answer yet, and the card says so.
     assert page.get_by_test_id("assistant-message").count() == 0
@@ -43,7 +57,7 @@ def test_tool_card_runs_live_then_answer_then_history_survives_reload(finch, pag
     # The sample tool sleeps 1.5 s; the label reports what it measured.
     expect(answer.locator("summary")).to_have_text(re.compile(r"^Used 1 tool · (1\.[5-9]|[23]\.\d) s$"))
     expect(page.get_by_test_id("send")).to_be_visible()
-    # The URL now names the conversation, so a reload or a shared link opens it.
+    # The URL names the conversation, so a reload or a shared link opens it.
     expect(page).to_have_url(conversation_url(finch))
 
     # The completed card fades away (about 5 s) and leaves the summary on the answer.
@@ -55,11 +69,47 @@ def test_tool_card_runs_live_then_answer_then_history_survives_reload(finch, pag
     link = page.get_by_test_id("conversation-link").filter(has_text="review my portfolio")
     expect(link).to_be_visible()
     expect(page.get_by_test_id("user-message")).to_have_text("review my portfolio")
+    expect(page.get_by_test_id("assistant-message")).to_have_count(1)
     expect(page.get_by_test_id("assistant-message")).to_contain_text("Your portfolio")
+
+
+def test_holdings_can_be_added_and_removed_in_the_panel(finch, page):
+    page.goto(finch.url)
+    page.get_by_test_id("open-portfolio").click()
+    panel = page.get_by_test_id("portfolio-panel")
+    panel.get_by_placeholder("AAPL").fill("tsla")
+    panel.get_by_placeholder("10").fill("3")
+    panel.get_by_placeholder("150.00").fill("201.5")
+    page.get_by_test_id("add-holding").click()
+    expect(panel).to_contain_text("Saved TSLA: 3 shares at $201.50.")
+    row = page.get_by_test_id("holding-row").filter(has_text="TSLA")
+    expect(row).to_contain_text("$201.50")
+    panel.get_by_placeholder("AAPL").fill("not a ticker")
+    panel.get_by_placeholder("10").fill("1")
+    page.get_by_test_id("add-holding").click()
+    expect(panel.get_by_role("alert")).to_contain_text("is not a ticker symbol")
+    row.get_by_role("button", name="Remove TSLA").click()
+    expect(page.get_by_test_id("holding-row").filter(has_text="TSLA")).to_have_count(0)
+
+
+def test_a_broker_csv_import_replaces_the_holdings(finch, page, tmp_path):
+    export = tmp_path / "Portfolio_Positions.csv"
+    export.write_text(
+        "Account Number,Symbol,Description,Quantity,Average Cost Basis\n"
+        "Z1,SPAXX**,MONEY MARKET,,\nZ1,MSFT,MICROSOFT CORP,12,$300.00\nZ1,AMD,ADVANCED MICRO,4,$120.00\n"
+    )
+    page.goto(finch.url)
+    page.get_by_test_id("open-portfolio").click()
+    page.get_by_test_id("import-csv").locator("input[type=file]").set_input_files(str(export))
+    expect(page.get_by_test_id("portfolio-panel")).to_contain_text("Imported 2 holdings from Portfolio_Positions.csv")
+    expect(page.get_by_test_id("holding-row")).to_have_count(2)
+    page.get_by_label("Close").click()
+    ensure_demo_portfolio(page)  # leave the shared server's user with the demo portfolio
 
 
 def test_two_tools_for_a_combined_question_and_markdown_is_not_raw_html(finch, page):
     page.goto(finch.url)
+    ensure_demo_portfolio(page)
     page.get_by_test_id("new-chat").click()
     send(page, "compare my portfolio with recent senate trades <img src=x onerror=alert(1)>")
     cards = page.get_by_test_id("tool-card")

@@ -15,6 +15,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.app_server import AppServer
+from tests.e2e.test_chat_browser import ensure_demo_portfolio
 from tests.fakes.openai_server import OpenAIServer, http_error, text, tool_call, tool_calls
 
 MODEL = "gpt-test"
@@ -82,6 +83,7 @@ def test_parallel_tool_calls_run_together_then_streamed_answer(fake, app, page):
     page.goto(app.url)
     expect(page.get_by_test_id("model-label")).to_contain_text(MODEL)
     expect(page.get_by_test_id("offline-banner")).to_have_count(0)
+    ensure_demo_portfolio(page)  # so get_portfolio has quotes to fetch and takes its 2 s
 
     send(page, "compare my portfolio with recent senate trades")
     expect(cards(page)).to_have_count(2, timeout=10_000)

@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.app_server import AppServer
+from tests.e2e.test_chat_browser import ensure_demo_portfolio
 
 SLOW_MS = 3000
 
@@ -44,8 +45,8 @@ def running_card(page, tool: str = "get_portfolio"):
 
 def test_stop_cancels_the_tool_and_the_next_message_works(slow_finch, page):
     page.goto(slow_finch.url)
-    send(page, "review my portfolio")
-    card = running_card(page)
+    send(page, "latest house trades")
+    card = running_card(page, "get_recent_house_trades")
     page.get_by_test_id("stop").click()
     expect(card).to_have_attribute("data-status", "cancelled", timeout=1_000)
     expect(card).to_contain_text("Cancelled")
@@ -55,7 +56,7 @@ def test_stop_cancels_the_tool_and_the_next_message_works(slow_finch, page):
     expect(page.get_by_test_id("send")).to_be_visible()
 
     assert rows(slow_finch, "select status from run") == [("cancelled",)]
-    assert rows(slow_finch, "select name, status from toolcall") == [("get_portfolio", "cancelled")]
+    assert rows(slow_finch, "select name, status from toolcall") == [("get_recent_house_trades", "cancelled")]
     assert ("stopped",) in rows(slow_finch, "select status from message where role = 'assistant'")
 
     send(page, "what's trending on reddit?")
@@ -67,6 +68,7 @@ def test_stop_cancels_the_tool_and_the_next_message_works(slow_finch, page):
 
 def test_progress_and_live_timer_show_on_a_running_card(slow_finch, page):
     page.goto(slow_finch.url)
+    ensure_demo_portfolio(page)
     page.get_by_test_id("new-chat").click()
     send(page, "review my portfolio")
     card = running_card(page)
@@ -137,8 +139,8 @@ def test_a_run_cut_off_by_a_server_crash_is_marked_interrupted(browser, tmp_path
     page = browser.new_context().new_page()
     try:
         page.goto(server.url)
-        send(page, "review my portfolio")
-        running_card(page)
+        send(page, "get recent senate trades")
+        running_card(page, "get_recent_senate_trades")
         expect(page).to_have_url(conversation_url(server))
         conversation_path = page.url.removeprefix(server.url)
         server.kill(signal.SIGKILL)

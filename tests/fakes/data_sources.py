@@ -120,7 +120,8 @@ def yahoo_chart(symbol: str, base_price: float, chart_range: str) -> dict[str, A
     """A v8 chart in Yahoo's shape: daily bars up to `CHART_END`, one null close mid-range."""
     days = _trading_days(CHART_END, _RANGE_BARS.get(chart_range, 5000))
     closes: list[float | None] = [
-        round(base_price * (1 + 0.02 * math.sin(i / 3) + 0.0005 * (i - len(days))), 2) for i in range(len(days))
+        round(base_price * (1 + 0.02 * math.sin(i / 3) + 0.0005 * (i - len(days))), 2)
+        for i in range(len(days))
     ]
     if len(closes) > 4:
         closes[len(closes) // 2] = None  # Yahoo sends null for a bar without trades
@@ -237,7 +238,9 @@ class DataSourcesServer:
 
     def __init__(self) -> None:
         self.apewisdom_pages: dict[int, dict[str, Any]] = self._apewisdom_pages()
-        self.house_rows: list[dict[str, Any]] = _load("house_transactions_sample.json", "house_all_transactions.json")
+        self.house_rows: list[dict[str, Any]] = _load(
+            "house_transactions_sample.json", "house_all_transactions.json"
+        )
         self.senate_rows: list[dict[str, Any]] = _load(
             "senate_transactions_sample.json", "senate_all_transactions.json"
         )
@@ -329,7 +332,11 @@ class DataSourcesServer:
         with self._lock:
             self.requests.append(
                 RecordedRequest(
-                    route, request.url.path, dict(request.query_params), dict(request.headers), time.monotonic()
+                    route=route,
+                    path=request.url.path,
+                    query=dict(request.query_params),
+                    headers=dict(request.headers),
+                    at=time.monotonic(),
                 )
             )
             fault = self._faults.get(route)
@@ -366,7 +373,8 @@ class DataSourcesServer:
         if request.query_params.get("apikey") != FMP_API_KEY:
             message = (
                 "Invalid API KEY. Feel free to create a Free API Key or visit "
-                "https://site.financialmodelingprep.com/faqs?search=why-is-my-api-key-invalid for more information."
+                "https://site.financialmodelingprep.com/faqs?search=why-is-my-api-key-invalid "
+                "for more information."
             )
             return JSONResponse({"Error Message": message}, status_code=401)
         page, limit = int(request.query_params.get("page", 0)), int(request.query_params.get("limit", 100))
@@ -389,15 +397,18 @@ class DataSourcesServer:
         if "@" in request.headers.get("user-agent", ""):
             return None
         return Response(
-            "Your Request Originates from an Undeclared Automated Tool", status_code=403, media_type="text/html"
+            "Your Request Originates from an Undeclared Automated Tool",
+            status_code=403,
+            media_type="text/html",
         )
 
     async def _sec_tickers(self, request: Request) -> Response:
         if refusal := await self._intercept("sec_tickers", request) or self._sec_refusal(request):
             return refusal
         listed = [*self.companies.values(), _Company(1067983, "BRK-B", "BERKSHIRE HATHAWAY INC")]
-        payload = {str(i): {"cik_str": c.cik, "ticker": c.ticker, "title": c.name} for i, c in enumerate(listed)}
-        return JSONResponse(payload)
+        return JSONResponse(
+            {str(i): {"cik_str": c.cik, "ticker": c.ticker, "title": c.name} for i, c in enumerate(listed)}
+        )
 
     async def _sec_submissions(self, request: Request) -> Response:
         if refusal := await self._intercept("sec_submissions", request) or self._sec_refusal(request):
@@ -451,10 +462,8 @@ class DataSourcesServer:
         first = _load("apewisdom_page1_shape.json", "apewisdom_all-stocks_page1.json")
         seen = {row["ticker"] for row in first["results"]}
         bundled = json.loads((SAMPLE_DIR / "apewisdom_all-stocks_page1.json").read_text(encoding="utf-8"))
-        second = [
-            row | {"rank": 100 + position}
-            for position, row in enumerate((r for r in bundled["results"] if r["ticker"] not in seen), start=1)
-        ]
+        unseen = [row for row in bundled["results"] if row["ticker"] not in seen]
+        second = [row | {"rank": 100 + position} for position, row in enumerate(unseen, start=1)]
         return {
             1: first,
             2: {"count": first["count"], "pages": first["pages"], "current_page": 2, "results": second},

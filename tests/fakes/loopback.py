@@ -18,7 +18,9 @@ from starlette.types import ASGIApp
 class LoopbackServer:
     """`start()` binds and serves `app`; `base_url` is then e.g. "http://127.0.0.1:40123"."""
 
-    def __init__(self, app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0, name: str = "loopback-server"):
+    def __init__(
+        self, app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0, name: str = "loopback-server"
+    ) -> None:
         self.app = app
         self.host = host
         self.port = port

@@ -1,0 +1,108 @@
+"""The holdings panel: a thin adapter over `HoldingsBook` for the signed-in user."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import reflex as rx
+
+from finch_app.providers.base import Position
+from finch_app.providers.portfolio import HoldingError, HoldingsBook, parse_holdings_csv, validate_position
+from finch_app.states.chat import LiveTurnState, current_user_id
+
+MAX_CSV_BYTES = 2_000_000
+CSV_UPLOAD_ID = "holdings-csv"
+
+
+@dataclass
+class HoldingItem:
+    symbol: str
+    name: str
+    shares: str
+    cost_basis: str
+
+
+def _item(p: Position) -> HoldingItem:
+    return HoldingItem(symbol=p.symbol, name=p.name, shares=f"{p.shares:,.4f}".rstrip("0").rstrip("."), cost_basis=f"${p.cost_basis:,.2f}")
+
+
+class PortfolioState(rx.State):
+    open: bool = False
+    holdings: list[HoldingItem] = []
+    message: str = ""
+    error: str = ""
+
+    async def _refresh(self) -> None:
+        self.holdings = [_item(p) for p in await HoldingsBook().list(current_user_id(self))]
+
+    def _say(self, message: str = "", error: str = "") -> None:
+        self.message, self.error = message, error
+
+    @rx.event
+    async def open_panel(self):
+        self.open = True
+        self._say()
+        await self._refresh()
+
+    @rx.event
+    def close_panel(self):
+        self.open = False
+
+    @rx.event
+    async def add_holding(self, form_data: dict):
+        try:
+            shares = float(str(form_data.get("shares", "")).replace(",", "") or "nan")
+            cost = float(str(form_data.get("cost_basis", "") or "0").replace(",", "").replace("$", ""))
+            position = validate_position(str(form_data.get("symbol", "")), shares, cost)
+        except ValueError as exc:
+            message = str(exc) if isinstance(exc, HoldingError) else "Shares and average cost must be numbers."
+            self._say(error=message)
+            return
+        await HoldingsBook().save(current_user_id(self), [position])
+        await self._refresh()
+        self._say(message=f"Saved {position.symbol}: {position.shares:g} shares at ${position.cost_basis:,.2f}.")
+        return rx.set_value("holding-symbol", "")
+
+    @rx.event
+    async def remove(self, symbol: str):
+        await HoldingsBook().remove(current_user_id(self), symbol)
+        await self._refresh()
+        self._say(message=f"Removed {symbol}.")
+
+    @rx.event
+    async def load_demo(self):
+        await HoldingsBook().load_demo(current_user_id(self))
+        await self._refresh()
+        self._say(message="Loaded the demo portfolio (8 holdings). Ask Finch about it.")
+
+    @rx.event
+    async def load_demo_and_ask_again(self):
+        """From the "no portfolio yet" answer: load the demo and answer the question again."""
+        await HoldingsBook().load_demo(current_user_id(self))
+        return LiveTurnState.retry
+
+    @rx.event
+    async def clear_all(self):
+        await HoldingsBook().save(current_user_id(self), [], replace=True)
+        await self._refresh()
+        self._say(message="All holdings removed.")
+
+    @rx.event
+    async def import_csv(self, files: list[rx.UploadFile]):
+        if not files:
+            return
+        upload = files[0]
+        data = await upload.read()
+        if len(data) > MAX_CSV_BYTES:
+            self._say(error="That file is larger than 2 MB; export only your positions.")
+            return
+        try:
+            result = parse_holdings_csv(data.decode("utf-8-sig", errors="replace"))
+        except HoldingError as exc:
+            self._say(error=str(exc))
+            return
+        await HoldingsBook().save(current_user_id(self), result.positions, replace=True)
+        await self._refresh()
+        skipped = f" Skipped {len(result.skipped)} row(s): " + "; ".join(result.skipped[:3]) if result.skipped else ""
+        self._say(message=f"Imported {len(result.positions)} holdings from {upload.name or 'the file'}.{skipped}")
+        return rx.clear_selected_files(CSV_UPLOAD_ID)
