@@ -9,7 +9,7 @@ import pytest
 from finch_app.agent.loop import Agent
 from finch_app.agent.model import ChatMessage, TextDelta, ToolCallRequest
 from finch_app.agent.offline import HELP_TEXT, OfflineChatModel
-from finch_app.agent.events import AssistantMessage, ToolCallStart
+from finch_app.agent.events import AssistantMessage, ToolCallComplete, ToolCallStart
 from finch_app.chat_service import build_providers
 from finch_app.providers.base import Providers
 from finch_app.providers.portfolio import DemoPortfolio
@@ -89,3 +89,39 @@ async def test_empty_portfolio_asks_to_add_holdings():
     answer = next(e for e in events if isinstance(e, AssistantMessage))
     assert answer.needs_auth is True
     assert "don't have any holdings" in answer.content
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("compare AMD vs NVDA", [("compare_tickers", {"tickers": ["AMD", "NVDA"]})]),
+        ("What's the price of AAPL and $msft?", [("get_quote", {"symbols": ["AAPL", "MSFT"]})]),
+        ("show me NVDA over the last 6 months", [("get_price_history", {"symbol": "NVDA", "days": 180})]),
+        ("any insider trades at Apple?", [("get_insider_trades", {"ticker": "AAPL"})]),
+        ("insider trades in my portfolio", [("get_insider_trades", {})]),
+        ("How is TSLA doing on reddit?", [("get_ticker_buzz", {"ticker": "TSLA"})]),
+        ("How are you?", []),
+    ],
+)
+def test_ticker_questions_pick_the_market_tools(text, expected):
+    from finch_app.agent.offline import plan_tools
+
+    assert plan_tools(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("question", "heading"),
+    [
+        ("compare AMD vs NVDA", "### Side by side"),
+        ("price of AAPL and ZZZZ", "No quote found for **ZZZZ**"),
+        ("NVDA over the last 30 days", "### NVDA over the last 30 days"),
+        ("how is TSLA doing on reddit?", "### TSLA on Reddit"),
+        ("insider trades in my portfolio", "### Insider trades for your holdings"),
+        ("insider trades at AAPL", "### Insider trades for **AAPL**"),
+    ],
+)
+async def test_market_answers_are_written_from_the_tool_results(question, heading):
+    events = await run_offline(question)
+    assert all(e.status == "completed" for e in events if isinstance(e, ToolCallComplete))
+    answer = next(e for e in events if isinstance(e, AssistantMessage)).content
+    assert heading in answer and "sample data as of Nov 20, 2026" in answer

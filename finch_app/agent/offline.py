@@ -50,7 +50,10 @@ HELP_TEXT = """I'm Finch's **offline model**: I run without an API key or intern
 
 - **Review your portfolio** — holdings, value, gains and weights (*"review my portfolio"*)
 - **Show what's trending on Reddit** — most-mentioned tickers and their 24 h change (*"what's trending on reddit?"*)
+- **Check one ticker's Reddit buzz** — *"how is TSLA doing on reddit?"*
 - **List recent congressional trades** — Senate and House disclosures (*"get recent senate trades"*, *"latest house trades"*)
+- **Look up insider (Form 4) trades** — for a ticker or your whole portfolio (*"insider trades at NVDA"*, *"insider trades in my portfolio"*)
+- **Quote, chart and compare tickers** — *"price of AAPL and MSFT"*, *"NVDA over the last 6 months"*, *"compare AMD vs NVDA"*
 - **Combine them** — e.g. *"compare my portfolio with recent senate trades"*
 
 For open-ended questions, set `OPENAI_API_KEY` (and optionally `OPENAI_BASE_URL` and `FINCH_MODEL`) and restart Finch to use a real model."""
@@ -86,19 +89,13 @@ class OfflineChatModel:
             yield delta
 
     def _plan(self, text: str, available: set[str]) -> list[ToolCallRequest]:
-        limit = _requested_limit(text)
+        planned = [(name, args) for name, args in plan_tools(text) if name in available]
         calls = []
-        for intent in _INTENTS:
-            if intent.tool in available and intent.pattern.search(text):
-                self._call_counter += 1
-                arguments = {"limit": limit} if intent.takes_limit and limit else {}
-                calls.append(
-                    ToolCallRequest(
-                        id=f"call_offline_{self._call_counter}",
-                        name=intent.tool,
-                        arguments=json.dumps(arguments),
-                    )
-                )
+        for name, arguments in planned:
+            self._call_counter += 1
+            calls.append(
+                ToolCallRequest(id=f"call_offline_{self._call_counter}", name=name, arguments=json.dumps(arguments))
+            )
         return calls
 
     async def _speak(self, text: str) -> AsyncIterator[TextDelta]:
@@ -108,6 +105,83 @@ class OfflineChatModel:
             yield TextDelta(text="".join(pieces[start : start + self.chunk_words]))
             if self.token_delay_s:
                 await asyncio.sleep(self.token_delay_s)
+
+
+_TICKER_WORD = re.compile(r"\$[A-Za-z]{1,5}(?:\.[A-Za-z])?\b|\b[A-Z]{1,5}(?:\.[A-Z])?\b")
+_NOT_TICKERS = frozenset(
+    "I A AN AND OR THE ETF ETFS CEO CFO CTO USD US USA UK EU OK IPO EPS PE AI IS IT MY ME VS DO TO OF IN ON AT BY "
+    "FOR WSB SEC FMP NYSE API GDP CPI FED EV YTD TTM EOD ATH IRA LLC INC CO HOW WHAT WHO WHY ANY ALL RSS PM AM ET "
+    "Q1 Q2 Q3 Q4 FAQ LOL DD YOLO FOMO HODL".split()
+)
+_COMPANY_NAMES = {
+    "apple": "AAPL", "microsoft": "MSFT", "nvidia": "NVDA", "tesla": "TSLA", "amazon": "AMZN",
+    "google": "GOOGL", "alphabet": "GOOGL", "meta": "META", "facebook": "META", "netflix": "NFLX",
+    "palantir": "PLTR", "gamestop": "GME", "exxon": "XOM", "jpmorgan": "JPM", "berkshire": "BRK.B",
+}
+_COMPARE = re.compile(r"\bcompare\b|\bvs\.?\b|\bversus\b|side by side", re.I)
+_INSIDER = re.compile(r"insider|form 4|executives?|directors?", re.I)
+_HISTORY = re.compile(r"histor|chart|over the (last|past)|past \d+|last \d+|since|trend|performance of|perform", re.I)
+_QUOTE = re.compile(r"price|quote|trading at|worth|how (is|are|'s)|doing|cost", re.I)
+_REDDIT = re.compile(r"reddit|wsb|wallstreetbets|buzz|hype|mentions|retail sentiment", re.I)
+_WINDOW = re.compile(r"(\d{1,4})\s*(day|week|month|year)s?", re.I)
+
+
+def mentioned_tickers(text: str) -> list[str]:
+    """Tickers in the user's words: $-prefixed or all-caps symbols, and well-known company names."""
+    found: list[str] = []
+    for match in _TICKER_WORD.finditer(text):
+        word = match.group(0)
+        symbol = word.lstrip("$").upper()
+        if word.startswith("$") or symbol not in _NOT_TICKERS:
+            found.append(symbol)
+    lowered = text.lower()
+    for name, symbol in _COMPANY_NAMES.items():
+        if re.search(rf"\b{name}\b", lowered):
+            found.append(symbol)
+    return list(dict.fromkeys(found))
+
+
+def _window_days(text: str) -> int:
+    match = _WINDOW.search(text)
+    if not match:
+        return 365 if re.search(r"\byear\b|12 months", text, re.I) else 90
+    count, unit = int(match.group(1)), match.group(2).lower()
+    return max(5, min(1825, count * {"day": 1, "week": 7, "month": 30, "year": 365}[unit]))
+
+
+def plan_tools(text: str) -> list[tuple[str, dict[str, Any]]]:
+    """The tool calls a careful assistant would make for these words (deterministic rules)."""
+    tickers = mentioned_tickers(text)
+    limit = _requested_limit(text)
+    planned: list[tuple[str, dict[str, Any]]] = []
+    if _COMPARE.search(text) and len(tickers) >= 2:
+        planned.append(("compare_tickers", {"tickers": tickers[:6]}))
+    if _INSIDER.search(text):
+        if tickers:
+            planned += [("get_insider_trades", {"ticker": t} | ({"limit": limit} if limit else {})) for t in tickers[:3]]
+        else:
+            planned.append(("get_insider_trades", {"limit": limit} if limit else {}))
+    if tickers and _HISTORY.search(text) and not any(n == "compare_tickers" for n, _ in planned):
+        planned += [("get_price_history", {"symbol": t, "days": _window_days(text)}) for t in tickers[:3]]
+    if tickers and _REDDIT.search(text):
+        planned += [("get_ticker_buzz", {"ticker": t}) for t in tickers[:3]]
+    if tickers and not planned and (_QUOTE.search(text) or len(text.split()) <= 4):
+        planned.append(("get_quote", {"symbols": tickers[:20]}))
+    has_buzz = any(n == "get_ticker_buzz" for n, _ in planned)
+    portfolio_insiders = ("get_insider_trades", {}) in planned or any(
+        n == "get_insider_trades" and "ticker" not in a for n, a in planned
+    )
+    for intent in _INTENTS:
+        if not intent.pattern.search(text):
+            continue
+        if intent.tool == "get_reddit_trending_stocks" and has_buzz:
+            continue
+        if intent.tool == "get_portfolio" and portfolio_insiders:
+            continue
+        if intent.tool in {"get_recent_senate_trades", "get_recent_house_trades"} and _INSIDER.search(text) and not re.search(r"senat|house|congress", text, re.I):
+            continue
+        planned.append((intent.tool, {"limit": limit} if intent.takes_limit and limit else {}))
+    return planned
 
 
 def _requested_limit(text: str) -> int | None:
@@ -151,7 +225,7 @@ def compose_answer(question: str, results: list[tuple[str, Any]]) -> str:
     overlap = _overlap_section(by_tool)
     if overlap:
         sections.append(overlap)
-    notes = sorted({_provenance_line(v) for v in by_tool.values() if _provenance_line(v)})
+    notes = sorted({line for v in by_tool.values() for line in _provenance_lines(v)})
     if notes:
         sections.append("  \n".join(f"_{n}_" for n in notes))
     if any(not v.get("needs_auth") for v in by_tool.values()):
@@ -181,18 +255,25 @@ def _day(value: str | None) -> str:
         return value
 
 
-def _provenance_line(result: dict[str, Any]) -> str | None:
-    prov = result.get("provenance")
-    if not isinstance(prov, dict):
-        return None
+def _provenance_lines(result: dict[str, Any]) -> list[str]:
+    provenance = result.get("provenance")
+    items = provenance if isinstance(provenance, list) else [provenance] if isinstance(provenance, dict) else []
+    return [_provenance_line(p) for p in items if isinstance(p, dict)]
+
+
+def _provenance_line(prov: dict[str, Any]) -> str:
     as_of = prov.get("as_of", "")
     try:
         when = datetime.fromisoformat(as_of.replace("Z", "+00:00")).strftime("%b %d, %Y")
     except ValueError:
         when = as_of
+    note = prov.get("data_note")
     if prov.get("mode") == "sample":
-        return f"Source: {prov.get('source')} — sample data as of {when}, not live."
-    return f"Source: {prov.get('source')}, as of {when}."
+        reason = f" ({note.split(' — ', 1)[1]})" if note and " — " in note else ""
+        return f"Source: {prov.get('source')} — sample data as of {when}, not live{reason}."
+    if prov.get("mode") == "cached":
+        return f"Source: {prov.get('source')} — {note or 'cached copy'}."
+    return f"Source: {prov.get('source')}, as of {when}." + (f" {note}." if note else "")
 
 
 def _write_portfolio(result: dict[str, Any]) -> str:
@@ -321,7 +402,111 @@ def _overlap_section(by_tool: dict[str, Any]) -> str | None:
     return "### How this relates to your portfolio\n\n" + "\n".join(found)
 
 
+def _num(value: float | None, digits: int = 0) -> str:
+    return "—" if value is None else f"{value:,.{digits}f}"
+
+
+def _write_quotes(result: dict[str, Any]) -> str:
+    quotes = result.get("quotes", [])
+    lines = ["### Quotes", ""]
+    if quotes:
+        lines += ["| Symbol | Price | Day change |", "|:--|--:|--:|"]
+        lines += [f"| **{q['symbol']}** | {_money(q['price'], cents=True)} | {_pct(q.get('change_pct'))} |" for q in quotes]
+    if result.get("missing"):
+        lines += ["", "No quote found for " + ", ".join(f"**{m}**" for m in result["missing"]) + "."]
+    return "\n".join(lines)
+
+
+def _write_history(result: dict[str, Any]) -> str:
+    symbol, points = result.get("symbol"), result.get("points", [])
+    if not points:
+        return f"### {symbol} price history\n\nNo price history was found for **{symbol}**."
+    first, last = points[0], points[-1]
+    lines = [
+        f"### {symbol} over the last {result.get('days')} days",
+        "",
+        f"**{_money(result.get('last_close'), cents=True)}** on {_day(last['date'])}, "
+        f"{_pct(result.get('change_pct'))} from {_money(result.get('first_close'), cents=True)} on {_day(first['date'])}. "
+        f"Range {_money(result.get('low'), cents=True)} – {_money(result.get('high'), cents=True)}.",
+        "",
+        "| Date | Close |",
+        "|:--|--:|",
+    ]
+    step = max(1, len(points) // 8)
+    sampled = points[::step]
+    if sampled[-1] is not last:
+        sampled.append(last)
+    lines += [f"| {_day(p['date'])} | {_money(p['close'], cents=True)} |" for p in sampled]
+    return "\n".join(lines)
+
+
+def _write_buzz(result: dict[str, Any]) -> str:
+    ticker = result.get("ticker")
+    if not result.get("found"):
+        return f"### {ticker} on Reddit\n\n**{ticker}** is not among the tickers Reddit is ranking right now — little chatter."
+    previous = result.get("rank_24h_ago")
+    moved = f" (was #{previous} a day earlier)" if previous else " (new to the ranking)"
+    return (
+        f"### {ticker} on Reddit\n\n**{ticker}** ({result.get('name')}) ranks **#{result.get('rank')}**{moved} with "
+        f"{_num(result.get('mentions'))} mentions ({_pct(result.get('mentions_change_pct'))} vs. a day earlier) "
+        f"and {_num(result.get('upvotes'))} upvotes in the last 24 hours."
+    )
+
+
+def _write_comparison(result: dict[str, Any]) -> str:
+    rows = result.get("rows", [])
+    lines = [
+        "### Side by side",
+        "",
+        "| Ticker | Price | Day | 30 days | 30-day range | Reddit rank |",
+        "|:--|--:|--:|--:|:--|--:|",
+    ]
+    for r in rows:
+        rank = f"#{r['reddit_rank']}" if r.get("reddit_rank") else "—"
+        span = f"{_money(r.get('low_30d'), cents=True)} – {_money(r.get('high_30d'), cents=True)}"
+        lines.append(
+            f"| **{r['symbol']}** | {_money(r.get('price'), cents=True)} | {_pct(r.get('day_change_pct'))} | "
+            f"{_pct(r.get('change_30d_pct'))} | {span} | {rank} |"
+        )
+    ranked = [r for r in rows if r.get("change_30d_pct") is not None]
+    if len(ranked) >= 2:
+        best = max(ranked, key=lambda r: r["change_30d_pct"])
+        worst = min(ranked, key=lambda r: r["change_30d_pct"])
+        lines += ["", f"Over 30 days **{best['symbol']}** did best ({_pct(best['change_30d_pct'])}) and "
+                  f"**{worst['symbol']}** worst ({_pct(worst['change_30d_pct'])})."]
+    return "\n".join(lines)
+
+
+def _write_insiders(result: dict[str, Any]) -> str:
+    scope = "your holdings" if result.get("scope") == "portfolio" else f"**{result.get('scope')}**"
+    if result.get("needs_auth"):
+        return "### Insider trades\n\nAdd your holdings first, then I can check insider trades across them."
+    trades = result.get("trades", [])
+    if not trades:
+        return f"### Insider trades\n\nNo recent Form 4 filings for {scope}."
+    lines = [
+        f"### Insider trades for {scope}",
+        "",
+        "| Date | Ticker | Insider | Role | Action | Shares | Price | Value |",
+        "|:--|:--|:--|:--|:--|--:|--:|--:|",
+    ]
+    for t in trades:
+        lines.append(
+            f"| {_day(t.get('transaction_date'))} | **{t['ticker']}** | {_short(t['insider'], 28)} | "
+            f"{_short(t.get('relationship') or '', 24)} | {t['action']} | {_num(t.get('shares'))} | "
+            f"{_money(t.get('price'), cents=True)} | {_money(t.get('value'))} |"
+        )
+    lines += ["", f"{result.get('buys', 0)} open-market purchases and {result.get('sells', 0)} sales; "
+              "awards and option exercises are routine compensation, purchases are the stronger signal."]
+    return "\n".join(lines)
+
+
 _WRITERS = {
+    "get_quote": _write_quotes,
+    "get_price_history": _write_history,
+    "get_ticker_buzz": _write_buzz,
+    "compare_tickers": _write_comparison,
+    "get_insider_trades": _write_insiders,
     "get_portfolio": _write_portfolio,
     "get_reddit_trending_stocks": _write_trending,
     "get_recent_senate_trades": _write_trades,
