@@ -28,38 +28,60 @@ def test_every_tool_has_a_described_schema():
 
 @pytest.mark.parametrize(
     ("name", "args"),
-    [("compare_tickers", {"tickers": ["AAPL"]}), ("get_quote", {"symbols": []}), ("get_price_history", {"symbol": "<b>"})],
+    [
+        ("compare_reddit_sentiment", {"tickers": ["AAPL"]}),
+        ("compare_reddit_sentiment", {"tickers": [f"T{c}" for c in "ABCDEFGHIJK"]}),
+        ("get_stock_quote", {"ticker": "<b>"}),
+        ("get_stock_quote", {"ticker": "1234"}),
+        ("get_price_history", {"ticker": "AAPL", "range": "7y"}),
+    ],
 )
 def test_bad_arguments_are_refused_by_the_schema(name, args):
     with pytest.raises(ToolArgumentError):
         REGISTRY.get(name).parse_arguments(args)
 
 
-async def test_quotes_normalise_symbols_and_report_unknown_ones():
-    result = await call("get_quote", {"symbols": ["aapl", "$MSFT", "aapl", "ZZZZ"]})
-    assert [q.symbol for q in result.quotes] == ["AAPL", "MSFT"] and result.missing == ["ZZZZ"]
-    assert result.provenance.mode == "sample" and "sample data as of" in result.provenance.data_note
+def test_limits_beyond_the_maximum_are_clamped_not_refused():
+    assert REGISTRY.get("get_reddit_trending_stocks").parse_arguments({"limit": 500}).limit == 50
+    assert REGISTRY.get("get_recent_senate_trades").parse_arguments({"limit": 0}).limit == 1
+    assert REGISTRY.get("get_stock_quote").parse_arguments({"ticker": "$brk.b"}).ticker == "BRK.B"
 
 
-async def test_history_and_comparison_agree_on_the_30_day_change():
-    history = await call("get_price_history", {"symbol": "AMD", "days": 30})
-    comparison = await call("compare_tickers", {"tickers": ["AMD", "NVDA"]})
-    amd = next(r for r in comparison.rows if r.symbol == "AMD")
-    assert amd.change_30d_pct == history.change_pct
+async def test_a_quote_names_its_source_and_an_unknown_ticker_is_not_found():
+    result = await call("get_stock_quote", {"ticker": "aapl"})
+    assert result.symbol == "AAPL" and result.provenance.mode == "sample"
+    assert "sample data as of" in result.provenance.data_note
+    with pytest.raises(LookupError, match="Ticker ZZZZ not found"):
+        await call("get_stock_quote", {"ticker": "ZZZZ"})
+
+
+async def test_price_history_covers_the_range():
+    history = await call("get_price_history", {"ticker": "AMD", "range": "1mo"})
     assert history.points[0].date < history.points[-1].date
     assert history.low <= history.last_close <= history.high
+    assert (history.points[-1].date - history.points[0].date).days <= 31
 
 
-async def test_insider_trades_across_the_portfolio_need_holdings():
-    empty = await call("get_insider_trades", {}, user_id="nobody")
+async def test_portfolio_insider_activity_needs_holdings_and_reports_progress():
+    empty = await call("get_portfolio_insider_activity", {}, user_id="nobody")
     assert empty.needs_auth and empty.summary() == "No holdings yet"
     await HoldingsBook().load_demo("someone")
-    result = await call("get_insider_trades", {}, user_id="someone")
+    progress: list[str] = []
+
+    async def report(message, fraction=None):
+        progress.append(message)
+
+    spec = REGISTRY.get("get_portfolio_insider_activity")
+    ctx = ToolContext(deps=build_providers(get_settings()), user_id="someone", report_progress=report)
+    result = await spec(ctx, spec.parse_arguments({"days_back": 365}))
     assert result.scope == "portfolio" and len(result.tickers) == 8
+    assert progress[0] == "0/8 tickers" and progress[-1] == "8/8 tickers"
     dates = [t.transaction_date for t in result.trades if t.transaction_date]
     assert dates == sorted(dates, reverse=True)
 
 
-async def test_buzz_for_an_unranked_ticker_says_so():
-    result = await call("get_ticker_buzz", {"ticker": "ZZZZ"})
+async def test_sentiment_for_an_unranked_ticker_says_so():
+    result = await call("get_reddit_ticker_sentiment", {"ticker": "ZZZZ"})
     assert not result.found and "not among" in result.summary()
+    comparison = await call("compare_reddit_sentiment", {"tickers": ["TSLA", "ZZZZ"]})
+    assert comparison.most_discussed == "TSLA"

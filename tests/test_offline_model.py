@@ -94,12 +94,14 @@ async def test_empty_portfolio_asks_to_add_holdings():
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("compare AMD vs NVDA", [("compare_tickers", {"tickers": ["AMD", "NVDA"]})]),
-        ("What's the price of AAPL and $msft?", [("get_quote", {"symbols": ["AAPL", "MSFT"]})]),
-        ("show me NVDA over the last 6 months", [("get_price_history", {"symbol": "NVDA", "days": 180})]),
-        ("any insider trades at Apple?", [("get_insider_trades", {"ticker": "AAPL"})]),
-        ("insider trades in my portfolio", [("get_insider_trades", {})]),
-        ("How is TSLA doing on reddit?", [("get_ticker_buzz", {"ticker": "TSLA"})]),
+        ("compare AMD vs NVDA", [("compare_reddit_sentiment", {"tickers": ["AMD", "NVDA"]})]),
+        ("What's the price of AAPL and $msft?", [("get_stock_quote", {"ticker": "AAPL"}), ("get_stock_quote", {"ticker": "MSFT"})]),
+        ("show me NVDA over the last 6 months", [("get_price_history", {"ticker": "NVDA", "range": "6mo"})]),
+        ("any insider trades at Apple?", [("search_ticker_insider_activity", {"ticker": "AAPL"})]),
+        ("insider trades in my portfolio", [("get_portfolio_insider_activity", {})]),
+        ("latest insider trades", [("get_recent_insider_trades", {})]),
+        ("How is TSLA doing on reddit?", [("get_reddit_ticker_sentiment", {"ticker": "TSLA"})]),
+        ("connect my brokerage account", [("request_brokerage_connection", {})]),
         ("How are you?", []),
     ],
 )
@@ -112,12 +114,12 @@ def test_ticker_questions_pick_the_market_tools(text, expected):
 @pytest.mark.parametrize(
     ("question", "heading"),
     [
-        ("compare AMD vs NVDA", "### Side by side"),
-        ("price of AAPL and ZZZZ", "No quote found for **ZZZZ**"),
-        ("NVDA over the last 30 days", "### NVDA over the last 30 days"),
-        ("how is TSLA doing on reddit?", "### TSLA on Reddit"),
-        ("insider trades in my portfolio", "### Insider trades for your holdings"),
-        ("insider trades at AAPL", "### Insider trades for **AAPL**"),
+        ("compare AMD vs NVDA", "### Reddit sentiment, side by side"),
+        ("price of AAPL and MSFT", "| **MSFT** |"),
+        ("NVDA over the last 30 days", "### NVDA over 1mo"),
+        ("how is TSLA doing on reddit?", "### Reddit sentiment"),
+        ("insider trades in my portfolio", "### Insider trades in your holdings"),
+        ("insider trades at AAPL", "### Insider trades at AAPL"),
     ],
 )
 async def test_market_answers_are_written_from_the_tool_results(question, heading):

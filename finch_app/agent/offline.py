@@ -50,10 +50,10 @@ HELP_TEXT = """I'm Finch's **offline model**: I run without an API key or intern
 
 - **Review your portfolio** — holdings, value, gains and weights (*"review my portfolio"*)
 - **Show what's trending on Reddit** — most-mentioned tickers and their 24 h change (*"what's trending on reddit?"*)
-- **Check one ticker's Reddit buzz** — *"how is TSLA doing on reddit?"*
+- **Check Reddit sentiment for tickers** — *"how is TSLA doing on reddit?"*, *"compare AMD vs NVDA"*
 - **List recent congressional trades** — Senate and House disclosures (*"get recent senate trades"*, *"latest house trades"*)
-- **Look up insider (Form 4) trades** — for a ticker or your whole portfolio (*"insider trades at NVDA"*, *"insider trades in my portfolio"*)
-- **Quote, chart and compare tickers** — *"price of AAPL and MSFT"*, *"NVDA over the last 6 months"*, *"compare AMD vs NVDA"*
+- **Look up insider (Form 4) trades** — the latest filings, one ticker, or your whole portfolio (*"latest insider trades"*, *"insider trades at NVDA"*, *"insider trades in my portfolio"*)
+- **Quote and chart tickers** — *"price of AAPL and MSFT"*, *"NVDA over the last 6 months"*
 - **Combine them** — e.g. *"compare my portfolio with recent senate trades"*
 
 For open-ended questions, set `OPENAI_API_KEY` (and optionally `OPENAI_BASE_URL` and `FINCH_MODEL`) and restart Finch to use a real model."""
@@ -149,38 +149,54 @@ def _window_days(text: str) -> int:
     return max(5, min(1825, count * {"day": 1, "week": 7, "month": 30, "year": 365}[unit]))
 
 
+_PORTFOLIO_WORDS = re.compile(r"portfolio|my holdings|my stocks|my positions|i own|i hold", re.I)
+_BROKERAGE = re.compile(r"connect|link", re.I)
+_BROKER_WORDS = re.compile(r"broker|account|schwab|fidelity|robinhood|vanguard|e\*?trade", re.I)
+
+
+def _price_range(text: str) -> str:
+    days = _window_days(text)
+    return next(r for r, d in (("5d", 7), ("1mo", 31), ("3mo", 92), ("6mo", 183), ("1y", 366), ("2y", 731), ("5y", 1827)) if days <= d)
+
+
 def plan_tools(text: str) -> list[tuple[str, dict[str, Any]]]:
     """The tool calls a careful assistant would make for these words (deterministic rules)."""
     tickers = mentioned_tickers(text)
     limit = _requested_limit(text)
+    with_limit = {"limit": limit} if limit else {}
     planned: list[tuple[str, dict[str, Any]]] = []
+    if _BROKERAGE.search(text) and _BROKER_WORDS.search(text):
+        return [("request_brokerage_connection", {})]
     if _COMPARE.search(text) and len(tickers) >= 2:
-        planned.append(("compare_tickers", {"tickers": tickers[:6]}))
-    if _INSIDER.search(text):
+        planned.append(("compare_reddit_sentiment", {"tickers": tickers[:10]}))
+    insiders = bool(_INSIDER.search(text))
+    portfolio_insiders = insiders and not tickers and bool(_PORTFOLIO_WORDS.search(text))
+    if insiders:
         if tickers:
-            planned += [("get_insider_trades", {"ticker": t} | ({"limit": limit} if limit else {})) for t in tickers[:3]]
+            planned += [("search_ticker_insider_activity", {"ticker": t}) for t in tickers[:3]]
+        elif portfolio_insiders:
+            planned.append(("get_portfolio_insider_activity", {"days_back": _window_days(text)} if _WINDOW.search(text) else {}))
         else:
-            planned.append(("get_insider_trades", {"limit": limit} if limit else {}))
-    if tickers and _HISTORY.search(text) and not any(n == "compare_tickers" for n, _ in planned):
-        planned += [("get_price_history", {"symbol": t, "days": _window_days(text)}) for t in tickers[:3]]
-    if tickers and _REDDIT.search(text):
-        planned += [("get_ticker_buzz", {"ticker": t}) for t in tickers[:3]]
+            planned.append(("get_recent_insider_trades", with_limit))
+    if tickers and _HISTORY.search(text) and not planned:
+        planned += [("get_price_history", {"ticker": t, "range": _price_range(text)}) for t in tickers[:3]]
+    if tickers and _REDDIT.search(text) and not any(n == "compare_reddit_sentiment" for n, _ in planned):
+        planned += [("get_reddit_ticker_sentiment", {"ticker": t}) for t in tickers[:3]]
     if tickers and not planned and (_QUOTE.search(text) or len(text.split()) <= 4):
-        planned.append(("get_quote", {"symbols": tickers[:20]}))
-    has_buzz = any(n == "get_ticker_buzz" for n, _ in planned)
-    portfolio_insiders = ("get_insider_trades", {}) in planned or any(
-        n == "get_insider_trades" and "ticker" not in a for n, a in planned
-    )
+        planned += [("get_stock_quote", {"ticker": t}) for t in tickers[:5]]
+    has_sentiment = any(n in {"get_reddit_ticker_sentiment", "compare_reddit_sentiment"} for n, _ in planned)
     for intent in _INTENTS:
         if not intent.pattern.search(text):
             continue
-        if intent.tool == "get_reddit_trending_stocks" and has_buzz:
+        if intent.tool == "get_reddit_trending_stocks" and has_sentiment:
             continue
         if intent.tool == "get_portfolio" and portfolio_insiders:
             continue
-        if intent.tool in {"get_recent_senate_trades", "get_recent_house_trades"} and _INSIDER.search(text) and not re.search(r"senat|house|congress", text, re.I):
+        if intent.tool in {"get_recent_senate_trades", "get_recent_house_trades"} and insiders and not re.search(
+            r"senat|house|congress", text, re.I
+        ):
             continue
-        planned.append((intent.tool, {"limit": limit} if intent.takes_limit and limit else {}))
+        planned.append((intent.tool, with_limit if intent.takes_limit else {}))
     return planned
 
 
@@ -213,22 +229,25 @@ def _results_of_last_round(messages: list[ChatMessage]) -> list[tuple[str, Any]]
 
 def compose_answer(question: str, results: list[tuple[str, Any]]) -> str:
     sections: list[str] = []
-    by_tool: dict[str, Any] = {}
+    grouped: dict[str, list[dict[str, Any]]] = {}
     for name, value in results:
         if not isinstance(value, dict):
             sections.append(f"**{name}** failed: {str(value).removeprefix('Error: ')}")
             continue
-        by_tool[name] = value
-        writer = _WRITERS.get(name)
-        if writer:
-            sections.append(writer(value))
+        grouped.setdefault(name, []).append(value)
+    for name, values in grouped.items():
+        if name in _GROUP_WRITERS:
+            sections.append(_GROUP_WRITERS[name](values))
+        elif name in _WRITERS:
+            sections += [_WRITERS[name](v) for v in values]
+    by_tool = {name: values[0] for name, values in grouped.items()}
     overlap = _overlap_section(by_tool)
     if overlap:
         sections.append(overlap)
-    notes = sorted({line for v in by_tool.values() for line in _provenance_lines(v)})
+    notes = sorted({line for values in grouped.values() for v in values for line in _provenance_lines(v)})
     if notes:
         sections.append("  \n".join(f"_{n}_" for n in notes))
-    if any(not v.get("needs_auth") for v in by_tool.values()):
+    if any(not v.get("needs_auth") for values in grouped.values() for v in values):
         sections.append("_This is information, not financial advice._")
     return "\n\n".join(s for s in sections if s).strip() or "The tools returned nothing to report."
 
@@ -406,24 +425,20 @@ def _num(value: float | None, digits: int = 0) -> str:
     return "—" if value is None else f"{value:,.{digits}f}"
 
 
-def _write_quotes(result: dict[str, Any]) -> str:
-    quotes = result.get("quotes", [])
-    lines = ["### Quotes", ""]
-    if quotes:
-        lines += ["| Symbol | Price | Day change |", "|:--|--:|--:|"]
-        lines += [f"| **{q['symbol']}** | {_money(q['price'], cents=True)} | {_pct(q.get('change_pct'))} |" for q in quotes]
-    if result.get("missing"):
-        lines += ["", "No quote found for " + ", ".join(f"**{m}**" for m in result["missing"]) + "."]
+def _write_quotes(results: list[dict[str, Any]]) -> str:
+    lines = ["### Quotes", "", "| Ticker | Price | Change | As of |", "|:--|--:|--:|:--|"]
+    lines += [
+        f"| **{q['symbol']}** | {_money(q['price'], cents=True)} | {_pct(q.get('change_pct'))} | {_day(q.get('as_of'))} |"
+        for q in results
+    ]
     return "\n".join(lines)
 
 
 def _write_history(result: dict[str, Any]) -> str:
     symbol, points = result.get("symbol"), result.get("points", [])
-    if not points:
-        return f"### {symbol} price history\n\nNo price history was found for **{symbol}**."
     first, last = points[0], points[-1]
     lines = [
-        f"### {symbol} over the last {result.get('days')} days",
+        f"### {symbol} over {result.get('range')}",
         "",
         f"**{_money(result.get('last_close'), cents=True)}** on {_day(last['date'])}, "
         f"{_pct(result.get('change_pct'))} from {_money(result.get('first_close'), cents=True)} on {_day(first['date'])}. "
@@ -440,75 +455,77 @@ def _write_history(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _write_buzz(result: dict[str, Any]) -> str:
-    ticker = result.get("ticker")
-    if not result.get("found"):
-        return f"### {ticker} on Reddit\n\n**{ticker}** is not among the tickers Reddit is ranking right now — little chatter."
-    previous = result.get("rank_24h_ago")
-    moved = f" (was #{previous} a day earlier)" if previous else " (new to the ranking)"
+def _sentiment_line(r: dict[str, Any]) -> str:
+    if not r.get("found"):
+        return f"| **{r['ticker']}** | — | — | — | not ranked |"
+    previous = f"#{r['rank_24h_ago']}" if r.get("rank_24h_ago") else "new"
     return (
-        f"### {ticker} on Reddit\n\n**{ticker}** ({result.get('name')}) ranks **#{result.get('rank')}**{moved} with "
-        f"{_num(result.get('mentions'))} mentions ({_pct(result.get('mentions_change_pct'))} vs. a day earlier) "
-        f"and {_num(result.get('upvotes'))} upvotes in the last 24 hours."
+        f"| **{r['ticker']}** | #{r['rank']} | {_num(r.get('mentions'))} | {_pct(r.get('mentions_change_pct'))} | "
+        f"{_num(r.get('upvotes'))} upvotes, was {previous} |"
     )
 
 
-def _write_comparison(result: dict[str, Any]) -> str:
-    rows = result.get("rows", [])
-    lines = [
-        "### Side by side",
-        "",
-        "| Ticker | Price | Day | 30 days | 30-day range | Reddit rank |",
-        "|:--|--:|--:|--:|:--|--:|",
-    ]
-    for r in rows:
-        rank = f"#{r['reddit_rank']}" if r.get("reddit_rank") else "—"
-        span = f"{_money(r.get('low_30d'), cents=True)} – {_money(r.get('high_30d'), cents=True)}"
-        lines.append(
-            f"| **{r['symbol']}** | {_money(r.get('price'), cents=True)} | {_pct(r.get('day_change_pct'))} | "
-            f"{_pct(r.get('change_30d_pct'))} | {span} | {rank} |"
-        )
-    ranked = [r for r in rows if r.get("change_30d_pct") is not None]
-    if len(ranked) >= 2:
-        best = max(ranked, key=lambda r: r["change_30d_pct"])
-        worst = min(ranked, key=lambda r: r["change_30d_pct"])
-        lines += ["", f"Over 30 days **{best['symbol']}** did best ({_pct(best['change_30d_pct'])}) and "
-                  f"**{worst['symbol']}** worst ({_pct(worst['change_30d_pct'])})."]
+def _write_sentiment(results: list[dict[str, Any]]) -> str:
+    header = ["### Reddit sentiment", "", "| Ticker | Rank | Mentions (24 h) | Change | Notes |", "|:--|--:|--:|--:|:--|"]
+    lines = header + [_sentiment_line(r) for r in results]
+    missing = [r["ticker"] for r in results if not r.get("found")]
+    if missing:
+        lines += ["", ", ".join(f"**{m}**" for m in missing) + " is not among the tickers Reddit is ranking — little chatter."]
     return "\n".join(lines)
 
 
+def _write_comparison(result: dict[str, Any]) -> str:
+    text = _write_sentiment(result.get("tickers", [])).replace("### Reddit sentiment", "### Reddit sentiment, side by side")
+    if result.get("most_discussed"):
+        text += f"\n\nMost discussed: **{result['most_discussed']}**."
+    return text
+
+
 def _write_insiders(result: dict[str, Any]) -> str:
-    scope = "your holdings" if result.get("scope") == "portfolio" else f"**{result.get('scope')}**"
+    scope = result.get("scope")
+    title = {"market": "Latest insider trades", "portfolio": "Insider trades in your holdings"}.get(
+        scope, f"Insider trades at {scope}"
+    )
     if result.get("needs_auth"):
-        return "### Insider trades\n\nAdd your holdings first, then I can check insider trades across them."
+        return f"### {title}\n\nAdd your holdings first, then I can check insider trades across them."
     trades = result.get("trades", [])
     if not trades:
-        return f"### Insider trades\n\nNo recent Form 4 filings for {scope}."
+        return f"### {title}\n\nNo recent Form 4 filings."
     lines = [
-        f"### Insider trades for {scope}",
+        f"### {title}",
         "",
         "| Date | Ticker | Insider | Role | Action | Shares | Price | Value |",
         "|:--|:--|:--|:--|:--|--:|--:|--:|",
     ]
-    for t in trades:
+    for t in trades[:25]:
         lines.append(
             f"| {_day(t.get('transaction_date'))} | **{t['ticker']}** | {_short(t['insider'], 28)} | "
             f"{_short(t.get('relationship') or '', 24)} | {t['action']} | {_num(t.get('shares'))} | "
             f"{_money(t.get('price'), cents=True)} | {_money(t.get('value'))} |"
         )
-    lines += ["", f"{result.get('buys', 0)} open-market purchases and {result.get('sells', 0)} sales; "
-              "awards and option exercises are routine compensation, purchases are the stronger signal."]
+    more = f" (showing 25 of {len(trades)})" if len(trades) > 25 else ""
+    lines += ["", f"{result.get('buys', 0)} open-market purchases and {result.get('sells', 0)} open-market sales{more}; "
+              "awards and option exercises are routine pay, purchases are the stronger signal."]
     return "\n".join(lines)
 
 
+def _write_brokerage(result: dict[str, Any]) -> str:
+    return "### Connect your portfolio\n\n" + result.get("message", "")
+
+
 _WRITERS = {
-    "get_quote": _write_quotes,
-    "get_price_history": _write_history,
-    "get_ticker_buzz": _write_buzz,
-    "compare_tickers": _write_comparison,
-    "get_insider_trades": _write_insiders,
     "get_portfolio": _write_portfolio,
+    "request_brokerage_connection": _write_brokerage,
     "get_reddit_trending_stocks": _write_trending,
+    "compare_reddit_sentiment": _write_comparison,
     "get_recent_senate_trades": _write_trades,
     "get_recent_house_trades": _write_trades,
+    "get_recent_insider_trades": _write_insiders,
+    "search_ticker_insider_activity": _write_insiders,
+    "get_portfolio_insider_activity": _write_insiders,
+    "get_price_history": _write_history,
+}
+_GROUP_WRITERS = {
+    "get_stock_quote": _write_quotes,
+    "get_reddit_ticker_sentiment": _write_sentiment,
 }

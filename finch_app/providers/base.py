@@ -89,3 +89,5 @@ class Providers:
 
     market: MarketData
     portfolio: PortfolioSource
+    brokerage_available: bool = False
+    """True when a brokerage can be linked (SnapTrade credentials are configured)."""

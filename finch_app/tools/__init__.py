@@ -2,21 +2,33 @@
 
 from finch_app.agent.tools import ToolRegistry
 from finch_app.tools.congress import get_recent_house_trades, get_recent_senate_trades
-from finch_app.tools.insiders import get_insider_trades
-from finch_app.tools.market import compare_tickers, get_price_history, get_quote, get_ticker_buzz
-from finch_app.tools.portfolio import get_portfolio
+from finch_app.tools.insiders import (
+    get_portfolio_insider_activity,
+    get_recent_insider_trades,
+    search_ticker_insider_activity,
+)
+from finch_app.tools.market import (
+    compare_reddit_sentiment,
+    get_price_history,
+    get_reddit_ticker_sentiment,
+    get_stock_quote,
+)
+from finch_app.tools.portfolio import get_portfolio, request_brokerage_connection
 from finch_app.tools.reddit import get_reddit_trending_stocks
 
 ALL_TOOLS = (
     get_portfolio,
+    request_brokerage_connection,
     get_reddit_trending_stocks,
-    get_ticker_buzz,
+    get_reddit_ticker_sentiment,
+    compare_reddit_sentiment,
     get_recent_senate_trades,
     get_recent_house_trades,
-    get_insider_trades,
-    get_quote,
+    get_recent_insider_trades,
+    search_ticker_insider_activity,
+    get_portfolio_insider_activity,
+    get_stock_quote,
     get_price_history,
-    compare_tickers,
 )
 
 

@@ -1,12 +1,16 @@
-"""Provenance fields every tool result carries, so answers can cite source and date."""
+"""What every tool shares: provenance of its data, and the validated parameter types."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, WithJsonSchema
 
 from finch_app.providers.records import DataSet
+
+TICKER_PATTERN = re.compile(r"^[A-Z][A-Z.\-]{0,9}$")
 
 
 class Provenance(BaseModel):
@@ -24,3 +28,31 @@ class Provenance(BaseModel):
 def money(value: float) -> str:
     sign = "-" if value < 0 else ""
     return f"{sign}${abs(value):,.0f}"
+
+
+def _ticker(value: object) -> str:
+    text = str(value).strip().lstrip("$").upper()
+    if not TICKER_PATTERN.match(text):
+        raise ValueError(f"{value!r} is not a ticker symbol (letters, '.' or '-', e.g. AAPL or BRK.B)")
+    return text
+
+
+Ticker = Annotated[
+    str,
+    BeforeValidator(_ticker),
+    WithJsonSchema({"type": "string", "pattern": TICKER_PATTERN.pattern, "description": "Exchange ticker, e.g. AAPL"}),
+]
+"""A ticker, upper-cased and validated (a leading $ is dropped)."""
+
+
+def Clamped(low: int, high: int, default_description: str = "") -> object:  # noqa: N802  (a type factory)
+    """An integer the model may overshoot: values outside [low, high] are clamped, not refused."""
+
+    def clamp(value: int) -> int:
+        return max(low, min(high, value))
+
+    return Annotated[
+        int,
+        AfterValidator(clamp),
+        Field(json_schema_extra={"minimum": low, "maximum": high}, description=default_description or None),
+    ]

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from finch_app.agent.tools import ToolContext, tool
 from finch_app.providers.base import Providers
 from finch_app.providers.records import CongressTrade, DataSet
-from finch_app.tools._common import Provenance
+from finch_app.tools._common import Clamped, Provenance
 
 
 class TradeRow(BaseModel):
@@ -58,12 +58,12 @@ def _result(chamber: Literal["senate", "house"], data: DataSet[CongressTrade], l
 
 @tool
 async def get_recent_senate_trades(
-    ctx: ToolContext, limit: Annotated[int, Field(ge=1, le=200)] = 20
+    ctx: ToolContext, limit: Clamped(1, 100) = 20
 ) -> TradesResult:
     """Recent stock trades disclosed by U.S. senators, newest first.
 
     Args:
-        limit: How many trades to return.
+        limit: How many trades to return (at most 100).
     """
     deps: Providers = ctx.deps
     await ctx.report_progress("Reading Senate periodic transaction reports…")
@@ -72,12 +72,12 @@ async def get_recent_senate_trades(
 
 @tool
 async def get_recent_house_trades(
-    ctx: ToolContext, limit: Annotated[int, Field(ge=1, le=200)] = 20
+    ctx: ToolContext, limit: Clamped(1, 100) = 20
 ) -> TradesResult:
     """Recent stock trades disclosed by members of the U.S. House of Representatives, newest first.
 
     Args:
-        limit: How many trades to return.
+        limit: How many trades to return (at most 100).
     """
     deps: Providers = ctx.deps
     await ctx.report_progress("Reading House periodic transaction reports…")

@@ -1,25 +1,24 @@
-"""The insider-trading tool: SEC Form 4 transactions for a ticker or for every holding."""
+"""Insider-trading tools (SEC Form 4): the latest filings market-wide, one ticker, or a whole portfolio."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import date
-from typing import Annotated
+from datetime import UTC, date, datetime, timedelta
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from finch_app.agent.tools import ToolContext, tool
 from finch_app.providers.base import Providers
 from finch_app.providers.records import DataSet, InsiderTrade
-from finch_app.tools._common import Provenance
-from finch_app.tools.market import Ticker, _symbol
+from finch_app.tools._common import Clamped, Provenance, Ticker
 
-PER_HOLDING = 5
+PER_HOLDING = 25
 CONCURRENT_LOOKUPS = 4
 
 
 class InsiderRow(BaseModel):
     ticker: str
+    company: str
     insider: str
     relationship: str
     transaction_date: date | None
@@ -36,11 +35,13 @@ class InsiderRow(BaseModel):
 
 class InsiderResult(BaseModel):
     scope: str
-    """The ticker asked about, or "portfolio"."""
+    """"market", a ticker, or "portfolio"."""
     tickers: list[str]
     trades: list[InsiderRow]
     buys: int
+    """Open-market purchases (code P): the strongest insider signal."""
     sells: int
+    """Open-market sales (code S)."""
     provenance: list[Provenance]
     needs_auth: bool = False
     message: str | None = None
@@ -52,8 +53,10 @@ class InsiderResult(BaseModel):
 
 
 def _row(trade: InsiderTrade) -> InsiderRow:
+    value = trade.value
     return InsiderRow(
         ticker=trade.ticker,
+        company=trade.company,
         insider=trade.insider,
         relationship=trade.relationship,
         transaction_date=trade.transaction_date,
@@ -61,64 +64,84 @@ def _row(trade: InsiderTrade) -> InsiderRow:
         action=trade.code_description,
         shares=trade.shares,
         price=trade.price,
-        value=round(trade.value, 2) if trade.value is not None else None,
+        value=round(value, 2) if value is not None else None,
         acquired_disposed=trade.acquired_disposed,
         shares_owned_after=trade.shares_owned_after,
         filing_url=trade.filing_url,
     )
 
 
-@tool
-async def get_insider_trades(
-    ctx: ToolContext,
-    ticker: Ticker | None = None,
-    limit: Annotated[int, Field(ge=1, le=100)] = 20,
-) -> InsiderResult:
-    """Recent insider transactions (SEC Form 4: officers, directors, 10% owners) for a ticker, or,
-    with no ticker, for every holding in the user's portfolio.
-
-    Args:
-        ticker: Exchange ticker, e.g. "AAPL". Leave out to cover the whole portfolio.
-        limit: Most transaction lines to return, newest first.
-    """
-    deps: Providers = ctx.deps
-    if ticker:
-        symbols = [_symbol(ticker)]
-    else:
-        symbols = [p.symbol for p in await deps.portfolio.positions(ctx.user_id)]
-        if not symbols:
-            return InsiderResult(
-                scope="portfolio", tickers=[], trades=[], buys=0, sells=0, provenance=[], needs_auth=True,
-                message="No portfolio yet: the user needs to add holdings first.",
-            )
-    gate = asyncio.Semaphore(CONCURRENT_LOOKUPS)
-    done = 0
-
-    async def lookup(symbol: str) -> DataSet[InsiderTrade]:
-        nonlocal done
-        async with gate:
-            data = await deps.market.insider_trades(symbol, limit if ticker else PER_HOLDING)
-        done += 1
-        if len(symbols) > 1:
-            await ctx.report_progress(f"Checked {done} of {len(symbols)} holdings ({symbol})", done / len(symbols))
-        return data
-
-    if len(symbols) > 1:
-        await ctx.report_progress(f"Checking Form 4 filings for {len(symbols)} holdings…", 0.0)
-    results = await asyncio.gather(*(lookup(s) for s in symbols))
-    trades = sorted(
-        (t for data in results for t in data.rows),
-        key=lambda t: (t.transaction_date or date.min, t.ticker),
-        reverse=True,
-    )[:limit]
+def _result(scope: str, tickers: list[str], trades: list[InsiderTrade], datasets: list[DataSet]) -> InsiderResult:
     sources: dict[str, Provenance] = {}
-    for data in results:
+    for data in datasets:
         sources.setdefault(data.source, Provenance.of(data))
     return InsiderResult(
-        scope=symbols[0] if ticker else "portfolio",
-        tickers=symbols,
+        scope=scope,
+        tickers=tickers,
         trades=[_row(t) for t in trades],
         buys=sum(1 for t in trades if t.code == "P"),
         sells=sum(1 for t in trades if t.code == "S"),
         provenance=list(sources.values()),
     )
+
+
+def _newest_first(trades: list[InsiderTrade]) -> list[InsiderTrade]:
+    return sorted(trades, key=lambda t: (t.transaction_date or date.min, t.ticker), reverse=True)
+
+
+@tool
+async def get_recent_insider_trades(ctx: ToolContext, limit: Clamped(1, 100) = 20) -> InsiderResult:
+    """The latest insider transactions filed with the SEC (Form 4) across all companies, newest first.
+
+    Args:
+        limit: How many transaction lines to return (at most 100).
+    """
+    deps: Providers = ctx.deps
+    data = await deps.market.recent_insider_trades(limit)
+    trades = list(data.rows)[:limit]
+    return _result("market", sorted({t.ticker for t in trades}), trades, [data])
+
+
+@tool
+async def search_ticker_insider_activity(ctx: ToolContext, ticker: Ticker) -> InsiderResult:
+    """Recent insider transactions (Form 4: officers, directors, 10% owners) at one company.
+
+    Args:
+        ticker: Exchange ticker, e.g. "AAPL".
+    """
+    deps: Providers = ctx.deps
+    data = await deps.market.insider_trades(ticker, 50)
+    return _result(ticker, [ticker], _newest_first(list(data.rows)), [data])
+
+
+@tool
+async def get_portfolio_insider_activity(ctx: ToolContext, days_back: Clamped(1, 365) = 90) -> InsiderResult:
+    """Insider transactions (Form 4) at every company in the user's portfolio over the last days.
+
+    Args:
+        days_back: How many days back to look (at most 365).
+    """
+    deps: Providers = ctx.deps
+    symbols = [p.symbol for p in await deps.portfolio.positions(ctx.user_id)]
+    if not symbols:
+        return InsiderResult(
+            scope="portfolio", tickers=[], trades=[], buys=0, sells=0, provenance=[], needs_auth=True,
+            message="No portfolio yet: the user needs to add holdings first.",
+        )
+    gate = asyncio.Semaphore(CONCURRENT_LOOKUPS)
+    checked = 0
+    await ctx.report_progress(f"0/{len(symbols)} tickers", 0.0)
+
+    async def lookup(symbol: str) -> DataSet[InsiderTrade]:
+        nonlocal checked
+        async with gate:
+            data = await deps.market.insider_trades(symbol, PER_HOLDING)
+        checked += 1
+        await ctx.report_progress(f"{checked}/{len(symbols)} tickers", checked / len(symbols))
+        return data
+
+    datasets = await asyncio.gather(*(lookup(s) for s in symbols))
+    newest = max((d.as_of for d in datasets), default=datetime.now(UTC))
+    since = (newest - timedelta(days=days_back)).date()
+    trades = [t for d in datasets for t in d.rows if t.transaction_date is None or t.transaction_date >= since]
+    return _result("portfolio", symbols, _newest_first(trades), list(datasets))

@@ -1,74 +1,66 @@
-"""Market tools: quotes, price history, one ticker's Reddit buzz, and a side-by-side comparison."""
+"""Market tools: a stock quote, price history, and Reddit sentiment for one or several tickers."""
 
 from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field
 
 from finch_app.agent.tools import ToolContext, tool
 from finch_app.providers.base import Providers
 from finch_app.providers.records import DataSet, PricePoint, RedditTicker
-from finch_app.tools._common import Provenance
+from finch_app.tools._common import Provenance, Ticker
 
-Ticker = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^\$?[A-Za-z][A-Za-z0-9.\-]{0,9}$")]
-
-
-def _symbol(raw: str) -> str:
-    return raw.lstrip("$").upper()
+PriceRange = Literal["5d", "1mo", "3mo", "6mo", "1y", "2y", "5y"]
+RANGE_DAYS: dict[str, int] = {"5d": 7, "1mo": 31, "3mo": 92, "6mo": 183, "1y": 366, "2y": 731, "5y": 1827}
 
 
-class QuoteRow(BaseModel):
+class QuoteResult(BaseModel):
     symbol: str
     price: float
+    previous_close: float | None
+    change: float | None
     change_pct: float | None
     """Change since the previous close, in percent."""
     currency: str
     as_of: datetime
-
-
-class QuotesResult(BaseModel):
-    quotes: list[QuoteRow]
-    missing: list[str]
-    """Symbols the source did not know."""
     provenance: Provenance
 
     def summary(self) -> str:
-        shown = ", ".join(f"{q.symbol} {q.price:,.2f}" for q in self.quotes[:3])
-        more = f" +{len(self.quotes) - 3} more" if len(self.quotes) > 3 else ""
-        missing = f" · unknown: {', '.join(self.missing)}" if self.missing else ""
-        return (shown + more or "No quotes") + missing
+        change = f" ({self.change_pct:+.2f}%)" if self.change_pct is not None else ""
+        return f"{self.symbol} {self.price:,.2f} {self.currency}{change}"
 
 
 @tool
-async def get_quote(ctx: ToolContext, symbols: Annotated[list[Ticker], Field(min_length=1, max_length=20)]) -> QuotesResult:
-    """Latest price and day change for one or more tickers.
+async def get_stock_quote(ctx: ToolContext, ticker: Ticker) -> QuoteResult:
+    """The latest price of a stock or ETF and its change since the previous close.
 
     Args:
-        symbols: Exchange tickers, e.g. ["AAPL", "MSFT"].
+        ticker: Exchange ticker, e.g. "AAPL".
     """
     deps: Providers = ctx.deps
-    wanted = list(dict.fromkeys(_symbol(s) for s in symbols))
-    data = await deps.market.quotes(wanted)
-    rows = [
-        QuoteRow(
-            symbol=q.symbol,
-            price=q.price,
-            change_pct=round((q.price / q.previous_close - 1) * 100, 2) if q.previous_close else None,
-            currency=q.currency,
-            as_of=q.as_of,
-        )
-        for q in data.rows
-    ]
-    found = {r.symbol for r in rows}
-    return QuotesResult(quotes=rows, missing=[s for s in wanted if s not in found], provenance=Provenance.of(data))
+    data = await deps.market.quotes([ticker])
+    quote = next((q for q in data.rows if q.symbol == ticker), None)
+    if quote is None:
+        raise LookupError(f"Ticker {ticker} not found: {data.source} has no quote for it. Check the symbol.")
+    change = quote.price - quote.previous_close if quote.previous_close else None
+    return QuoteResult(
+        symbol=quote.symbol,
+        price=quote.price,
+        previous_close=quote.previous_close,
+        change=round(change, 4) if change is not None else None,
+        change_pct=round(change / quote.previous_close * 100, 2) if change is not None and quote.previous_close else None,
+        currency=quote.currency,
+        as_of=quote.as_of,
+        provenance=Provenance.of(data),
+    )
 
 
 class HistoryResult(BaseModel):
     symbol: str
-    days: int
+    range: str
     points: list[PricePoint]
     first_close: float | None
     last_close: float | None
@@ -78,67 +70,62 @@ class HistoryResult(BaseModel):
     provenance: Provenance
 
     def summary(self) -> str:
-        if not self.points:
-            return f"No price history for {self.symbol}"
         change = f" · {self.change_pct:+.1f}%" if self.change_pct is not None else ""
-        return f"{self.symbol} · {len(self.points)} closes{change}"
+        return f"{self.symbol} · {len(self.points)} daily closes ({self.range}){change}"
 
 
-def _history(symbol: str, days: int, data: DataSet[PricePoint]) -> HistoryResult:
+@tool
+async def get_price_history(ctx: ToolContext, ticker: Ticker, range: PriceRange = "3mo") -> HistoryResult:  # noqa: A002
+    """Daily closing prices of a stock or ETF over a period, with its change, high and low.
+
+    Args:
+        ticker: Exchange ticker, e.g. "NVDA".
+        range: The period: 5d, 1mo, 3mo, 6mo, 1y, 2y or 5y.
+    """
+    deps: Providers = ctx.deps
+    data = await deps.market.price_history(ticker, RANGE_DAYS[range])
     points = list(data.rows)
+    if not points:
+        raise LookupError(f"Ticker {ticker} not found: {data.source} has no price history for it.")
     closes = [p.close for p in points]
-    first, last = (closes[0], closes[-1]) if closes else (None, None)
     return HistoryResult(
-        symbol=symbol,
-        days=days,
+        symbol=ticker,
+        range=range,
         points=points,
-        first_close=first,
-        last_close=last,
-        change_pct=round((last / first - 1) * 100, 2) if first and last else None,
-        high=max(closes) if closes else None,
-        low=min(closes) if closes else None,
+        first_close=closes[0],
+        last_close=closes[-1],
+        change_pct=round((closes[-1] / closes[0] - 1) * 100, 2) if closes[0] else None,
+        high=max(closes),
+        low=min(closes),
         provenance=Provenance.of(data),
     )
 
 
-@tool
-async def get_price_history(
-    ctx: ToolContext, symbol: Ticker, days: Annotated[int, Field(ge=5, le=1825)] = 90
-) -> HistoryResult:
-    """Daily closing prices of a ticker over the last `days` calendar days, with change, high and low.
-
-    Args:
-        symbol: Exchange ticker, e.g. "NVDA".
-        days: Look-back window in calendar days (5 to 1825).
-    """
-    deps: Providers = ctx.deps
-    symbol = _symbol(symbol)
-    return _history(symbol, days, await deps.market.price_history(symbol, days))
-
-
-class BuzzResult(BaseModel):
+class SentimentResult(BaseModel):
     ticker: str
     found: bool
+    """False when the ticker is not among the tickers Reddit is ranking: little or no chatter."""
     rank: int | None = None
     name: str | None = None
     mentions: int | None = None
     upvotes: int | None = None
     rank_24h_ago: int | None = None
+    mentions_24h_ago: int | None = None
     mentions_change_pct: float | None = None
     provenance: Provenance
 
     def summary(self) -> str:
         if not self.found:
-            return f"{self.ticker} is not among Reddit's ranked tickers"
+            return f"{self.ticker}: not among Reddit's ranked tickers"
         return f"{self.ticker} #{self.rank} · {self.mentions:,} mentions"
 
 
-def _buzz(ticker: str, data: DataSet[RedditTicker]) -> BuzzResult:
+def _sentiment(ticker: str, data: DataSet[RedditTicker]) -> SentimentResult:
     row = next((r for r in data.rows if r.ticker.upper() == ticker), None)
     if row is None:
-        return BuzzResult(ticker=ticker, found=False, provenance=Provenance.of(data))
+        return SentimentResult(ticker=ticker, found=False, provenance=Provenance.of(data))
     change = row.mentions_change_pct
-    return BuzzResult(
+    return SentimentResult(
         ticker=ticker,
         found=True,
         rank=row.rank,
@@ -146,83 +133,50 @@ def _buzz(ticker: str, data: DataSet[RedditTicker]) -> BuzzResult:
         mentions=row.mentions,
         upvotes=row.upvotes,
         rank_24h_ago=row.rank_24h_ago,
+        mentions_24h_ago=row.mentions_24h_ago,
         mentions_change_pct=round(change, 1) if change is not None else None,
         provenance=Provenance.of(data),
     )
 
 
 @tool
-async def get_ticker_buzz(ctx: ToolContext, ticker: Ticker) -> BuzzResult:
-    """How much Reddit talks about one ticker: its rank, mentions and upvotes over the last 24 hours.
+async def get_reddit_ticker_sentiment(ctx: ToolContext, ticker: Ticker) -> SentimentResult:
+    """How much Reddit talks about one ticker: its rank, mentions and upvotes over the last 24 hours
+    and the change from the day before.
 
     Args:
         ticker: Exchange ticker, e.g. "GME".
     """
     deps: Providers = ctx.deps
-    ticker = _symbol(ticker)
-    return _buzz(ticker, await deps.market.ticker_buzz(ticker))
+    return _sentiment(ticker, await deps.market.ticker_buzz(ticker))
 
 
-class ComparisonRow(BaseModel):
-    symbol: str
-    price: float | None
-    day_change_pct: float | None
-    change_30d_pct: float | None
-    high_30d: float | None
-    low_30d: float | None
-    reddit_rank: int | None
-    reddit_mentions: int | None
-
-
-class ComparisonResult(BaseModel):
-    rows: list[ComparisonRow]
+class SentimentComparison(BaseModel):
+    tickers: list[SentimentResult]
+    most_discussed: str | None
     provenance: list[Provenance]
 
     def summary(self) -> str:
-        best = max((r for r in self.rows if r.change_30d_pct is not None), key=lambda r: r.change_30d_pct or 0, default=None)
-        lead = f" · 30 d leader {best.symbol} {best.change_30d_pct:+.1f}%" if best else ""
-        return f"{len(self.rows)} tickers compared{lead}"
+        found = sum(1 for t in self.tickers if t.found)
+        lead = f" · most discussed {self.most_discussed}" if self.most_discussed else ""
+        return f"{len(self.tickers)} tickers, {found} ranked{lead}"
 
 
 @tool
-async def compare_tickers(
-    ctx: ToolContext, tickers: Annotated[list[Ticker], Field(min_length=2, max_length=6)]
-) -> ComparisonResult:
-    """Side-by-side comparison of 2 to 6 tickers: price, day change, 30-day change and range, Reddit rank.
+async def compare_reddit_sentiment(
+    ctx: ToolContext, tickers: Annotated[list[Ticker], Field(min_length=2, max_length=10)]
+) -> SentimentComparison:
+    """Compare Reddit attention for 2 to 10 tickers side by side: rank, mentions, upvotes, 24 h change.
 
     Args:
         tickers: Exchange tickers to compare, e.g. ["AMD", "NVDA"].
     """
     deps: Providers = ctx.deps
-    symbols = list(dict.fromkeys(_symbol(t) for t in tickers))
-    await ctx.report_progress(f"Fetching quotes, 30-day history and Reddit buzz for {len(symbols)} tickers…")
-    quotes, histories, buzz = await asyncio.gather(
-        deps.market.quotes(symbols),
-        asyncio.gather(*(deps.market.price_history(s, 30) for s in symbols)),
-        asyncio.gather(*(deps.market.ticker_buzz(s) for s in symbols)),
-    )
-    by_symbol = {q.symbol: q for q in quotes.rows}
-    rows = []
-    for symbol, history, mentions in zip(symbols, histories, buzz, strict=True):
-        quote = by_symbol.get(symbol)
-        summary = _history(symbol, 30, history)
-        reddit = _buzz(symbol, mentions)
-        rows.append(
-            ComparisonRow(
-                symbol=symbol,
-                price=quote.price if quote else summary.last_close,
-                day_change_pct=round((quote.price / quote.previous_close - 1) * 100, 2)
-                if quote and quote.previous_close
-                else None,
-                change_30d_pct=summary.change_pct,
-                high_30d=summary.high,
-                low_30d=summary.low,
-                reddit_rank=reddit.rank,
-                reddit_mentions=reddit.mentions,
-            )
-        )
-    sources = {Provenance.of(quotes).source: Provenance.of(quotes)}
-    for data in (*histories, *buzz):
-        sources.setdefault(data.source, Provenance.of(data))
-    return ComparisonResult(rows=rows, provenance=list(sources.values()))
-
+    symbols = list(dict.fromkeys(tickers))
+    await ctx.report_progress(f"Looking up {len(symbols)} tickers on Reddit…")
+    results = await asyncio.gather(*(deps.market.ticker_buzz(s) for s in symbols))
+    rows = [_sentiment(s, data) for s, data in zip(symbols, results, strict=True)]
+    ranked = [r for r in rows if r.found and r.mentions is not None]
+    top = max(ranked, key=lambda r: r.mentions or 0, default=None)
+    sources = {r.provenance.source: r.provenance for r in rows}
+    return SentimentComparison(tickers=rows, most_discussed=top.ticker if top else None, provenance=list(sources.values()))

@@ -100,3 +100,28 @@ async def get_portfolio(ctx: ToolContext) -> PortfolioResult:
         total_gain_pct=round((total_value / total_cost - 1) * 100, 2) if total_cost else None,
         provenance=Provenance.of(quotes),
     )
+
+
+class BrokerageConnectionResult(BaseModel):
+    needs_auth: bool = True
+    brokerage_available: bool
+    """Whether this Finch can link a brokerage account (SnapTrade is configured)."""
+    message: str
+
+
+@tool
+async def request_brokerage_connection(ctx: ToolContext) -> BrokerageConnectionResult:
+    """Offer the user a way to give Finch their portfolio: connect a brokerage account (when available),
+    add holdings by hand, import a broker CSV export, or load a demo portfolio.
+
+    Use it when the user asks to link or connect their broker or account.
+    """
+    deps: Providers = ctx.deps
+    if deps.brokerage_available:
+        message = "The user can connect a brokerage account (opens SnapTrade), or add holdings or import a CSV."
+    else:
+        message = (
+            "Brokerage linking is not configured on this Finch; the user can add holdings, "
+            "import a broker CSV export, or load the demo portfolio."
+        )
+    return BrokerageConnectionResult(brokerage_available=deps.brokerage_available, message=message)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from finch_app.agent.tools import ToolContext, tool
 from finch_app.providers.base import Providers
-from finch_app.tools._common import Provenance
+from finch_app.tools._common import Clamped, Provenance
 
 
 class TrendingRow(BaseModel):
@@ -33,13 +31,11 @@ class TrendingResult(BaseModel):
 
 
 @tool
-async def get_reddit_trending_stocks(
-    ctx: ToolContext, limit: Annotated[int, Field(ge=1, le=100)] = 10
-) -> TrendingResult:
+async def get_reddit_trending_stocks(ctx: ToolContext, limit: Clamped(1, 50) = 10) -> TrendingResult:
     """Stocks with the most Reddit mentions in the last 24 hours (r/wallstreetbets, r/stocks and more).
 
     Args:
-        limit: How many tickers to return, most mentioned first.
+        limit: How many tickers to return, most mentioned first (at most 50).
     """
     deps: Providers = ctx.deps
     await ctx.report_progress("Asking ApeWisdom for Reddit mentions…")
