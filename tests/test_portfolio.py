@@ -6,7 +6,15 @@ import pytest
 
 from finch_app.agent.tools import ToolContext
 from finch_app.chat_service import build_providers
-from finch_app.providers.portfolio import DEMO_POSITIONS, DbPortfolio, HoldingError, HoldingsBook, parse_holdings_csv, validate_position
+from finch_app.providers.portfolio import (
+    DEMO_POSITIONS,
+    DbPortfolio,
+    HoldingError,
+    HoldingsBook,
+    ImportRejected,
+    parse_holdings_csv,
+    validate_position,
+)
 from finch_app.settings import get_settings
 from finch_app.tools.portfolio import get_portfolio
 
@@ -47,10 +55,22 @@ def test_schwab_export_derives_unit_cost_from_the_total():
     assert by_symbol["BRK.B"].shares == 5
 
 
-def test_bad_rows_are_reported_and_a_file_without_positions_is_refused():
-    result = parse_holdings_csv("Symbol,Shares,Avg Cost\nAAPL,10,150\nnot a ticker!,5,1\nTSLA,-3,100\n")
-    assert [p.symbol for p in result.positions] == ["AAPL"]
-    assert len(result.skipped) == 2 and "line 3" in result.skipped[0]
+def test_bad_rows_reject_the_whole_file_with_line_numbers():
+    with pytest.raises(ImportRejected) as caught:
+        parse_holdings_csv("Symbol,Shares,Avg Cost\nAAPL,10,150\nnot a ticker!,5,1\nTSLA,-3,100\n")
+    assert [p.split(":")[0] for p in caught.value.problems] == ["line 3", "line 4"]
+    assert str(caught.value).startswith("Nothing was imported.")
+
+
+async def test_a_rejected_import_leaves_the_holdings_as_they_were():
+    book = HoldingsBook()
+    await book.load_demo("dana")
+    with pytest.raises(ImportRejected):
+        parse_holdings_csv("Symbol,Quantity\nMSFT,3\nMSFT!!,x\n")
+    assert len(await book.list("dana")) == len(DEMO_POSITIONS)
+
+
+def test_a_file_without_positions_is_refused():
     with pytest.raises(HoldingError, match="no Symbol and Quantity"):
         parse_holdings_csv("Date,Amount\n2026-01-01,5\n")
     with pytest.raises(HoldingError, match="No positions"):

@@ -97,12 +97,20 @@ def _find(header: list[str], names: Iterable[str]) -> int | None:
 @dataclass
 class ImportResult:
     positions: list[Position] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-    """One line per row that was not imported, saying why."""
+
+
+class ImportRejected(HoldingError):
+    """A file with rows that look like positions but cannot be read: nothing is imported."""
+
+    def __init__(self, problems: list[str]) -> None:
+        shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
+        super().__init__(f"Nothing was imported. Fix these rows and try again: {shown}")
+        self.problems = problems
 
 
 def parse_holdings_csv(text: str) -> ImportResult:
-    """Positions from a broker's CSV export; rows that are not positions are reported, not fatal."""
+    """Positions from a broker's CSV export, all or nothing: any unreadable position row rejects
+    the file (with line numbers); cash, totals and notes are not positions and are passed over."""
     rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
     header_index = next(
         (i for i, row in enumerate(rows[:15]) if _find(row, _SYMBOL_COLUMNS) is not None and _find(row, _SHARES_COLUMNS) is not None),
@@ -116,15 +124,17 @@ def parse_holdings_csv(text: str) -> ImportResult:
     unit_cost_at = _find(header, _UNIT_COST_COLUMNS)
     total_cost_at = _find(header, _TOTAL_COST_COLUMNS)
     name_at = _find(header, _NAME_COLUMNS)
-    result = ImportResult()
+    problems: list[str] = []
     merged: dict[str, Position] = {}
     for line_no, row in enumerate(rows[header_index + 1 :], start=header_index + 2):
         if not any(cell.strip() for cell in row) or len(row) <= max(symbol_at, shares_at):  # type: ignore[type-var]
             continue
         raw_symbol = row[symbol_at].strip()  # type: ignore[index]
-        if not raw_symbol or _NOT_A_SECURITY.search(raw_symbol):
-            continue
         shares = _number(row[shares_at])  # type: ignore[index]
+        if not raw_symbol or _NOT_A_SECURITY.search(raw_symbol) or raw_symbol.endswith("**"):
+            continue  # cash sweeps ("SPAXX**"), totals, pending activity
+        if shares is None and not SYMBOL.match(raw_symbol.upper().lstrip("$")):
+            continue  # a note or disclaimer line, not a position
         unit_cost = _number(row[unit_cost_at]) if unit_cost_at is not None and unit_cost_at < len(row) else None
         if unit_cost is None and total_cost_at is not None and total_cost_at < len(row) and shares:
             total = _number(row[total_cost_at])
@@ -135,7 +145,7 @@ def parse_holdings_csv(text: str) -> ImportResult:
                 raise HoldingError(f"{raw_symbol}: no quantity.")
             position = validate_position(raw_symbol, shares, unit_cost if unit_cost is not None else 0.0, name)
         except HoldingError as exc:
-            result.skipped.append(f"line {line_no}: {exc}")
+            problems.append(f"line {line_no}: {exc}")
             continue
         if position.symbol in merged:  # the same security in two accounts
             earlier = merged[position.symbol]
@@ -143,10 +153,13 @@ def parse_holdings_csv(text: str) -> ImportResult:
             cost = (earlier.cost_basis * earlier.shares + position.cost_basis * position.shares) / total_shares
             position = Position(position.symbol, earlier.name or position.name, total_shares, round(cost, 4))
         merged[position.symbol] = position
-    result.positions = list(merged.values())[:MAX_HOLDINGS]
-    if not result.positions:
-        raise HoldingError("No positions found in this file." + (" " + "; ".join(result.skipped[:3]) if result.skipped else ""))
-    return result
+    if problems:
+        raise ImportRejected(problems)
+    if not merged:
+        raise HoldingError("No positions found in this file.")
+    if len(merged) > MAX_HOLDINGS:
+        raise HoldingError(f"This file has {len(merged)} positions; Finch keeps at most {MAX_HOLDINGS}.")
+    return ImportResult(positions=list(merged.values()))
 
 
 # --- storage ------------------------------------------------------------------------------

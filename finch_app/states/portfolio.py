@@ -103,6 +103,5 @@ class PortfolioState(rx.State):
             return
         await HoldingsBook().save(current_user_id(self), result.positions, replace=True)
         await self._refresh()
-        skipped = f" Skipped {len(result.skipped)} row(s): " + "; ".join(result.skipped[:3]) if result.skipped else ""
-        self._say(message=f"Imported {len(result.positions)} holdings from {upload.name or 'the file'}.{skipped}")
+        self._say(message=f"Imported {len(result.positions)} holdings from {upload.name or 'the file'}.")
         return rx.clear_selected_files(CSV_UPLOAD_ID)
