@@ -66,7 +66,7 @@ async def test_a_rejected_import_leaves_the_holdings_as_they_were():
     book = HoldingsBook()
     await book.load_demo("dana")
     with pytest.raises(ImportRejected):
-        parse_holdings_csv("Symbol,Quantity\nMSFT,3\nMSFT!!,x\n")
+        parse_holdings_csv("Symbol,Quantity\nMSFT,3\nNVDA,abc\n")
     assert len(await book.list("dana")) == len(DEMO_POSITIONS)
 
 
