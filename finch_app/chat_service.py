@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any, TypeVar
 
@@ -25,6 +26,7 @@ from finch_app.agent.events import (
     AssistantMessage,
     Done,
     Error,
+    ResourceSaved,
     RunStarted,
     Token,
     ToolCallComplete,
@@ -38,13 +40,16 @@ from finch_app.agent.prompts import SYSTEM_PROMPT
 from finch_app.db import crud
 from finch_app.db.engine import session_scope
 from finch_app.live_runs import LiveRuns
+from finch_app.resources import DbResourceSink
 from finch_app.providers.base import Providers
 from finch_app.providers.market import MarketDataService
 from finch_app.providers.portfolio import DbPortfolio
+from finch_app.run_bus import RunBus
 from finch_app.settings import Settings, get_settings
 from finch_app.tools import default_registry
 
 T = TypeVar("T")
+log = logging.getLogger("finch.chat")
 HISTORY_RESULT_CHARS = 4_000
 """Tool results replayed from earlier turns are shortened to this; the answer carries the rest."""
 
@@ -107,6 +112,9 @@ class StartedTurn:
                 run_id=self.run_id,
                 user_id=self.user_id,
                 first_seq=1,
+                resources=DbResourceSink(
+                    user_id=self.user_id, conversation_id=self.conversation_id, run_id=self.run_id
+                ),
             ):
                 await self._persist(event)
                 match event:
@@ -177,7 +185,7 @@ class StartedTurn:
                     error=event.error,
                     retryable=event.retryable,
                 )
-            case RunStarted() | ToolCallProgress() | Token() | Done():
+            case RunStarted() | ToolCallProgress() | ResourceSaved() | Token() | Done():
                 pass
 
     def _finish_sync(
@@ -212,7 +220,7 @@ class ChatService:
     def __init__(self, *, agent: Agent, settings: Settings) -> None:
         self.agent = agent
         self.settings = settings
-        self.active = LiveRuns()
+        self.active = LiveRuns(bus=_run_bus(settings))
 
     @property
     def model_label(self) -> str:
@@ -223,6 +231,35 @@ class ChatService:
         close = getattr(self.agent.model, "aclose", None)
         if close is not None:
             await close()
+        await self.active.aclose()
+
+    async def reap_dead_runs(self) -> int:
+        """Mark `interrupted` the runs whose worker died: still `running`, older than a lease,
+        and no worker holds their lease. Workers may race; each run is ended once."""
+        grace = timedelta(seconds=self.settings.run_lease_s)
+        candidates = await _db(crud.running_runs_started_before, before=datetime.now(UTC) - grace)
+        alive = await self.active.live_among([run_id for run_id, _ in candidates])
+        reaped = 0
+        for run_id, user_id in candidates:
+            if run_id in alive:
+                continue
+            if await _db(crud.interrupt_run, user_id=user_id, run_id=run_id):
+                reaped += 1
+                if self.active.bus is not None:
+                    await self.active.bus.announce_end(run_id, "interrupted")
+        return reaped
+
+    async def watch_runs(self) -> None:
+        """Reap dead workers' runs every half lease, for as long as the app runs."""
+        while True:
+            try:
+                if count := await self.reap_dead_runs():
+                    log.warning("Marked %d run(s) of a stopped worker as interrupted", count)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("Could not check for runs of stopped workers")
+            await asyncio.sleep(self.settings.run_lease_s / 2)
 
     async def start_turn(self, *, user_id: str, conversation_id: str | None, message: str) -> StartedTurn:
         """Validate and save the user's message; raise `ChatInputError` if it cannot run."""
@@ -376,6 +413,13 @@ def _replayed_output(status: str, output: str | None, error: str | None) -> str:
     if len(text) > HISTORY_RESULT_CHARS:
         text = text[:HISTORY_RESULT_CHARS] + " … [shortened: see the earlier answer]"
     return text
+
+
+def _run_bus(settings: Settings) -> RunBus | None:
+    """With Redis (several workers), runs are shared across workers; without, in-process only."""
+    if not settings.redis_url:
+        return None
+    return RunBus(settings.redis_url, prefix=settings.redis_prefix, lease_s=settings.run_lease_s)
 
 
 def build_model(settings: Settings) -> ChatModel:

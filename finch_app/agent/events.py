@@ -63,6 +63,17 @@ class ToolCallComplete(_Event):
     """The result text the model saw. Kept for history replay; never on the wire."""
 
 
+class ResourceSaved(_Event):
+    type: Literal["resource"] = "resource"
+    resource_id: str
+    title: str
+    kind: str
+    row_count: int
+    tool_call_id: str
+    partial: bool = False
+    """True while the tool is still adding rows (or when it was stopped before finishing)."""
+
+
 class Token(_Event):
     type: Literal["token"] = "token"
     text: str
@@ -94,6 +105,7 @@ AgentEvent = Annotated[
     | ToolCallStart
     | ToolCallProgress
     | ToolCallComplete
+    | ResourceSaved
     | Token
     | AssistantMessage
     | Done

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing
@@ -23,6 +24,7 @@ from finch_app.agent.events import (
     AssistantMessage,
     Done,
     Error,
+    ResourceSaved,
     Token,
     ToolCallComplete,
     ToolCallProgress,
@@ -36,6 +38,7 @@ from finch_app.agent.model import (
     TextDelta,
     ToolCallRequest,
 )
+from finch_app.agent.resources import ResourceDraft, ResourceSink, SavedResource, result_resource
 from finch_app.agent.tools import (
     ToolArgumentError,
     ToolContext,
@@ -45,6 +48,8 @@ from finch_app.agent.tools import (
     result_summary,
     result_to_text,
 )
+
+log = logging.getLogger(__name__)
 
 CANCELLED_TOOL_RESULT = "Cancelled: the user stopped this run before the tool finished."
 
@@ -67,6 +72,13 @@ class _Finished:
     result: Any = None
     error: str | None = None
     duration_ms: int = 0
+    resource_id: str | None = None
+
+
+@dataclass
+class _Saved:
+    call_id: str
+    saved: SavedResource
 
 
 @dataclass
@@ -95,8 +107,13 @@ class Agent:
         run_id: str,
         user_id: str = "local",
         first_seq: int = 0,
+        resources: ResourceSink | None = None,
     ) -> AsyncIterator[AgentEvent]:
-        """Answer `user_message` given the earlier conversation, as a stream of events."""
+        """Answer `user_message` given the earlier conversation, as a stream of events.
+
+        Args:
+            resources: Where tool results are kept as resources; None keeps nothing.
+        """
         stamp = _Stamper(run_id, first_seq)
         messages = [
             ChatMessage(role="system", content=self.system_prompt),
@@ -144,7 +161,7 @@ class Agent:
             results: dict[str, str] = {}
             needs_auth_calls: set[str] = set()
             # aclosing: if our consumer goes away, the tool tasks are cancelled now, not at GC.
-            async with aclosing(self._run_tools(calls, stamp, user_id, results, needs_auth_calls)) as events:
+            async with aclosing(self._run_tools(calls, stamp, user_id, results, needs_auth_calls, resources)) as events:
                 async for event in events:
                     yield event
             needs_auth = needs_auth or bool(needs_auth_calls)
@@ -173,6 +190,7 @@ class Agent:
         user_id: str,
         results: dict[str, str],
         needs_auth_calls: set[str],
+        resources: ResourceSink | None,
     ) -> AsyncIterator[AgentEvent]:
         """Start every call of one round at once; yield their events as they happen."""
         runnable: list[tuple[ToolCallRequest, ToolSpec, BaseModel]] = []
@@ -211,9 +229,11 @@ class Agent:
         if not runnable:
             return
 
-        inbox: asyncio.Queue[_Progress | _Finished] = asyncio.Queue()
+        inbox: asyncio.Queue[_Progress | _Saved | _Finished] = asyncio.Queue()
         tasks = [
-            asyncio.create_task(self._invoke(call, spec, params, user_id, inbox), name=f"tool:{call.name}:{call.id}")
+            asyncio.create_task(
+                self._invoke(call, spec, params, user_id, inbox, resources), name=f"tool:{call.name}:{call.id}"
+            )
             for call, spec, params in runnable
         ]
         try:
@@ -223,6 +243,18 @@ class Agent:
                 if isinstance(item, _Progress):
                     yield ToolCallProgress(
                         **stamp(), tool_call_id=item.call_id, message=item.message, fraction=item.fraction
+                    )
+                    continue
+                if isinstance(item, _Saved):
+                    saved = item.saved
+                    yield ResourceSaved(
+                        **stamp(),
+                        resource_id=saved.resource_id,
+                        title=saved.title,
+                        kind=saved.kind,
+                        row_count=saved.row_count,
+                        tool_call_id=item.call_id,
+                        partial=saved.partial,
                     )
                     continue
                 remaining -= 1
@@ -241,6 +273,7 @@ class Agent:
                     duration_ms=item.duration_ms,
                     error=item.error,
                     summary=result_summary(item.result) if item.error is None else None,
+                    resource_id=item.resource_id,
                     output=results[item.call.id],
                 )
         finally:
@@ -255,12 +288,34 @@ class Agent:
         spec: ToolSpec,
         params: BaseModel,
         user_id: str,
-        inbox: asyncio.Queue[_Progress | _Finished],
+        inbox: asyncio.Queue[_Progress | _Saved | _Finished],
+        resources: ResourceSink | None,
     ) -> None:
+        resource_id: str | None = None
+
         async def report_progress(message: str, fraction: float | None = None) -> None:
             inbox.put_nowait(_Progress(call.id, message, fraction))
 
-        ctx = ToolContext(deps=self.deps, user_id=user_id, report_progress=report_progress)
+        async def keep(draft: ResourceDraft, *, partial: bool) -> None:
+            nonlocal resource_id
+            if resources is None:
+                return
+            try:
+                saved = await resources.save(
+                    tool_call_id=call.id, draft=draft, partial=partial, resource_id=resource_id
+                )
+            except Exception:  # keeping a copy must never fail the tool itself
+                log.exception("Could not save the resource of %s", call.name)
+                return
+            resource_id = saved.resource_id
+            inbox.put_nowait(_Saved(call.id, saved))
+
+        async def publish_rows(draft: ResourceDraft) -> None:
+            await keep(draft, partial=True)
+
+        ctx = ToolContext(
+            deps=self.deps, user_id=user_id, report_progress=report_progress, publish_rows=publish_rows
+        )
         started = time.perf_counter()
         try:
             result = await spec(ctx, params)
@@ -270,7 +325,12 @@ class Agent:
             message = str(exc) or type(exc).__name__
             inbox.put_nowait(_Finished(call, error=message, duration_ms=_elapsed_ms(started)))
             return
-        inbox.put_nowait(_Finished(call, result=result, duration_ms=_elapsed_ms(started)))
+        draft = result_resource(result)
+        if draft is not None:
+            await keep(draft, partial=False)
+        inbox.put_nowait(
+            _Finished(call, result=result, duration_ms=_elapsed_ms(started), resource_id=resource_id)
+        )
 
 
 def _elapsed_ms(started: float) -> int:

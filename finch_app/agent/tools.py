@@ -16,10 +16,17 @@ from typing import Any, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
+from finch_app.agent.resources import ResourceDraft
+
 ProgressCallback = Callable[[str, float | None], Awaitable[None]]
+RowsCallback = Callable[["ResourceDraft"], Awaitable[None]]
 
 
 async def _ignore_progress(message: str, fraction: float | None = None) -> None:
+    return None
+
+
+async def _ignore_rows(draft: ResourceDraft) -> None:
     return None
 
 
@@ -31,6 +38,8 @@ class ToolContext:
     """The app's data providers; tools never read settings or globals."""
     user_id: str = "local"
     report_progress: ProgressCallback = _ignore_progress
+    publish_rows: RowsCallback = _ignore_rows
+    """Hand over the rows found so far (all of them each time), so the user sees them early."""
 
 
 class ToolArgumentError(Exception):

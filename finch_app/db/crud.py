@@ -10,9 +10,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, update
+from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
-from finch_app.db.models import Conversation, Holding, Message, Run, ToolCall, utcnow
+from finch_app.db.models import Conversation, Holding, Message, Resource, Run, ToolCall, utcnow
 
 TITLE_CHARS = 60
 
@@ -60,7 +61,7 @@ def delete_conversation(*, session: Session, user_id: str, conversation_id: str)
     )
     if session.exec(owned).first() is None:
         return False
-    for table in (ToolCall, Message, Run):
+    for table in (Resource, ToolCall, Message, Run):
         session.exec(
             delete(table).where(table.conversation_id == conversation_id, table.user_id == user_id)  # type: ignore[arg-type]
         )
@@ -221,24 +222,40 @@ def supersede_answers(*, session: Session, user_id: str, message_ids: list[str])
 def mark_interrupted_runs(*, session: Session) -> int:
     """Runs still `running` when the server starts died with the last process."""
     stale = session.exec(select(Run).where(Run.status == "running")).all()
-    for run in stale:
-        finish_run(session=session, user_id=run.user_id, run_id=run.id, status="interrupted")
-        has_answer = session.exec(
-            select(Message.id).where(Message.run_id == run.id, Message.role == "assistant")
-        ).first()
-        if not has_answer:
-            add_message(
-                session=session,
-                user_id=run.user_id,
-                conversation_id=run.conversation_id,
-                role="assistant",
-                content="",
-                run_id=run.id,
-                status="interrupted",
-                error="The server stopped while this answer was being written.",
-                retryable=True,
-            )
-    return len(stale)
+    return sum(interrupt_run(session=session, user_id=run.user_id, run_id=run.id) for run in stale)
+
+
+def running_runs_started_before(*, session: Session, before: datetime) -> list[tuple[str, str]]:
+    """`(run id, user id)` of every user's runs still `running` that started before `before`."""
+    rows = session.exec(select(Run.id, Run.user_id, Run.started_at).where(Run.status == "running")).all()
+    return [(run_id, user_id) for run_id, user_id, started in rows if _aware(started) < before]  # type: ignore[operator]
+
+
+def interrupt_run(*, session: Session, user_id: str, run_id: str) -> bool:
+    """End a run whose process died, once: False if it has already ended (another worker did it)."""
+    run = session.exec(select(Run).where(Run.id == run_id, Run.user_id == user_id)).first()
+    ended = session.exec(
+        update(Run)
+        .where(Run.id == run_id, Run.user_id == user_id, Run.status == "running")  # type: ignore[arg-type]
+        .values(status="interrupted", finished_at=utcnow())
+    )
+    if run is None or ended.rowcount != 1:
+        return False
+    finish_run(session=session, user_id=user_id, run_id=run_id, status="interrupted")
+    has_answer = session.exec(select(Message.id).where(Message.run_id == run_id, Message.role == "assistant")).first()
+    if not has_answer:
+        add_message(
+            session=session,
+            user_id=user_id,
+            conversation_id=run.conversation_id,
+            role="assistant",
+            content="",
+            run_id=run_id,
+            status="interrupted",
+            error="The server stopped while this answer was being written.",
+            retryable=True,
+        )
+    return True
 
 
 # --- reading a whole conversation -------------------------------------------------------
@@ -279,6 +296,61 @@ def conversation_turns(*, session: Session, user_id: str, conversation_id: str) 
     return turns
 
 
+def conversation_page(
+    *, session: Session, user_id: str, conversation_id: str, limit: int, before: str | None = None
+) -> tuple[list[Turn], bool]:
+    """The latest `limit` turns (older than message `before`, if given) in reading order,
+    and whether older ones exist. Tool outputs are not loaded: a transcript never shows them.
+    """
+    visible = (
+        Message.conversation_id == conversation_id,
+        Message.user_id == user_id,
+        Message.status != "superseded",
+    )
+    query = select(Message).where(*visible)
+    if before:
+        cursor = session.exec(select(Message).where(Message.id == before, *visible)).first()
+        if cursor is None:
+            return [], False
+        # Keyset paging in the reverse of reading order (created_at, role desc, id).
+        query = query.where(
+            (col(Message.created_at) < cursor.created_at)
+            | (
+                (col(Message.created_at) == cursor.created_at)
+                & (
+                    (col(Message.role) > cursor.role)
+                    | ((col(Message.role) == cursor.role) & (col(Message.id) < cursor.id))
+                )
+            )
+        )
+    rows = session.exec(
+        query.order_by(col(Message.created_at).desc(), col(Message.role), col(Message.id).desc()).limit(limit + 1)
+    ).all()
+    more = len(rows) > limit
+    messages = list(reversed(rows[:limit]))
+    run_ids = {m.run_id for m in messages if m.role == "assistant" and m.run_id}
+    calls = (
+        session.exec(
+            select(ToolCall)
+            .where(col(ToolCall.run_id).in_(run_ids), ToolCall.user_id == user_id)
+            .order_by(col(ToolCall.position))
+            .options(defer(ToolCall.output))  # type: ignore[arg-type]
+        ).all()
+        if run_ids
+        else []
+    )
+    by_run: dict[str, list[ToolCall]] = {}
+    for call in calls:
+        call.started_at = _aware(call.started_at)  # type: ignore[assignment]
+        by_run.setdefault(call.run_id, []).append(call)
+    turns = []
+    for message in messages:
+        message.created_at = _aware(message.created_at)  # type: ignore[assignment]
+        attached = by_run.get(message.run_id or "", []) if message.role == "assistant" else []
+        turns.append(Turn(message=message, tool_calls=attached))
+    return turns, more
+
+
 # --- holdings ---------------------------------------------------------------------------
 
 
@@ -307,3 +379,45 @@ def delete_holding(*, session: Session, user_id: str, symbol: str) -> None:
 
 def clear_holdings(*, session: Session, user_id: str) -> None:
     session.exec(delete(Holding).where(Holding.user_id == user_id))  # type: ignore[arg-type]
+
+
+# --- resources ----------------------------------------------------------------------------
+
+
+def save_resource(
+    *,
+    session: Session,
+    user_id: str,
+    conversation_id: str,
+    run_id: str,
+    tool_call_id: str,
+    resource_id: str | None,
+    values: dict[str, Any],
+) -> Resource:
+    """Create a resource, or replace the rows of one of the user's (a partial result growing)."""
+    resource = None
+    if resource_id:
+        resource = session.exec(select(Resource).where(Resource.id == resource_id, Resource.user_id == user_id)).first()
+    if resource is None:
+        resource = Resource(user_id=user_id, conversation_id=conversation_id, run_id=run_id, tool_call_id=tool_call_id, **values)
+    else:
+        for key, value in values.items():
+            setattr(resource, key, value)
+    session.add(resource)
+    session.flush()
+    return resource
+
+
+def list_resources(*, session: Session, user_id: str, conversation_id: str) -> Sequence[Resource]:
+    """The conversation's resources, newest first, without loading their rows."""
+    return session.exec(
+        select(Resource)
+        .where(Resource.conversation_id == conversation_id, Resource.user_id == user_id)
+        .order_by(col(Resource.created_at).desc())
+        .options(defer(Resource.rows))  # type: ignore[arg-type]
+    ).all()
+
+
+def get_resource(*, session: Session, user_id: str, resource_id: str) -> Resource | None:
+    return session.exec(select(Resource).where(Resource.id == resource_id, Resource.user_id == user_id)).first()
+

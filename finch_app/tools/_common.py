@@ -8,6 +8,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, WithJsonSchema
 
+from finch_app.agent.resources import ResourceColumn, ResourceDraft
 from finch_app.providers.records import DataSet
 
 TICKER_PATTERN = re.compile(r"^[A-Z][A-Z.\-]{0,9}$")
@@ -23,6 +24,26 @@ class Provenance(BaseModel):
     @classmethod
     def of(cls, dataset: DataSet) -> Provenance:
         return cls(source=dataset.source, as_of=dataset.as_of, mode=dataset.mode, data_note=dataset.note)
+
+
+def draft(
+    kind: str,
+    title: str,
+    columns: list[tuple[str, str, str]],
+    rows: list[BaseModel] | list[dict],
+    provenance: Provenance | None,
+    chart: str | None = None,
+) -> ResourceDraft:
+    """A resource of `rows` with `(key, label, type)` columns and the data's provenance."""
+    return ResourceDraft(
+        kind=kind,
+        title=title,
+        columns=[ResourceColumn(key=k, label=label, type=t) for k, label, t in columns],  # type: ignore[arg-type]
+        rows=[r.model_dump(mode="json") if isinstance(r, BaseModel) else r for r in rows],
+        source=provenance.source if provenance else None,
+        as_of=provenance.as_of if provenance else None,
+        chart=chart,  # type: ignore[arg-type]
+    )
 
 
 def money(value: float) -> str:

@@ -10,7 +10,8 @@ from pydantic import BaseModel
 from finch_app.agent.tools import ToolContext, tool
 from finch_app.providers.base import Providers
 from finch_app.providers.records import CongressTrade, DataSet
-from finch_app.tools._common import Clamped, Provenance
+from finch_app.agent.resources import ResourceDraft
+from finch_app.tools._common import Clamped, Provenance, draft
 
 
 class TradeRow(BaseModel):
@@ -36,6 +37,15 @@ class TradesResult(BaseModel):
         latest = max((t.transaction_date for t in self.trades if t.transaction_date), default=None)
         suffix = f" · latest {latest:%b %d, %Y}" if latest else ""
         return f"{len(self.trades)} trades{suffix}"
+
+    def resource(self) -> ResourceDraft:
+        columns = [
+            ("transaction_date", "Traded", "date"), ("member", "Member", "text"), ("district", "District", "text"),
+            ("ticker", "Ticker", "ticker"), ("asset", "Asset", "text"), ("type", "Type", "text"),
+            ("amount", "Amount", "range"), ("owner", "Owner", "text"), ("disclosure_date", "Disclosed", "date"),
+        ]
+        title = "Recent Senate trades" if self.chamber == "senate" else "Recent House trades"
+        return draft(f"{self.chamber}_trades", title, columns, self.trades, self.provenance, chart="trades_per_week")
 
 
 def _result(chamber: Literal["senate", "house"], data: DataSet[CongressTrade], limit: int) -> TradesResult:

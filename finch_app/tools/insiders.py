@@ -10,7 +10,8 @@ from pydantic import BaseModel
 from finch_app.agent.tools import ToolContext, tool
 from finch_app.providers.base import Providers
 from finch_app.providers.records import DataSet, InsiderTrade
-from finch_app.tools._common import Clamped, Provenance, Ticker
+from finch_app.agent.resources import ResourceDraft
+from finch_app.tools._common import Clamped, Provenance, Ticker, draft
 
 PER_HOLDING = 25
 CONCURRENT_LOOKUPS = 4
@@ -50,6 +51,26 @@ class InsiderResult(BaseModel):
         if self.needs_auth:
             return "No holdings yet"
         return f"{len(self.trades)} Form 4 lines · {self.buys} buys, {self.sells} sells"
+
+    def resource(self) -> ResourceDraft | None:
+        if self.needs_auth:
+            return None
+        return insider_draft(self.scope, self.trades, self.provenance)
+
+
+INSIDER_COLUMNS = [
+    ("transaction_date", "Date", "date"), ("ticker", "Ticker", "ticker"), ("company", "Company", "text"),
+    ("insider", "Insider", "text"), ("relationship", "Role", "text"), ("action", "Action", "text"),
+    ("shares", "Shares", "number"), ("price", "Price", "money"), ("value", "Value", "money"),
+    ("shares_owned_after", "Owned after", "number"), ("filing_url", "Filing", "link"),
+]
+
+
+def insider_draft(scope: str, trades: list[InsiderRow], provenance: list[Provenance]) -> ResourceDraft:
+    title = {"market": "Latest insider trades", "portfolio": "Insider trades in your holdings"}.get(
+        scope, f"Insider trades: {scope}"
+    )
+    return draft("insider_trades", title, INSIDER_COLUMNS, trades, provenance[0] if provenance else None)
 
 
 def _row(trade: InsiderTrade) -> InsiderRow:
@@ -130,6 +151,7 @@ async def get_portfolio_insider_activity(ctx: ToolContext, days_back: Clamped(1,
         )
     gate = asyncio.Semaphore(CONCURRENT_LOOKUPS)
     checked = 0
+    found: list[InsiderTrade] = []
     await ctx.report_progress(f"0/{len(symbols)} tickers", 0.0)
 
     async def lookup(symbol: str) -> DataSet[InsiderTrade]:
@@ -137,6 +159,9 @@ async def get_portfolio_insider_activity(ctx: ToolContext, days_back: Clamped(1,
         async with gate:
             data = await deps.market.insider_trades(symbol, PER_HOLDING)
         checked += 1
+        found.extend(data.rows)
+        # The rows so far go out now, so the table fills in while other tickers are checked.
+        await ctx.publish_rows(insider_draft("portfolio", [_row(t) for t in _newest_first(found)], [Provenance.of(data)]))
         await ctx.report_progress(f"{checked}/{len(symbols)} tickers", checked / len(symbols))
         return data
 

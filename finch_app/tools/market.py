@@ -11,7 +11,8 @@ from pydantic import BaseModel, Field
 from finch_app.agent.tools import ToolContext, tool
 from finch_app.providers.base import Providers
 from finch_app.providers.records import DataSet, PricePoint, RedditTicker
-from finch_app.tools._common import Provenance, Ticker
+from finch_app.agent.resources import ResourceDraft
+from finch_app.tools._common import Provenance, Ticker, draft
 
 PriceRange = Literal["5d", "1mo", "3mo", "6mo", "1y", "2y", "5y"]
 RANGE_DAYS: dict[str, int] = {"5d": 7, "1mo": 31, "3mo": 92, "6mo": 183, "1y": 366, "2y": 731, "5y": 1827}
@@ -31,6 +32,14 @@ class QuoteResult(BaseModel):
     def summary(self) -> str:
         change = f" ({self.change_pct:+.2f}%)" if self.change_pct is not None else ""
         return f"{self.symbol} {self.price:,.2f} {self.currency}{change}"
+
+    def resource(self) -> ResourceDraft:
+        columns = [
+            ("symbol", "Ticker", "ticker"), ("price", "Price", "money"), ("previous_close", "Previous close", "money"),
+            ("change", "Change", "money"), ("change_pct", "Change %", "percent"), ("as_of", "As of", "date"),
+        ]
+        row = self.model_dump(mode="json", exclude={"provenance"})
+        return draft("quote", f"Quote: {self.symbol}", columns, [row], self.provenance)
 
 
 @tool
@@ -72,6 +81,11 @@ class HistoryResult(BaseModel):
     def summary(self) -> str:
         change = f" · {self.change_pct:+.1f}%" if self.change_pct is not None else ""
         return f"{self.symbol} · {len(self.points)} daily closes ({self.range}){change}"
+
+    def resource(self) -> ResourceDraft:
+        title = f"{self.symbol} price history ({self.range})"
+        columns = [("date", "Date", "date"), ("close", "Close", "money")]
+        return draft("price_history", title, columns, self.points, self.provenance, chart="price_line")
 
 
 @tool
@@ -119,6 +133,21 @@ class SentimentResult(BaseModel):
             return f"{self.ticker}: not among Reddit's ranked tickers"
         return f"{self.ticker} #{self.rank} · {self.mentions:,} mentions"
 
+    def resource(self) -> ResourceDraft:
+        return sentiment_draft([self], f"Reddit sentiment: {self.ticker}", self.provenance)
+
+
+SENTIMENT_COLUMNS = [
+    ("ticker", "Ticker", "ticker"), ("rank", "Rank", "int"), ("name", "Name", "text"),
+    ("mentions", "Mentions (24 h)", "int"), ("mentions_change_pct", "Change", "percent"),
+    ("upvotes", "Upvotes", "int"), ("rank_24h_ago", "Rank a day ago", "int"),
+]
+
+
+def sentiment_draft(rows: list[SentimentResult], title: str, provenance: Provenance | None) -> ResourceDraft:
+    plain = [r.model_dump(mode="json", exclude={"provenance", "found"}) for r in rows]
+    return draft("reddit_sentiment", title, SENTIMENT_COLUMNS, plain, provenance, chart="mentions_bars")
+
 
 def _sentiment(ticker: str, data: DataSet[RedditTicker]) -> SentimentResult:
     row = next((r for r in data.rows if r.ticker.upper() == ticker), None)
@@ -160,6 +189,10 @@ class SentimentComparison(BaseModel):
         found = sum(1 for t in self.tickers if t.found)
         lead = f" · most discussed {self.most_discussed}" if self.most_discussed else ""
         return f"{len(self.tickers)} tickers, {found} ranked{lead}"
+
+    def resource(self) -> ResourceDraft:
+        title = "Reddit sentiment: " + ", ".join(t.ticker for t in self.tickers)
+        return sentiment_draft(self.tickers, title, self.provenance[0] if self.provenance else None)
 
 
 @tool

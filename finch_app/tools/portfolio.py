@@ -6,7 +6,8 @@ from pydantic import BaseModel
 
 from finch_app.agent.tools import ToolContext, tool
 from finch_app.providers.base import Providers
-from finch_app.tools._common import Provenance, money
+from finch_app.agent.resources import ResourceDraft
+from finch_app.tools._common import Provenance, draft, money
 
 
 class HoldingRow(BaseModel):
@@ -39,6 +40,17 @@ class PortfolioResult(BaseModel):
         if self.needs_auth:
             return "No holdings yet"
         return f"{len(self.holdings)} holdings · {money(self.total_value)}"
+
+    def resource(self) -> ResourceDraft | None:
+        if self.needs_auth:
+            return None
+        columns = [
+            ("symbol", "Symbol", "ticker"), ("name", "Name", "text"), ("shares", "Shares", "number"),
+            ("cost_basis", "Avg cost", "money"), ("price", "Price", "money"), ("value", "Value", "money"),
+            ("gain", "Gain", "money"), ("gain_pct", "Gain %", "percent"), ("day_change_pct", "Day %", "percent"),
+            ("weight_pct", "Weight", "percent"),
+        ]
+        return draft("holdings", "Your holdings", columns, self.holdings, self.provenance, chart="allocation")
 
 
 @tool

@@ -6,7 +6,8 @@ from pydantic import BaseModel
 
 from finch_app.agent.tools import ToolContext, tool
 from finch_app.providers.base import Providers
-from finch_app.tools._common import Clamped, Provenance
+from finch_app.agent.resources import ResourceDraft
+from finch_app.tools._common import Clamped, Provenance, draft
 
 
 class TrendingRow(BaseModel):
@@ -28,6 +29,14 @@ class TrendingResult(BaseModel):
         if not self.tickers:
             return "No tickers"
         return f"Top {len(self.tickers)} tickers · #1 {self.tickers[0].ticker}"
+
+    def resource(self) -> ResourceDraft:
+        columns = [
+            ("rank", "Rank", "int"), ("ticker", "Ticker", "ticker"), ("name", "Name", "text"),
+            ("mentions", "Mentions (24 h)", "int"), ("mentions_change_pct", "Change", "percent"),
+            ("upvotes", "Upvotes", "int"), ("rank_24h_ago", "Rank a day ago", "int"),
+        ]
+        return draft("reddit_trending", "Trending on Reddit", columns, self.tickers, self.provenance, chart="mentions_bars")
 
 
 @tool

@@ -1,0 +1,120 @@
+"""Resources: every data tool keeps its rows, announced at once; partial rows grow; CSV is safe."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+
+import pytest
+from sqlmodel import select
+
+from finch_app.agent.events import ResourceSaved, ToolCallComplete, ToolCallProgress, ToolCallStart
+from finch_app.agent.loop import Agent
+from finch_app.agent.resources import ResourceColumn, ResourceDraft
+from finch_app.agent.tools import ToolContext, ToolRegistry, tool
+from finch_app.chat_service import ChatService, build_providers
+from finch_app.db.engine import session_scope
+from finch_app.db.models import Resource
+from finch_app.resources import list_for_conversation, load, query_rows, to_csv
+from finch_app.settings import get_settings
+from finch_app.tools import default_registry
+from tests.fakes.scripted_model import ScriptedModel, text, tool_call, tool_calls
+
+pytestmark = pytest.mark.usefixtures("demo_holdings")
+
+
+def make_service(model: ScriptedModel, registry: ToolRegistry | None = None) -> ChatService:
+    settings = get_settings()
+    agent = Agent(model=model, registry=registry or default_registry(), deps=build_providers(settings), system_prompt="")
+    return ChatService(agent=agent, settings=settings)
+
+
+async def test_each_data_tool_keeps_a_resource_announced_before_its_completion():
+    model = ScriptedModel(
+        tool_calls(
+            ("get_recent_senate_trades", {"limit": 50}, "s"),
+            ("get_portfolio", {}, "p"),
+            ("get_price_history", {"ticker": "NVDA", "range": "1mo"}, "h"),
+            ("get_reddit_trending_stocks", {"limit": 5}, "r"),
+        ),
+        text("Done."),
+    )
+    service = make_service(model)
+    turn = await service.start_turn(user_id="local", conversation_id=None, message="lots")
+    events = [e async for e in turn.events()]
+    saved = {e.tool_call_id: e for e in events if isinstance(e, ResourceSaved)}
+    assert saved["s"].title == "Recent Senate trades" and saved["s"].row_count == 50 and saved["s"].kind == "senate_trades"
+    assert saved["p"].kind == "holdings" and saved["p"].row_count == 8
+    assert saved["h"].kind == "price_history" and saved["r"].row_count == 5
+    for call_id, event in saved.items():
+        complete = next(e for e in events if isinstance(e, ToolCallComplete) and e.tool_call_id == call_id)
+        assert events.index(event) < events.index(complete)
+        assert complete.resource_id == event.resource_id
+    listed = list_for_conversation("local", turn.conversation_id)
+    assert {r.title for r in listed} == {"Recent Senate trades", "Your holdings", "NVDA price history (1mo)", "Trending on Reddit"}
+    senate = load("local", saved["s"].resource_id)
+    assert len(senate.rows) == 50 and senate.columns[0]["key"] == "transaction_date"
+    assert senate.source and "sample" in senate.source
+    assert load("someone-else", saved["s"].resource_id) is None  # scoped to its owner
+
+
+async def test_partial_rows_grow_while_the_tool_runs_and_a_stop_keeps_them():
+    gates = [asyncio.Event() for _ in range(3)]
+
+    @tool
+    async def batches(ctx: ToolContext) -> dict:
+        """Publishes rows in three batches, each after the test opens a gate."""
+        rows: list[dict] = []
+        for index, gate in enumerate(gates):
+            await gate.wait()
+            rows += [{"n": index * 10 + i} for i in range(10)]
+            await ctx.publish_rows(ResourceDraft(kind="test", title="Batches", columns=[ResourceColumn(key="n", label="N", type="int")], rows=list(rows)))
+        return {}
+
+    service = make_service(ScriptedModel(tool_call("batches", {}, id="b")), ToolRegistry.of([batches]))
+    turn = await service.start_turn(user_id="local", conversation_id=None, message="go")
+    stream = turn.events()
+    counts = []
+    async for event in stream:
+        if isinstance(event, ToolCallStart):
+            gates[0].set()
+        if isinstance(event, ResourceSaved):
+            counts.append((event.row_count, event.partial))
+            if len(counts) == 1:
+                gates[1].set()
+            if len(counts) == 2:
+                break  # the user stops the run before the third batch
+    await stream.aclose()
+    assert counts == [(10, True), (20, True)]
+    with session_scope() as session:
+        kept = session.exec(select(Resource)).one()
+        assert kept.row_count == 20 and kept.partial is True
+
+
+def test_csv_export_quotes_unicode_and_neutralises_formulas():
+    resource = Resource(
+        user_id="u", conversation_id="c", run_id="r", tool_call_id="t", kind="k", title="T",
+        columns=[{"key": "name", "label": "Name, full"}, {"key": "amount", "label": "Amount"}],
+        rows=[
+            {"name": "Zoë \"Z\" Müller", "amount": 1.5},
+            {"name": "=cmd|' /C calc'!A0", "amount": None},
+            {"name": "+SUM(A1)", "amount": -3},
+            {"name": "@HYPERLINK(x)", "amount": 0},
+        ],
+    )
+    text = to_csv(resource)
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0] == ["Name, full", "Amount"]
+    assert rows[1] == ['Zoë "Z" Müller', "1.5"]
+    assert rows[2][0] == "'=cmd|' /C calc'!A0" and rows[2][1] == ""
+    assert rows[3] == ["'+SUM(A1)", "-3"]
+    assert rows[4][0].startswith("'@")
+
+
+def test_rows_filter_and_sort_with_blanks_last():
+    rows = [{"t": "NVDA", "v": 3}, {"t": "AAPL", "v": None}, {"t": "AMD", "v": 10}, {"t": "MSFT", "v": 1}]
+    assert [r["t"] for r in query_rows(rows, sort_key="v")] == ["MSFT", "NVDA", "AMD", "AAPL"]
+    assert [r["t"] for r in query_rows(rows, sort_key="v", descending=True)] == ["AMD", "NVDA", "MSFT", "AAPL"]
+    assert [r["t"] for r in query_rows(rows, filter_text="ap")] == ["AAPL"]
+    assert [r["t"] for r in query_rows(rows, filter_text="10")] == ["AMD"]
