@@ -98,3 +98,36 @@ class Holding(SQLModel, table=True):
     cost_basis: float
     """Average price paid per share."""
     updated_at: datetime = _when()
+
+
+class CachedResponse(SQLModel, table=True):
+    """The last good answer of a live data source (`providers/cache.py`), shared by all workers."""
+
+    key: str = Field(primary_key=True)
+    """The cache key: "<source>:<parameters>", e.g. "apewisdom:top:1"."""
+    source: str = Field(index=True)
+    """The key's source, which sets its TTL ("apewisdom", "sec-insider"…)."""
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+    """The answer as JSON (a pydantic model's dump)."""
+    fetched_at: datetime = _when()
+
+
+class Resource(SQLModel, table=True):
+    """A tool's result kept as a table: rows are loaded only when the user opens it."""
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    user_id: str = Field(index=True)
+    conversation_id: str = Field(foreign_key="conversation.id", index=True, ondelete="CASCADE")
+    run_id: str = Field(index=True)
+    tool_call_id: str
+    kind: str
+    title: str
+    columns: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    rows: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    row_count: int = 0
+    partial: bool = False
+    """True while rows are still arriving, or when the run stopped before they all did."""
+    chart: str | None = None
+    source: str | None = None
+    as_of: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    created_at: datetime = _when(index=True)
