@@ -36,7 +36,7 @@ run: install
 
 ## Install everything the tests need (including Debian's Chromium) and run the whole suite
 test: install-dev browser
-	$(BIN)/python -m pytest
+	FINCH_TEST_POSTGRES_URL="$${FINCH_TEST_POSTGRES_URL-$$($(BIN)/python -m tests.postgres_probe)}" $(BIN)/python -m pytest
 
 browser:
 	@command -v chromium >/dev/null 2>&1 || test -x /usr/bin/chromium || { \

@@ -15,4 +15,11 @@ config = rx.Config(
     show_built_with_reflex=False,
     plugins=[],
     disable_plugins=[rx.plugins.SitemapPlugin],
+    # Redis state locks (several workers). A plain handler holds its tab's lock for the whole
+    # handler: opening a conversation reads the database, which under load (200 chats on two
+    # cores) queues behind other work for seconds. Background runs take the lock only to copy
+    # one batch of events. An expired lock silently drops the handler's writes, so leave room;
+    # the price is how long a tab waits for a lock held by a worker that died (ms).
+    redis_lock_expiration=30_000,
+    redis_lock_warning_threshold=3_000,
 )

@@ -276,6 +276,7 @@ class ChatService:
     def _start_sync(self, user_id: str, conversation_id: str | None, text: str) -> StartedTurn:
         run_id = f"run_{uuid.uuid4().hex}"
         with session_scope() as session:
+            self._check_run_limit(session, user_id)
             if conversation_id:
                 conversation_id = self._idle_conversation(session, user_id, conversation_id)
                 history = self._history(
@@ -292,22 +293,35 @@ class ChatService:
                 content=text,
                 run_id=run_id,
             )
-            crud.start_run(
-                session=session,
-                run_id=run_id,
-                user_id=user_id,
-                conversation_id=conversation_id,
-                user_message_id=user_message.id,
-                model=self.model_label,
-            )
+            return self._open_run(session, run_id, user_id, conversation_id, user_message.id, text, history)
+
+    def _open_run(
+        self,
+        session: Session,
+        run_id: str,
+        user_id: str,
+        conversation_id: str,
+        question_id: str,
+        question: str,
+        history: list[ChatMessage],
+    ) -> StartedTurn:
+        """The run row for a saved question, and the turn that will answer it."""
+        crud.start_run(
+            session=session,
+            run_id=run_id,
+            user_id=user_id,
+            conversation_id=conversation_id,
+            user_message_id=question_id,
+            model=self.model_label,
+        )
         return StartedTurn(
             service=self,
             user_id=user_id,
             conversation_id=conversation_id,
-            user_message_id=user_message.id,
+            user_message_id=question_id,
             run_id=run_id,
             history=history,
-            message=text,
+            message=question,
         )
 
     async def delete_conversation(self, *, user_id: str, conversation_id: str) -> None:
@@ -327,6 +341,7 @@ class ChatService:
     def _retry_sync(self, user_id: str, conversation_id: str) -> StartedTurn:
         run_id = f"run_{uuid.uuid4().hex}"
         with session_scope() as session:
+            self._check_run_limit(session, user_id)
             conversation_id = self._idle_conversation(session, user_id, conversation_id)
             turns = crud.conversation_turns(session=session, user_id=user_id, conversation_id=conversation_id)
             questions = [i for i, t in enumerate(turns) if t.message.role == "user"]
@@ -338,23 +353,18 @@ class ChatService:
                 user_id=user_id,
                 message_ids=[t.message.id for t in turns[questions[-1] + 1 :]],
             )
-            crud.start_run(
-                session=session,
-                run_id=run_id,
-                user_id=user_id,
-                conversation_id=conversation_id,
-                user_message_id=question.id,
-                model=self.model_label,
+            history = self._history(turns[: questions[-1]])
+            return self._open_run(session, run_id, user_id, conversation_id, question.id, question.content, history)
+
+    def _check_run_limit(self, session: Session, user_id: str) -> None:
+        """Refuse (429) a run beyond `FINCH_MAX_RUNS_PER_USER` answering at once for this user."""
+        limit = self.settings.max_runs_per_user
+        if crud.count_running_runs(session=session, user_id=user_id) >= limit:
+            raise ChatInputError(
+                f"You already have {limit} answer{'s' if limit != 1 else ''} running, the most at once. "
+                "Wait for one to finish or stop one, then send again.",
+                status=429,
             )
-        return StartedTurn(
-            service=self,
-            user_id=user_id,
-            conversation_id=conversation_id,
-            user_message_id=question.id,
-            run_id=run_id,
-            history=self._history(turns[: questions[-1]]),
-            message=question.content,
-        )
 
     @staticmethod
     def _idle_conversation(session: Session, user_id: str, conversation_id: str) -> str:

@@ -12,7 +12,12 @@ from finch_app.api import api
 from finch_app.chat_service import get_chat_service
 from finch_app.db import crud
 from finch_app.db.engine import session_scope
+from finch_app.config_check import check, format_report
+from finch_app.pages.account import login_page, settings_page
 from finch_app.pages.chat import chat_page
+from finch_app.redact import install_log_redaction
+from finch_app.settings import get_settings
+from finch_app.states.auth import AuthGate, LoginState, SettingsState, handle_backend_exception
 from finch_app.states.chat import ChatState
 
 log = logging.getLogger("finch")
@@ -26,20 +31,44 @@ def _mark_interrupted() -> int:
 @contextlib.asynccontextmanager
 async def finch_lifespan():
     """Startup: runs left `running` by a dead process can never finish, so say so.
-    Shutdown: close the model client's connections."""
-    count = await asyncio.to_thread(_mark_interrupted)
-    if count:
-        log.warning("Marked %d run(s) from a previous process as interrupted", count)
+    With Redis (several workers) other workers' runs are alive: only runs whose lease is
+    gone are interrupted, at startup and then every half lease while the worker runs.
+    Shutdown: close the model client's and Redis's connections."""
+    install_log_redaction()
+    report = await asyncio.to_thread(check, get_settings())
+    for line in format_report(report).splitlines():
+        log.error(line) if line.startswith("error") else log.warning(line)
+    if not report.ok:
+        raise RuntimeError("Finch's configuration has errors (see above); it will not start.")
+    service = get_chat_service()
+    watcher = None
+    if service.active.bus is None:
+        count = await asyncio.to_thread(_mark_interrupted)
+        if count:
+            log.warning("Marked %d run(s) from a previous process as interrupted", count)
+    else:
+        watcher = asyncio.create_task(service.watch_runs(), name="finch-run-reaper")
     yield
-    await get_chat_service().aclose()
+    if watcher is not None:
+        watcher.cancel()
+        await asyncio.gather(watcher, return_exceptions=True)
+    await service.aclose()
 
 
 app = rx.App(
     stylesheets=["/finch.css"],
     theme=None,
-    head_components=[rx.el.meta(name="description", content="Finch — chat with an AI agent about your investments")],
+    head_components=[
+        rx.el.meta(name="description", content="Finch — chat with an AI agent about your investments"),
+        rx.el.script(src="/finch.js", defer=True),
+    ],
     api_transformer=api,
+    backend_exception_handler=handle_backend_exception,
 )
 app.register_lifespan_task(finch_lifespan)
+# Before Reflex's hydrate middleware: a tab's user is settled before any state is sent.
+app.add_middleware(AuthGate(), index=0)
+app.add_page(login_page, route="/login", title="Sign in · Finch", on_load=LoginState.on_load)
+app.add_page(settings_page, route="/settings", title="Settings · Finch", on_load=SettingsState.on_load)
 app.add_page(chat_page, route="/", title="Finch", on_load=ChatState.on_load)
 app.add_page(chat_page, route="/c/[cid]", title="Finch", on_load=ChatState.on_load)

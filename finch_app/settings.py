@@ -51,6 +51,36 @@ class Settings(BaseSettings):
     """Comma-separated browser origins allowed to use the backend (websocket, API).
     Empty: this machine's own origins on PORT only, since Finch binds to 127.0.0.1."""
     port: int = Field(3000, validation_alias="PORT")
+    host: str = "127.0.0.1"
+    """Address `serve` binds to; anything but loopback exposes Finch to the network."""
+
+    # Accounts (finch_app/auth). `none`: one local user, no sign-in (a laptop).
+    auth: Literal["none", "password", "header"] = "none"
+    auth_header: str = "X-Forwarded-Email"
+    """In `header` mode, the header in which the company's proxy names the signed-in user."""
+    trusted_proxies: str = ""
+    """Comma-separated CIDRs whose requests may name the user in `auth_header`."""
+    session_days: float = Field(7.0, gt=0)
+    """How long a sign-in lasts."""
+    login_max_failures: int = Field(5, ge=1)
+    """Wrong passwords (per name, and per address ×4) before sign-in is locked for a while."""
+    login_lockout_minutes: float = Field(15.0, gt=0)
+    login_slowdown_after: int = Field(2, ge=0)
+    """Wrong passwords after which each further answer is delayed (1 s more each time, up to 5 s)."""
+    cookie_secure: Literal["auto", "always", "never"] = "auto"
+    """`auto`: the session cookie is `Secure` when the request came over HTTPS (directly or
+    per a trusted proxy's `X-Forwarded-Proto`)."""
+    max_runs_per_user: int = Field(3, ge=1)
+    """Runs one user may have answering at once; more are refused (HTTP 429)."""
+    redis_url: str | None = Field(None, validation_alias="REFLEX_REDIS_URL")
+    """Reflex's Redis (several workers); `/api/health` checks it when set."""
+    redis_prefix: str = "finch"
+    """Prefix of Finch's own Redis keys and channels (live runs, Stop, leases)."""
+    run_lease_s: float = Field(10.0, gt=0)
+    """A run whose worker stops renewing its lease for this long is marked `interrupted`
+    by another worker (within about 1.5× this)."""
+    transcript_page: int = Field(50, ge=2)
+    """Messages shown when a conversation opens, and added by each "Load earlier messages"."""
 
     # Where each live data source is (mirrors, proxies, tests point these elsewhere).
     apewisdom_base_url: str = "https://apewisdom.io"
@@ -90,6 +120,10 @@ class Settings(BaseSettings):
         if self.allowed_origins.strip():
             return [o.strip().rstrip("/") for o in self.allowed_origins.split(",") if o.strip()]
         return [f"http://{host}:{self.port}" for host in ("localhost", "127.0.0.1", "[::1]")]
+
+    @property
+    def auth_enabled(self) -> bool:
+        return self.auth != "none"
 
     @property
     def offline_model(self) -> bool:

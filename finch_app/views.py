@@ -18,13 +18,22 @@ from finch_app.agent.events import (
     AssistantMessage,
     Done,
     Error,
+    ResourceSaved,
     RunStarted,
     Token,
     ToolCallComplete,
     ToolCallProgress,
     ToolCallStart,
 )
+from finch_app.agent.resources import RESOURCE_LINK
 from finch_app.db.crud import Turn
+
+
+def link_resources(content: str, conversation_id: str) -> str:
+    """Turn the model's `resource:` links into links that open the table in this conversation."""
+    if not conversation_id or "resource:" not in content:
+        return content
+    return RESOURCE_LINK.sub(lambda m: f"[{m.group(1)}](/c/{conversation_id}?r={m.group(2)})", content)
 
 
 def seconds_label(duration_ms: int | None) -> str:
@@ -64,6 +73,9 @@ class CardView:
     progress_message: str = ""
     progress_pct: int = -1
     """0..100, or -1 when the tool gave no fraction."""
+    resource_id: str = ""
+    resource_label: str = ""
+    """"📊 Saved: Recent Senate trades (50 rows)", or "… 120 rows so far" while rows arrive."""
     timer_delay: str = "0ms"
     """Negative CSS animation delay, so a card drawn late (reload, another tab) shows the true elapsed time."""
 
@@ -136,7 +148,7 @@ def message_from_turn(turn: Turn) -> MessageView:
     return MessageView(
         id=message.id,
         role=message.role,
-        content=message.content,
+        content=link_resources(message.content, message.conversation_id),
         status=message.status,
         error=message.error or "",
         retryable=message.retryable,
@@ -210,13 +222,21 @@ def apply_event(view: TurnView, event: AgentEvent) -> TurnView:
                 progress_pct=-1,
             )
             return dataclasses.replace(updated, last_end_ms=max(view.last_end_ms, now_ms))
+        case ResourceSaved():
+            if event.partial:
+                label = f"📊 {event.title}: {event.row_count:,} rows so far"
+            else:
+                noun = "row" if event.row_count == 1 else "rows"
+                label = f"📊 Saved: {event.title} ({event.row_count:,} {noun})"
+            return _update_card(view, event.tool_call_id, resource_id=event.resource_id, resource_label=label)
         case Token():
             return dataclasses.replace(view, text=view.text + event.text)
         case AssistantMessage():
+            content = link_resources(event.content, view.conversation_id)
             return dataclasses.replace(
                 view,
-                text=event.content,
-                answer=_answer(view, event.content, status="complete", needs_auth=event.needs_auth),
+                text=content,
+                answer=_answer(view, content, status="complete", needs_auth=event.needs_auth),
             )
         case Error():
             return dataclasses.replace(
@@ -299,3 +319,35 @@ def _answer(
         steps=steps,
         steps_label=steps_label(steps, total),
     )
+
+
+def format_cell(value: Any, column_type: str) -> tuple[str, str, str]:
+    """(text, type, href) of one table cell: numbers formatted, dates readable, only http(s) links."""
+    if value is None or value == "":
+        return ("—", "text", "")
+    try:
+        match column_type:
+            case "money":
+                number = float(value)
+                sign = "-" if number < 0 else ""
+                return (f"{sign}${abs(number):,.2f}", column_type, "")
+            case "percent":
+                return (f"{float(value):+.2f}%", column_type, "")
+            case "int":
+                return (f"{int(float(value)):,}", column_type, "")
+            case "number":
+                return (f"{float(value):,.4f}".rstrip("0").rstrip("."), column_type, "")
+            case "date":
+                text = str(value)
+                parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+                return (parsed.strftime("%b %d, %Y"), column_type, "")
+            case "link":
+                text = str(value)
+                if text.startswith(("https://", "http://")):
+                    return ("Open ↗", column_type, text)
+                return ("—", column_type, "")
+            case "ticker":
+                return (str(value).upper(), column_type, "")
+    except (TypeError, ValueError):
+        pass
+    return (" ".join(str(value).split()), column_type, "")

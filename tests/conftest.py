@@ -41,14 +41,68 @@ socket.socket.connect = _guarded(_real_connect)  # type: ignore[method-assign]
 socket.socket.connect_ex = _guarded(_real_connect_ex)  # type: ignore[method-assign]
 
 
+POSTGRES_URL = os.environ.get("FINCH_TEST_POSTGRES_URL", "").strip()
+"""A PostgreSQL database the persistence tests also run against (`make test` sets it when
+a local server answers). Each test gets a schema of its own, dropped afterwards."""
+
+
+def pytest_generate_tests(metafunc):
+    """Persistence tests (marked `persistence`) run on SQLite, and on PostgreSQL when it is there."""
+    if POSTGRES_URL and "finch_db" in metafunc.fixturenames and metafunc.definition.get_closest_marker("persistence"):
+        metafunc.parametrize("finch_db", ["sqlite", "postgres"], indirect=True)
+
+
+def _with_search_path(url: str, schema: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    return parsed.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def finch_db(request) -> Iterator[str | None]:
+    """The test's database URL: None for the SQLite file in its data dir, or a fresh
+    PostgreSQL schema (the test is then named `[postgres]`)."""
+    if getattr(request, "param", "sqlite") == "sqlite":
+        yield None
+        return
+    import uuid
+
+    import sqlalchemy as sa
+
+    schema = f"finch_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(POSTGRES_URL)
+    with admin.begin() as connection:
+        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield _with_search_path(POSTGRES_URL, schema)
+    finally:
+        with admin.begin() as connection:
+            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
 @pytest.fixture(autouse=True)
-def finch_env(tmp_path, monkeypatch) -> Iterator[None]:
-    """Each test gets its own data dir (SQLite file) and fresh cached settings/services."""
-    from finch_app import chat_service, settings
+def finch_env(tmp_path, monkeypatch, finch_db) -> Iterator[None]:
+    """Each test gets its own data dir (SQLite file, or a PostgreSQL schema: `finch_db`) and
+    fresh cached settings/services."""
+    from argon2 import PasswordHasher
+
+    from finch_app import chat_service, redact, settings
+    from finch_app.auth import passwords
     from finch_app.db import engine
 
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "FINCH_MODEL", "DATABASE_URL"):
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "FINCH_MODEL", "DATABASE_URL", "FMP_API_KEY"):
         monkeypatch.delenv(name, raising=False)
+    for name in ("FINCH_AUTH", "FINCH_AUTH_HEADER", "FINCH_TRUSTED_PROXIES", "FINCH_HOST", "FINCH_MAX_RUNS_PER_USER"):
+        monkeypatch.delenv(name, raising=False)
+    if finch_db is not None:
+        monkeypatch.setenv("DATABASE_URL", finch_db)
+    # argon2 at its production cost makes every sign-in in a test take ~0.1 s; the
+    # parameters themselves are checked in tests/test_auth.py.
+    monkeypatch.setattr(passwords, "HASHER", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    monkeypatch.setattr(passwords, "_DUMMY_HASH", None)
+    redact.forget_secrets()
     monkeypatch.setenv("FINCH_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("FINCH_SAMPLE_LATENCY_MS", "0")
     # The default (auto) mode would try the public data sources, and resolving their names
@@ -57,6 +111,8 @@ def finch_env(tmp_path, monkeypatch) -> Iterator[None]:
     settings.reset_settings()
     chat_service.get_chat_service.cache_clear()
     yield
+    if finch_db is not None:
+        engine.engine_for(finch_db).dispose()  # its pooled connections, before the schema goes
     settings.reset_settings()
     chat_service.get_chat_service.cache_clear()
     engine.engine_for.cache_clear()

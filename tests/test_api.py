@@ -34,6 +34,8 @@ from finch_app.db.models import Message, Run, ToolCall
 from finch_app.settings import get_settings
 from tests.fakes.scripted_model import ScriptedModel, model_error, text, tool_call, tool_calls
 
+pytestmark = pytest.mark.persistence
+
 WAIT_S = 10.0
 
 

@@ -18,7 +18,7 @@ from finch_app.settings import get_settings
 from finch_app.tools import default_registry
 from tests.fakes.scripted_model import ScriptedModel, model_error, text, tool_call, tool_calls
 
-pytestmark = pytest.mark.usefixtures("demo_holdings")
+pytestmark = [pytest.mark.usefixtures("demo_holdings"), pytest.mark.persistence]
 
 
 def make_service(model: ScriptedModel, registry: ToolRegistry | None = None) -> ChatService:

@@ -8,6 +8,7 @@ which serves the real records of `shared/real-data` and records every request.
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -15,8 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlmodel import create_engine, select
 
 from finch_app.chat_service import build_providers
+from finch_app.db.engine import session_scope
+from finch_app.db.models import CachedResponse
 from finch_app.providers import live as live_module
 from finch_app.providers.base import DataUnavailable
 from finch_app.providers.cache import CacheKey, DataCache
@@ -69,16 +73,16 @@ async def closing() -> AsyncIterator[Callable[[Any], Any]]:
 
 
 def _live(settings: Settings, cache: DataCache | None = None) -> LiveMarketData:
-    return LiveMarketData(settings, cache or DataCache(settings.data_dir / "cache"))
+    return LiveMarketData(settings, cache or DataCache())
 
 
 def _clock_ahead(settings: Settings, ahead: timedelta) -> DataCache:
-    """The app's cache as seen `ahead` in the future."""
-    return DataCache(settings.data_dir / "cache", now=lambda: datetime.now(UTC) + ahead)
+    """The app's cache (a new instance on the app's database) as seen `ahead` in the future."""
+    return DataCache(now=lambda: datetime.now(UTC) + ahead)
 
 
 def _service(settings: Settings, *, cache: DataCache | None = None, **kwargs: Any) -> MarketDataService:
-    cache = cache or DataCache(settings.data_dir / "cache")
+    cache = cache or DataCache()
     return MarketDataService(
         mode=settings.data_mode,
         live=LiveMarketData(settings, cache),
@@ -222,6 +226,210 @@ async def test_sec_is_not_asked_without_a_contact(sources: DataSourcesServer, co
     assert sources.requests == []
 
 
+# ---------------------------------------------------------------- SEC EDGAR: latest Form 4s, market-wide
+
+LATEST_FEED = b"""<?xml version="1.0" encoding="ISO-8859-1" ?>
+<feed xmlns="http://www.w3.org/2005/Atom">
+<title>Latest Filings - Thu, 19 Nov 2026 17:12:40 EST</title>
+<link rel="alternate" href="/cgi-bin/browse-edgar?action=getcurrent"/>
+<link rel="self" href="/cgi-bin/browse-edgar?action=getcurrent"/>
+<id>https://www.sec.gov/cgi-bin/browse-edgar?action=getcurrent</id>
+<author><name>Webmaster</name><email>webmaster@sec.gov</email></author>
+<updated>2026-11-19T17:12:40-05:00</updated>
+<entry>
+<title>4 - M\xdcLLER J\xd6RG (0001999001) (Reporting)</title>
+<link rel="alternate" type="text/html" href="https://www.sec.gov/Archives/edgar/data/1999001/000199900126000003/0001999001-26-000003-index.htm"/>
+<summary type="html"> &lt;b&gt;Filed:&lt;/b&gt; 2026-11-19 &lt;b&gt;AccNo:&lt;/b&gt; 0001999001-26-000003 &lt;b&gt;Size:&lt;/b&gt; 5 KB</summary>
+<updated>2026-11-19T17:12:40-05:00</updated>
+<category scheme="https://www.sec.gov/" label="form type" term="4"/>
+<id>urn:tag:sec.gov,2008:accession-number=0001999001-26-000003</id>
+</entry>
+<entry>
+<title>4 - AT&amp;T INC. (0000732717) (Issuer)</title>
+<link rel="alternate" type="text/html" href="https://www.sec.gov/Archives/edgar/data/732717/000199900126000003/0001999001-26-000003-index.htm"/>
+<summary type="html"> &lt;b&gt;Filed:&lt;/b&gt; 2026-11-19 &lt;b&gt;AccNo:&lt;/b&gt; 0001999001-26-000003 &lt;b&gt;Size:&lt;/b&gt; 5 KB</summary>
+<updated>2026-11-19T17:12:40-05:00</updated>
+<category scheme="https://www.sec.gov/" label="form type" term="4"/>
+<id>urn:tag:sec.gov,2008:accession-number=0001999001-26-000003</id>
+</entry>
+<entry>
+<title>424B2 - Morgan Stanley Finance LLC (0001631596) (Filer)</title>
+<link rel="alternate" type="text/html" href="https://www.sec.gov/Archives/edgar/data/1631596/000110465926118734/0001104659-26-118734-index.htm"/>
+<summary type="html"> &lt;b&gt;Filed:&lt;/b&gt; 2026-11-19 &lt;b&gt;AccNo:&lt;/b&gt; 0001104659-26-118734 &lt;b&gt;Size:&lt;/b&gt; 48 KB</summary>
+<updated>2026-11-19T17:10:02-05:00</updated>
+<category scheme="https://www.sec.gov/" label="form type" term="424B2"/>
+<id>urn:tag:sec.gov,2008:accession-number=0001104659-26-118734</id>
+</entry>
+<entry>
+<title>4/A - Example Holdings Corp (0001888002) (Issuer)</title>
+<link rel="alternate" type="text/html" href="https://www.sec.gov/Archives/edgar/data/1888002/000188800226000041/0001888002-26-000041-index.htm"/>
+<summary type="html"> &lt;b&gt;Filed:&lt;/b&gt; 2026-11-18 &lt;b&gt;AccNo:&lt;/b&gt; 0001888002-26-000041 &lt;b&gt;Size:&lt;/b&gt; 4 KB</summary>
+<updated>2026-11-19T09:01:15-05:00</updated>
+<category scheme="https://www.sec.gov/" label="form type" term="4/A"/>
+<id>urn:tag:sec.gov,2008:accession-number=0001888002-26-000041</id>
+</entry>
+<entry>
+<title>4 - DOE JANE (0001777003) (Reporting)</title>
+<link rel="alternate" type="text/html" href="https://www.sec.gov/Archives/edgar/data/1777003/000177700326000010/0001777003-26-000010-index.htm"/>
+<summary type="html"> &lt;b&gt;Filed:&lt;/b&gt; 2026-11-18 &lt;b&gt;AccNo:&lt;/b&gt; 0001777003-26-000010 &lt;b&gt;Size:&lt;/b&gt; 3 KB</summary>
+<updated>2026-11-18T21:45:00-05:00</updated>
+<category scheme="https://www.sec.gov/" label="form type" term="4"/>
+<id>urn:tag:sec.gov,2008:accession-number=0001777003-26-000010</id>
+</entry>
+</feed>
+"""
+
+
+def test_latest_filings_feed_parses_each_form4_once_from_the_issuers_folder() -> None:
+    filings = live_module.parse_latest_form4_feed(LATEST_FEED)
+    assert [(f.accession_number, f.form, f.cik, f.company) for f in filings] == [
+        ("0001999001-26-000003", "4", 732717, "AT&T INC."),  # the issuer's entry, not the owner's
+        ("0001888002-26-000041", "4/A", 1888002, "Example Holdings Corp"),
+        ("0001777003-26-000010", "4", 1777003, ""),  # the feed cut off before its issuer entry
+    ]
+    assert filings[0].folder == "000199900126000003"
+    assert filings[1].filing_date == date(2026, 11, 18)  # "Filed:", not the acceptance time
+
+    with pytest.raises(ValueError, match="not an Atom feed"):
+        live_module.parse_latest_form4_feed(b"<html><body>Latest Filings</body></html>")
+
+
+def test_form4_document_of_a_filing_index() -> None:
+    modified = "2026-11-19 17:12:40"
+    index = {
+        "directory": {
+            "item": [
+                {"last-modified": modified, "name": "xslF345X05", "type": "folder.gif", "size": ""},
+                {"last-modified": modified, "name": "0001999001-26-000003.txt", "type": "text.gif"},
+                {"last-modified": modified, "name": "ex24.htm", "type": "text.gif", "size": "9"},
+                {"last-modified": modified, "name": "wk-form4_1795.xml", "type": "text.gif", "size": "5"},
+            ],
+            "name": "/Archives/edgar/data/732717/000199900126000003",
+            "parent-dir": "/Archives/edgar/data/732717",
+        }
+    }
+    assert live_module.form4_document(index) == ("wk-form4_1795.xml", "xslF345X05")
+    index["directory"]["item"] = index["directory"]["item"][1:3]
+    assert live_module.form4_document(index) is None
+
+
+async def test_sec_latest_insider_trades_from_the_feed(sources: DataSourcesServer, closing) -> None:
+    live = closing(_live(get_settings()))
+    data = await live.recent_insider_trades(100)
+    assert (data.mode, data.source, data.note) == ("live", "SEC EDGAR", None)
+    newest = sources.latest_form4s()
+    # The feed's order: newest accepted filing first, each filing's lines as filed.
+    assert list(dict.fromkeys(t.accession_number for t in data.rows)) == [f.accession_number for f in newest]
+    assert data.rows[0].ticker == "NVDA" and data.rows[0].company == "NVIDIA CORP"
+    assert {t.ticker for t in data.rows} == {"AAPL", "NVDA", "TSLA"}
+    assert {t.form for t in data.rows} == {"4", "4/A"}  # the 424B2 and 40-F entries are dropped
+    aapl_sale = next(t for t in data.rows if t.accession_number == "0002051731-26-000012")
+    assert (aapl_sale.insider, aapl_sale.code, aapl_sale.shares) == ("HALVORSEN MARIT J", "S", 18000)
+    assert aapl_sale.filing_url == (
+        f"{sources.base_url}/Archives/edgar/data/320193/000205173126000012/xslF345X05/wk-form4_1795467012.xml"
+    )
+
+    (feed,) = sources.seen("sec_latest")
+    assert feed.query == {
+        "action": "getcurrent",
+        "type": "4",
+        "company": "",
+        "dateb": "",
+        "owner": "include",
+        "start": "0",
+        "count": "100",  # 20 filings wanted: about 2.5 entries each
+        "output": "atom",
+    }
+    # Each filing once, from the issuer's folder (the feed also links the owners'), raw XML.
+    indexes = [r.path for r in sources.seen("sec_index")]
+    assert len(indexes) == len(newest) and len(set(indexes)) == len(newest)
+    assert all(path.split("/")[4] in {"320193", "1045810", "1318605"} for path in indexes)
+    assert len(sources.seen("sec_archive")) == len(newest)
+    assert all("/xsl" not in r.path for r in sources.seen("sec_archive"))
+    for request in sources.requests:
+        assert SEC_CONTACT in request.headers["user-agent"]
+    assert sources.seen("sec_tickers") == sources.seen("sec_submissions") == []
+
+
+async def test_sec_latest_reads_only_as_many_filings_as_needed(sources: DataSourcesServer, closing) -> None:
+    data = await closing(_live(get_settings())).recent_insider_trades(2)
+    assert len(data.rows) == 2
+    assert sources.seen("sec_latest")[0].query["count"] == "40"
+    assert len(sources.seen("sec_index")) == len(sources.seen("sec_archive")) == 2
+
+
+async def test_sec_latest_skips_a_filing_it_cannot_read(
+    sources: DataSourcesServer, configure, closing
+) -> None:
+    live = closing(_live(configure(FINCH_HTTP_MAX_RETRIES="0")))
+    sources.fail("sec_index", status=503, times=1)
+    data = await live.recent_insider_trades(100)
+    read = {t.accession_number for t in data.rows}
+    assert len(read) == len(sources.latest_form4s()) - 1
+    assert data.note == "1 of the 9 newest Form 4 filings could not be read: SEC EDGAR is failing: HTTP 503"
+
+    sources.fail("sec_latest", status=503)
+    with pytest.raises(DataUnavailable, match="SEC EDGAR is failing: HTTP 503"):
+        await live.recent_insider_trades(10)
+    sources.heal()
+    sources.fail("sec_index", status=503)
+    with pytest.raises(DataUnavailable, match="SEC EDGAR is failing: HTTP 503"):
+        await live.recent_insider_trades(10)
+
+
+async def test_service_caches_latest_insider_trades_by_limit_bucket(
+    sources: DataSourcesServer, configure, closing
+) -> None:
+    market = closing(_service(configure(FINCH_DATA_MODE="auto")))
+    five = await market.recent_insider_trades(5)
+    eight = await market.recent_insider_trades(8)
+    assert (five.mode, len(five.rows), len(eight.rows)) == ("live", 5, 8)
+    assert eight.rows[:5] == five.rows
+    assert len(sources.seen("sec_latest")) == 1  # 5 and 8 share one cached copy
+    assert len(sources.seen("sec_index")) == min(10, len(sources.latest_form4s()))  # the bucket's 10 at most
+    with session_scope() as session:
+        assert session.get(CachedResponse, "sec-latest:10") is not None
+
+    await closing(_service(get_settings())).recent_insider_trades(30)  # another bucket
+    assert len(sources.seen("sec_latest")) == 2
+
+
+async def test_latest_insider_trades_fall_back_with_labels(
+    sources: DataSourcesServer, configure, closing
+) -> None:
+    settings = configure(FINCH_DATA_MODE="auto", FINCH_HTTP_MAX_RETRIES="0")
+    sources.fail("sec_latest", status=503)
+    sample = await closing(_service(settings)).recent_insider_trades(4)
+    assert (sample.mode, sample.source) == ("sample", "SEC EDGAR (bundled sample)")
+    assert sample.note == f"{SAMPLE_NOTE} — live source unreachable"
+    assert len(sample.rows) == 4
+
+    sources.heal()
+    live = await closing(_service(settings)).recent_insider_trades(4)
+    assert live.mode == "live"
+    sources.fail("sec_latest", status=503)
+    later = _clock_ahead(settings, timedelta(minutes=30))
+    cached = await closing(_service(settings, cache=later)).recent_insider_trades(4)
+    assert (cached.mode, cached.note) == ("cached", "cached 30 min ago — live source unreachable")
+    assert cached.rows == live.rows
+
+
+async def test_latest_insider_trades_in_live_mode_and_without_a_contact(
+    sources: DataSourcesServer, configure, closing
+) -> None:
+    sources.fail("sec_latest", status=503)
+    market = closing(_service(configure(FINCH_DATA_MODE="live", FINCH_HTTP_MAX_RETRIES="0")))
+    with pytest.raises(DataUnavailable, match="SEC EDGAR is failing: HTTP 503"):
+        await market.recent_insider_trades(5)
+
+    unconfigured = closing(_service(configure(FINCH_DATA_MODE="auto", FINCH_SEC_CONTACT=None)))
+    before = len(sources.requests)
+    data = await unconfigured.recent_insider_trades(5)
+    assert data.mode == "sample" and len(data.rows) == 5
+    assert data.note == f"{SAMPLE_NOTE} — live source not configured (set FINCH_SEC_CONTACT)"
+    assert len(sources.requests) == before
+
+
 # ---------------------------------------------------------------- retries
 
 
@@ -302,24 +510,28 @@ async def test_offline_mode_never_touches_the_network(sources: DataSourcesServer
         market.quotes(["AAPL", "MSFT"]),
         market.price_history("AAPL", 30),
         market.insider_trades("AAPL", 5),
+        market.recent_insider_trades(5),
     )
     for data in results:
         assert data.mode == "sample" and data.note == SAMPLE_NOTE and data.rows
     assert sources.requests == []
 
 
-async def test_auto_mode_serves_live_data_and_caches_it_on_disk(
+async def test_auto_mode_serves_live_data_and_caches_it_in_the_database(
     sources: DataSourcesServer, configure, closing
 ) -> None:
     settings = configure(FINCH_DATA_MODE="auto")
     first = await closing(_service(settings)).reddit_trending(3)
     assert first.mode == "live"
 
-    # A new provider (a restarted app) finds the fresh copy on disk: no request.
+    # A new provider (a restarted app, another worker) finds the fresh copy in the database.
     again = await closing(_service(settings)).reddit_trending(3)
     assert again.mode == "live" and again.rows == first.rows
     assert len(sources.seen("apewisdom")) == 1
-    assert list((settings.data_dir / "cache").glob("apewisdom--*.json"))
+    with session_scope() as session:
+        row = session.get(CachedResponse, "apewisdom:top:1")
+        assert row is not None and row.source == "apewisdom"
+    assert not (settings.data_dir / "cache").exists()  # no more per-key files
 
 
 async def test_auto_mode_falls_back_to_the_last_good_copy(
@@ -419,26 +631,67 @@ def test_the_app_uses_the_market_data_service(configure) -> None:
 # ---------------------------------------------------------------- the cache itself
 
 
-async def test_cache_fresh_within_ttl_and_last_good_after(tmp_path: Path) -> None:
+def _ranking(source: str = "ApeWisdom") -> DataSet[RedditTicker]:
+    row = RedditTicker(rank=1, ticker="GME", name="GameStop", mentions=412, upvotes=1204)
+    return DataSet[RedditTicker](rows=[row], source=source, as_of=datetime.now(UTC), mode="live")
+
+
+async def test_cache_fresh_within_ttl_and_last_good_after() -> None:
     key = CacheKey("apewisdom", "top:1")
     kind = DataSet[RedditTicker]
-    value = kind(rows=[], source="ApeWisdom", as_of=datetime.now(UTC), mode="live")
-    await DataCache(tmp_path).put(key, value)
+    value = _ranking()
+    await DataCache().put(key, value)
 
-    restarted = DataCache(tmp_path)
+    restarted = DataCache()  # a new instance on the same database: nothing in its memory
     fresh = await restarted.fresh(key, kind)
     assert fresh is not None and fresh.value == value
+    assert fresh.fetched_at.tzinfo is not None
 
-    later = DataCache(tmp_path, now=lambda: datetime.now(UTC) + key.ttl + timedelta(seconds=1))
+    later = DataCache(now=lambda: datetime.now(UTC) + key.ttl + timedelta(seconds=1))
     assert await later.fresh(key, kind) is None
     assert (await later.last_good(key, kind)).value == value  # type: ignore[union-attr]
     assert await later.last_good(CacheKey("apewisdom", "top:2"), kind) is None
 
 
-async def test_an_unreadable_cache_file_counts_as_missing(tmp_path: Path) -> None:
+async def test_the_cache_is_one_row_per_key_in_the_app_database() -> None:
+    key = CacheKey("yahoo-quotes", "AAPL,MSFT")
+    await DataCache().put(key, _ranking("first"))
+    await DataCache().put(key, _ranking("second"))
+    with session_scope() as session:
+        rows = session.exec(select(CachedResponse)).all()
+    assert [(r.key, r.source) for r in rows] == [("yahoo-quotes:AAPL,MSFT", "yahoo-quotes")]
+    assert json.loads(rows[0].payload)["source"] == "second"
+
+
+async def test_a_newer_copy_from_another_worker_wins_over_a_stale_one_in_memory() -> None:
+    key = CacheKey("apewisdom", "top:1")
+    kind = DataSet[RedditTicker]
+    this_worker, other_worker = DataCache(), DataCache()
+    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    await this_worker.put(key, _ranking("old"), fetched_at=an_hour_ago)
+    await other_worker.put(key, _ranking("new"))
+
+    fresh = await this_worker.fresh(key, kind)
+    assert fresh is not None and fresh.value.source == "new"
+    # An older copy arriving late does not replace the newer one in the database.
+    await this_worker.put(key, _ranking("late"), fetched_at=an_hour_ago)
+    assert (await DataCache().last_good(key, kind)).value.source == "new"  # type: ignore[union-attr]
+
+
+async def test_an_unreadable_cached_row_counts_as_missing() -> None:
     key = CacheKey("house")
-    (tmp_path / key.filename).write_text("{not json", encoding="utf-8")
-    assert await DataCache(tmp_path).last_good(key, DataSet[RedditTicker]) is None
+    with session_scope() as session:
+        session.add(CachedResponse(key=key.id, source=key.source, payload="{not json"))
+    assert await DataCache().last_good(key, DataSet[RedditTicker]) is None
+
+
+async def test_a_failing_database_costs_the_shared_copy_not_the_answer(tmp_path: Path) -> None:
+    unopenable = create_engine(f"sqlite:///{tmp_path / 'missing-dir' / 'finch.db'}")
+    cache = DataCache(unopenable)
+    key, value = CacheKey("house"), _ranking()
+    await cache.put(key, value)  # logged, not raised
+    assert (await cache.last_good(key, DataSet[RedditTicker])).value == value  # type: ignore[union-attr]
+    assert await DataCache(unopenable).last_good(key, DataSet[RedditTicker]) is None
 
 
 # ---------------------------------------------------------------- the bundled Form 4 sample
@@ -459,3 +712,16 @@ async def test_sample_form4s_parse_with_their_quirks() -> None:
     other = await sample.insider_trades("MSFT", 10)
     assert other.rows == []
     assert other.note == f"{SAMPLE_NOTE}; the sample has Form 4 filings of AAPL, NVDA, TSLA only"
+
+
+async def test_sample_latest_insider_trades_span_every_company_newest_filing_first() -> None:
+    sample = SampleMarketData(latency_ms=0)
+    latest = await sample.recent_insider_trades(100)
+    assert (latest.mode, latest.source, latest.note) == ("sample", "SEC EDGAR (bundled sample)", SAMPLE_NOTE)
+    assert {t.ticker for t in latest.rows} == {"AAPL", "NVDA", "TSLA"}
+    filed = [t.filing_date for t in latest.rows]
+    assert filed == sorted(filed, reverse=True)
+    assert latest.rows[0].ticker == "NVDA"  # filed 2026-11-19, the sample's newest
+    every = sum([len((await sample.insider_trades(t, 100)).rows) for t in ("AAPL", "NVDA", "TSLA")])
+    assert len(latest.rows) == every
+    assert len((await sample.recent_insider_trades(3)).rows) == 3

@@ -18,6 +18,8 @@ from finch_app.providers.portfolio import (
 from finch_app.settings import get_settings
 from finch_app.tools.portfolio import get_portfolio
 
+pytestmark = pytest.mark.persistence
+
 FIDELITY = """\ufeffAccount Number,Account Name,Symbol,Description,Quantity,Last Price,Current Value,Cost Basis Total,Average Cost Basis,Type
 Z123,Individual,SPAXX**,HELD IN MONEY MARKET,,,$1234.56,,,Cash
 Z123,Individual,AAPL,APPLE INC,40,$268.40,"$10,736.00","$6,884.00",$172.10,Cash

@@ -21,7 +21,7 @@ from finch_app.settings import get_settings
 from finch_app.tools import default_registry
 from tests.fakes.scripted_model import ScriptedModel, text, tool_call, tool_calls
 
-pytestmark = pytest.mark.usefixtures("demo_holdings")
+pytestmark = [pytest.mark.usefixtures("demo_holdings"), pytest.mark.persistence]
 
 
 def make_service(model: ScriptedModel, registry: ToolRegistry | None = None) -> ChatService:
@@ -118,3 +118,57 @@ def test_rows_filter_and_sort_with_blanks_last():
     assert [r["t"] for r in query_rows(rows, sort_key="v", descending=True)] == ["AMD", "NVDA", "MSFT", "AAPL"]
     assert [r["t"] for r in query_rows(rows, filter_text="ap")] == ["AAPL"]
     assert [r["t"] for r in query_rows(rows, filter_text="10")] == ["AMD"]
+
+
+async def test_resource_routes_list_read_and_export_only_for_their_owner():
+    import httpx
+
+    from finch_app.api import create_api
+    from finch_app.api.routes import current_user_id, get_service
+
+    model = ScriptedModel(tool_call("get_recent_house_trades", {"limit": 12}, id="h"), text("See the table."))
+    service = make_service(model)
+    turn = await service.start_turn(user_id="local", conversation_id=None, message="house trades")
+    events = [e async for e in turn.events()]
+    resource_id = next(e.resource_id for e in events if isinstance(e, ResourceSaved))
+
+    app = create_api()
+    app.dependency_overrides[get_service] = lambda: service
+    user = {"id": "local"}
+    app.dependency_overrides[current_user_id] = lambda: user["id"]
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://finch") as http:
+        listed = (await http.get(f"/api/conversations/{turn.conversation_id}/resources")).json()
+        assert [(r["id"], r["title"], r["row_count"], r["kind"]) for r in listed] == [
+            (resource_id, "Recent House trades", 12, "house_trades")
+        ]
+        detail = (await http.get(f"/api/resources/{resource_id}")).json()
+        assert len(detail["rows"]) == 12 and detail["columns"][0] == {"key": "transaction_date", "label": "Traded", "type": "date"}
+        exported = await http.get(f"/api/resources/{resource_id}.csv")
+        assert exported.headers["content-type"].startswith("text/csv")
+        assert 'filename="Recent House trades.csv"' in exported.headers["content-disposition"]
+        assert len(list(csv.reader(io.StringIO(exported.text.lstrip("\ufeff"))))) == 13
+
+        user["id"] = "mallory"
+        for path in (f"/api/resources/{resource_id}", f"/api/resources/{resource_id}.csv", f"/api/conversations/{turn.conversation_id}/resources"):
+            response = await http.get(path)
+            assert response.status_code == 404, path
+            assert response.json()["detail"] in {"Resource not found", "Conversation not found"}
+
+
+async def test_answers_link_to_the_saved_tables():
+    from finch_app.agent.offline import OfflineChatModel
+    from finch_app.agent.events import AssistantMessage
+    from finch_app.views import link_resources
+
+    settings = get_settings()
+    service = ChatService(
+        agent=Agent(model=OfflineChatModel(token_delay_s=0), registry=default_registry(), deps=build_providers(settings), system_prompt=""),
+        settings=settings,
+    )
+    turn = await service.start_turn(user_id="local", conversation_id=None, message="get recent senate trades")
+    events = [e async for e in turn.events()]
+    resource_id = next(e.resource_id for e in events if isinstance(e, ResourceSaved))
+    answer = next(e for e in events if isinstance(e, AssistantMessage)).content
+    assert f"[Recent Senate trades](resource:{resource_id})" in answer
+    assert f"[Recent Senate trades](/c/{turn.conversation_id}?r={resource_id})" in link_resources(answer, turn.conversation_id)
+    assert link_resources("[x](javascript:alert(1))", "c1") == "[x](javascript:alert(1))"  # only resource: links change

@@ -206,10 +206,10 @@ async def measure(n_prior: int, *, touch_transcript: bool = False) -> Measuremen
         return Measurement(transcript, frames)
 
 
-def _report(label: str, empty: Frame, full: Frame) -> None:
+def _report(label: str, empty: Frame, full: Frame, prior: int = 100) -> None:
     growth = (full.size - empty.size) / empty.size * 100
     print(
-        f"  {label:<22} 0 prior: {empty.size:>6} B   100 prior: {full.size:>6} B   ({growth:+.1f} %)"
+        f"  {label:<22} 0 prior: {empty.size:>6} B   {prior} prior: {full.size:>6} B   ({growth:+.1f} %)"
     )
 
 
@@ -269,3 +269,44 @@ async def test_measurement_detects_a_transcript_leak() -> None:
         _assert_live_only("leak", leaked)
     with pytest.raises(AssertionError):
         _assert_within_tolerance("leak", baseline, leaked)
+
+
+# --- long conversations: 500 prior messages ------------------------------------------------
+
+
+async def test_tool_event_deltas_do_not_grow_with_500_prior_messages() -> None:
+    empty = await measure(0)
+    long = await measure(500)
+    assert long.transcript is not None and long.transcript.size > 500_000
+    print(f"\n  transcript of 500 messages (sent once, on load): {long.transcript.size} B")
+    for label in ("tool_call_start", "tool_call_start#2", "tool_call_complete", "tool_call_complete#2", "token"):
+        _report(label, empty.events[label], long.events[label], prior=500)
+        _assert_live_only(label, long.events[label])
+        _assert_within_tolerance(label, empty.events[label], long.events[label])
+
+
+async def test_finishing_a_turn_sends_the_new_rows_not_the_transcript() -> None:
+    """The turn joins the transcript once; that delta carries the two new rows, not the 500 old ones."""
+    from finch_app.states.chat import ChatState, LiveTurnState
+
+    async with HeadlessTab(_app(), token="payload-settle") as tab:
+        async with tab.locked(ChatState, emit=True) as chat:
+            chat.conversation_id = CONVERSATION_ID
+            chat.messages = prior_transcript(500)
+        view = TurnView()
+        for _, event in turn_events():
+            view = apply_event(view, event)
+        async with tab.locked(LiveTurnState, emit=True) as live:
+            live.user_text = "How is my portfolio doing?"
+            live.conversation_id = CONVERSATION_ID
+            live.answer = [MessageView(id=f"answer-{RUN_ID}", role="assistant", content=view.text)]
+            live._view = view
+        sent = len(tab.frames)
+        async with tab.locked(LiveTurnState, emit=True) as live:
+            live._settle(await live.get_state(ChatState))
+        (frame,) = tab.frames[sent:]
+        chat_delta = frame.delta[ChatState.get_full_name()]
+        print(f"\n  turn joins a 500-message transcript: {frame.size} B")
+        assert "messages_rx_state_" not in chat_delta
+        assert [row["role"] for row in chat_delta["added_rx_state_"]] == ["user", "assistant"]
+        assert frame.size < 5_000

@@ -38,7 +38,13 @@ from finch_app.agent.model import (
     TextDelta,
     ToolCallRequest,
 )
-from finch_app.agent.resources import ResourceDraft, ResourceSink, SavedResource, result_resource
+from finch_app.agent.resources import (
+    ResourceDraft,
+    ResourceSink,
+    SavedResource,
+    resource_note,
+    result_resource,
+)
 from finch_app.agent.tools import (
     ToolArgumentError,
     ToolContext,
@@ -73,6 +79,7 @@ class _Finished:
     error: str | None = None
     duration_ms: int = 0
     resource_id: str | None = None
+    resource_title: str | None = None
 
 
 @dataclass
@@ -261,6 +268,8 @@ class Agent:
                 status: ToolStatus = "completed" if item.error is None else "error"
                 if item.error is None:
                     results[item.call.id] = result_to_text(item.result, self.tool_result_max_chars)
+                    if item.resource_id and item.resource_title:
+                        results[item.call.id] += resource_note(item.resource_title, item.resource_id)
                     if result_needs_auth(item.result):
                         needs_auth_calls.add(item.call.id)
                 else:
@@ -292,12 +301,13 @@ class Agent:
         resources: ResourceSink | None,
     ) -> None:
         resource_id: str | None = None
+        resource_title: str | None = None
 
         async def report_progress(message: str, fraction: float | None = None) -> None:
             inbox.put_nowait(_Progress(call.id, message, fraction))
 
         async def keep(draft: ResourceDraft, *, partial: bool) -> None:
-            nonlocal resource_id
+            nonlocal resource_id, resource_title
             if resources is None:
                 return
             try:
@@ -307,7 +317,7 @@ class Agent:
             except Exception:  # keeping a copy must never fail the tool itself
                 log.exception("Could not save the resource of %s", call.name)
                 return
-            resource_id = saved.resource_id
+            resource_id, resource_title = saved.resource_id, saved.title
             inbox.put_nowait(_Saved(call.id, saved))
 
         async def publish_rows(draft: ResourceDraft) -> None:
@@ -329,7 +339,13 @@ class Agent:
         if draft is not None:
             await keep(draft, partial=False)
         inbox.put_nowait(
-            _Finished(call, result=result, duration_ms=_elapsed_ms(started), resource_id=resource_id)
+            _Finished(
+                call,
+                result=result,
+                duration_ms=_elapsed_ms(started),
+                resource_id=resource_id,
+                resource_title=resource_title,
+            )
         )
 
 

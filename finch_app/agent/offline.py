@@ -17,6 +17,7 @@ from datetime import date, datetime
 from typing import Any
 
 from finch_app.agent.model import ChatMessage, ModelOutput, TextDelta, ToolCallRequest
+from finch_app.agent.resources import split_resource_note
 
 OFFLINE_LABEL = "Offline model"
 
@@ -214,11 +215,13 @@ def _results_of_last_round(messages: list[ChatMessage]) -> list[tuple[str, Any]]
     for message in reversed(messages):
         if message.role != "tool":
             break
-        content = message.content or ""
+        content, saved = split_resource_note(message.content or "")
         try:
             value: Any = json.loads(content)
         except json.JSONDecodeError:
             value = content
+        if saved and isinstance(value, dict):
+            value["_resource"] = {"title": saved[0], "id": saved[1]}
         results.append((message.name or "", value))
     results.reverse()
     return results
@@ -244,6 +247,10 @@ def compose_answer(question: str, results: list[tuple[str, Any]]) -> str:
     overlap = _overlap_section(by_tool)
     if overlap:
         sections.append(overlap)
+    saved = [v["_resource"] for values in grouped.values() for v in values if "_resource" in v]
+    if saved:
+        links = ", ".join(f"[{r['title']}](resource:{r['id']})" for r in saved)
+        sections.append(f"📊 Tables and charts: {links} — also in the Results panel.")
     notes = sorted({line for values in grouped.values() for v in values for line in _provenance_lines(v)})
     if notes:
         sections.append("  \n".join(f"_{n}_" for n in notes))

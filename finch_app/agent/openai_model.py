@@ -121,7 +121,7 @@ class OpenAIChatModel:
             finally:
                 await response.close()
         except openai.OpenAIError as exc:
-            raise self._model_error(exc, mid_stream=received_any) from exc
+            raise self._scrubbed(self._model_error(exc, mid_stream=received_any)) from exc
         except json.JSONDecodeError as exc:
             raise ModelError(
                 f"The model server at {self.base_url} sent a malformed stream.",
@@ -163,6 +163,20 @@ class OpenAIChatModel:
                 if not (tools and self._parallel_flag and "parallel_tool_calls" in f"{exc.param} {exc}"):
                     raise
                 self._parallel_flag = False
+
+    def _scrubbed(self, error: ModelError) -> ModelError:
+        """The error without the key (servers echo it) or a password in the base URL."""
+        from finch_app.redact import redact
+
+        def scrub(text: str) -> str:
+            key = str(self._client.api_key or "")
+            return redact(text.replace(key, "[redacted]") if len(key) >= 4 else text)
+
+        return ModelError(
+            scrub(error.message),
+            retryable=error.retryable,
+            details=scrub(error.details) if error.details else error.details,
+        )
 
     def _model_error(self, exc: openai.OpenAIError, *, mid_stream: bool) -> ModelError:
         """Explain a client failure to the user and say whether retrying can help."""

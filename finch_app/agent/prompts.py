@@ -22,6 +22,8 @@ how in one sentence.
 How you answer:
 - Be short and concrete: lead with the answer, then the few facts that support it.
 - Put lists of numbers (holdings, trades, tickers) in a markdown table.
+- When a tool result says it was saved for the user, point to it with the markdown link it \
+gives, e.g. "see [Recent Senate trades](resource:…)"; the user can open it as a table or chart.
 - Do not tell the user to buy or sell anything. When you discuss what someone might do, \
 add one short line noting this is not financial advice.
 """

@@ -8,6 +8,7 @@ rows in batches while it runs (`ToolContext.publish_rows`), so the table fills i
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
@@ -63,3 +64,21 @@ def result_resource(result: Any) -> ResourceDraft | None:
     """The resource a tool result offers, if any."""
     make = getattr(result, "resource", None)
     return make() if callable(make) else None
+
+
+RESOURCE_LINK = re.compile(r"\[([^\]\n]{1,200})\]\(resource:([A-Za-z0-9_-]{1,64})\)")
+_NOTE = re.compile(r"\n\n\[Saved for the user as \"(?P<title>[^\"\n]*)\"; link it as \[[^\]\n]*\]\(resource:(?P<id>[A-Za-z0-9_-]+)\)\]$")
+
+
+def resource_note(title: str, resource_id: str) -> str:
+    """What the model reads after a saved result, so its answer can link the table."""
+    clean = title.replace('"', "'").replace("]", ")").replace("\n", " ")
+    return f'\n\n[Saved for the user as "{clean}"; link it as [{clean}](resource:{resource_id})]'
+
+
+def split_resource_note(text: str) -> tuple[str, tuple[str, str] | None]:
+    """A tool result's text without its resource note, and the (title, id) the note named."""
+    match = _NOTE.search(text)
+    if match is None:
+        return text, None
+    return text[: match.start()], (match.group("title"), match.group("id"))

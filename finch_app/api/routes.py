@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
@@ -27,11 +28,13 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.background import BackgroundTask
 
+from finch_app import resources
 from finch_app.agent.events import (
     AgentEvent,
     AssistantMessage,
     Done,
     Error,
+    ResourceSaved,
     RunStarted,
     Token,
     ToolCallComplete,
@@ -39,7 +42,11 @@ from finch_app.agent.events import (
     ToolCallStart,
     agent_event_adapter,
 )
+from finch_app.api import auth_routes, health
+from finch_app.api.security import SecurityHeaders
 from finch_app.api.sse import encode_event
+from finch_app.auth import api_identity
+from finch_app.settings import get_settings
 from finch_app.chat_service import ChatInputError, ChatService, StartedTurn, get_chat_service
 from finch_app.db import crud
 from finch_app.db.engine import session_scope
@@ -59,6 +66,7 @@ MAX_BODY_BYTES = 256 * 1024
 STOPPED_MESSAGE = "The run was stopped before it finished."
 FAILED_MESSAGE = "Finch failed unexpectedly while answering."
 CONVERSATION_NOT_FOUND = "Conversation not found"
+UNAUTHORIZED = "Unauthorized"
 
 
 # --- dependencies (tests replace them with `app.dependency_overrides`) -------------------
@@ -69,9 +77,17 @@ def get_service() -> ChatService:
     return get_chat_service()
 
 
-def current_user_id() -> str:
-    """The signed-in user; a single local user until accounts exist (as in the UI)."""
-    return LOCAL_USER
+def current_user_id(request: Request) -> str:
+    """The caller: the local user (`FINCH_AUTH=none`), a bearer token's owner, or (header
+    mode) the trusted proxy's user. Anything else is a 401 that does not say why."""
+    settings = get_settings()
+    peer = request.client.host if request.client else ""
+    identity = api_identity(settings, request.headers, peer)
+    if identity is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, UNAUTHORIZED, headers={"WWW-Authenticate": "Bearer"}
+        )
+    return identity.user_id
 
 
 def heartbeat_interval() -> float:
@@ -205,7 +221,7 @@ class HttpRun:
                         open_calls.pop(event.tool_call_id, None)
                     case Done() | Error():
                         ended = True
-                    case RunStarted() | ToolCallProgress() | Token() | AssistantMessage():
+                    case RunStarted() | ToolCallProgress() | ResourceSaved() | Token() | AssistantMessage():
                         pass
                     case _:
                         assert_never(event)
@@ -299,7 +315,7 @@ class _Answer:
             case Error():
                 self.error = event.error
                 self.retryable = event.retryable
-            case ToolCallProgress() | Done():
+            case ToolCallProgress() | ResourceSaved() | Done():
                 pass
             case _:
                 assert_never(event)
@@ -338,6 +354,7 @@ _INPUT_ERRORS: dict[int | str, dict[str, Any]] = {
     409: {"model": ApiError, "description": "A run is still answering in this conversation"},
     413: {"model": ApiError, "description": "Request body too large"},
     422: {"model": ApiError, "description": "The body does not match the request schema"},
+    429: {"model": ApiError, "description": "The user already has FINCH_MAX_RUNS_PER_USER runs answering"},
 }
 
 
@@ -489,6 +506,121 @@ async def delete_conversation(conversation_id: str, user_id: UserId, service: Se
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
+class StopResult(_ApiModel):
+    stopped: bool
+    """Whether a run was answering in the conversation (it is being stopped)."""
+
+
+def _running_run_id(user_id: str, conversation_id: str) -> str | None:
+    """The run answering in the user's conversation ("" if none); None if it is not theirs."""
+    with session_scope() as session:
+        if crud.get_conversation(session=session, user_id=user_id, conversation_id=conversation_id) is None:
+            return None
+        run = crud.running_run(session=session, user_id=user_id, conversation_id=conversation_id)
+        return run.id if run else ""
+
+
+@router.post(
+    "/conversations/{conversation_id}/stop",
+    summary="Stop the run answering in a conversation (like the Stop button)",
+    responses=_NOT_FOUND,
+    tags=["conversations"],
+)
+async def stop_conversation(conversation_id: str, user_id: UserId, service: Service) -> StopResult:
+    run_id = await asyncio.to_thread(_running_run_id, user_id, conversation_id)
+    if run_id is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, CONVERSATION_NOT_FOUND)
+    return StopResult(stopped=bool(run_id) and await service.active.stop(run_id))
+
+
+class ResourceInfo(_ApiModel):
+    id: str
+    title: str
+    kind: str
+    row_count: int
+    partial: bool
+    """True when the run stopped before every row arrived."""
+    source: str | None
+    as_of: datetime | None
+    created_at: datetime
+    conversation_id: str
+    tool_call_id: str
+
+
+class ResourceColumnOut(_ApiModel):
+    key: str
+    label: str
+    type: str
+
+
+class ResourceDetail(ResourceInfo):
+    columns: list[ResourceColumnOut]
+    rows: list[dict[str, Any]]
+
+
+def _resource_info(summary: resources.ResourceSummary) -> ResourceInfo:
+    return ResourceInfo(**{field: getattr(summary, field) for field in ResourceInfo.model_fields})
+
+
+RESOURCE_NOT_FOUND = "Resource not found"
+
+
+@router.get(
+    "/conversations/{conversation_id}/resources",
+    summary="The results a conversation's tools saved, newest first (without rows)",
+    responses=_NOT_FOUND,
+    tags=["resources"],
+)
+async def list_conversation_resources(conversation_id: str, user_id: UserId) -> list[ResourceInfo]:
+    def read() -> list[resources.ResourceSummary] | None:
+        with session_scope() as session:
+            if crud.get_conversation(session=session, user_id=user_id, conversation_id=conversation_id) is None:
+                return None
+        return resources.list_for_conversation(user_id, conversation_id)
+
+    found = await asyncio.to_thread(read)
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, CONVERSATION_NOT_FOUND)
+    return [_resource_info(s) for s in found]
+
+
+@router.get(
+    "/resources/{resource_id}.csv",
+    summary="A saved result as CSV (safe to open in a spreadsheet)",
+    responses={**_NOT_FOUND, 200: {"content": {"text/csv": {}}}},
+    response_class=Response,
+    tags=["resources"],
+)
+async def resource_csv(resource_id: str, user_id: UserId) -> Response:
+    resource = await asyncio.to_thread(resources.load, user_id, resource_id)
+    if resource is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, RESOURCE_NOT_FOUND)
+    filename = re.sub(r"[^A-Za-z0-9 ._-]+", "", resource.title).strip() or "finch-result"
+    return Response(
+        content="\ufeff" + resources.to_csv(resource),  # the BOM makes spreadsheets read UTF-8
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'},
+    )
+
+
+@router.get(
+    "/resources/{resource_id}",
+    summary="A saved result with its columns and rows",
+    responses=_NOT_FOUND,
+    tags=["resources"],
+)
+async def get_resource(resource_id: str, user_id: UserId) -> ResourceDetail:
+    resource = await asyncio.to_thread(resources.load, user_id, resource_id)
+    if resource is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, RESOURCE_NOT_FOUND)
+    info = _resource_info(resources.summarize(resource))
+    return ResourceDetail(
+        **info.model_dump(),
+        columns=[ResourceColumnOut(**c) for c in resource.columns],
+        rows=resource.rows,
+    )
+
+
 def _utc(value: datetime) -> datetime:
     """SQLite hands datetimes back naive; they were written as UTC."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
@@ -581,6 +713,10 @@ def create_api() -> FastAPI:
         swagger_ui_oauth2_redirect_url="/api/docs/oauth2-redirect",
     )
     app.include_router(router)
+    app.include_router(auth_routes.router)
+    app.include_router(health.router)
+    # Outermost: covers these routes and, in prod mode, Reflex's pages and assets mounted below.
+    app.add_middleware(SecurityHeaders)
     app.add_exception_handler(ChatInputError, _chat_input_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.openapi = _with_event_schemas(app)  # type: ignore[method-assign]

@@ -10,9 +10,30 @@ from finch_app.states.portfolio import PortfolioState
 from finch_app.views import MessageView, StepView
 
 
+_IMAGE_ALT = rx.Var(_js_expr="(props.alt || 'image')", _var_type=str)
+
+
+def _image_as_text(*_children: rx.Var, **_props: rx.Var) -> rx.Component:
+    """Images in model output are shown as their alt text: an `<img>` would be a beacon."""
+    return rx.el.span("[", _IMAGE_ALT, "]", class_name="finch-md-img")
+
+
+def _link(*children: rx.Var, **_props: rx.Var) -> rx.Component:
+    """Links open in a new tab and tell the target nothing (react-markdown already drops
+    `javascript:` and other unsafe URLs; the CSP would block them too)."""
+    return rx.el.a(*children, rel="noopener noreferrer nofollow", target="_blank", class_name="finch-md-link")
+
+
 def markdown(text: rx.Var[str]) -> rx.Component:
-    """Model and tool text as markdown: no raw HTML, and `$` stays money, not math."""
-    return rx.markdown(text, use_raw=False, use_math=False, use_katex=False, class_name="finch-md")
+    """Model and tool text as markdown: no raw HTML, no images, and `$` stays money, not math."""
+    return rx.markdown(
+        text,
+        use_raw=False,
+        use_math=False,
+        use_katex=False,
+        class_name="finch-md",
+        component_map={"img": _image_as_text, "a": _link},
+    )
 
 
 def _step(step: rx.Var[StepView]) -> rx.Component:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import reflex as rx
 
 from finch_app.settings import get_settings
+from finch_app.states.results import ResultsState
 from finch_app.views import CardView
 
 
@@ -45,6 +46,16 @@ def tool_card(card: rx.Var[CardView]) -> rx.Component:
             ),
         ),
         rx.cond(card.summary != "", rx.el.div(card.summary, class_name="finch-card-summary")),
+        rx.cond(
+            card.resource_id != "",
+            rx.el.button(
+                card.resource_label,
+                on_click=ResultsState.open(card.resource_id),
+                type="button",
+                class_name="finch-card-resource",
+                custom_attrs={"data-testid": "resource-link"},
+            ),
+        ),
         class_name="finch-card",
         style={"--finch-fade-delay": f"{get_settings().card_fade_ms}ms"},
         custom_attrs={

@@ -206,6 +206,17 @@ def running_run(*, session: Session, user_id: str, conversation_id: str) -> Run 
     ).first()
 
 
+def count_running_runs(*, session: Session, user_id: str) -> int:
+    """How many of the user's runs are answering now (any conversation)."""
+    return session.exec(
+        select(func.count()).select_from(Run).where(Run.user_id == user_id, Run.status == "running")
+    ).one()
+
+
+def get_run(*, session: Session, user_id: str, run_id: str) -> Run | None:
+    return session.exec(select(Run).where(Run.id == run_id, Run.user_id == user_id)).first()
+
+
 def supersede_answers(*, session: Session, user_id: str, message_ids: list[str]) -> None:
     """Hide answers to a question that is being answered again (they stay in the table)."""
     session.exec(

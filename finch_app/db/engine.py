@@ -1,4 +1,4 @@
-"""The database engine: one per URL per process, tables created on first use."""
+"""The database engine: one per URL per process, its schema migrated on first use."""
 
 from __future__ import annotations
 
@@ -8,14 +8,22 @@ from functools import lru_cache
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
 
-from finch_app.db import models  # noqa: F401  (registers the tables)
+from finch_app.db import accounts, migrate, models  # noqa: F401  (registers the tables)
 from finch_app.settings import get_settings
 
 
 @lru_cache(maxsize=8)
 def engine_for(url: str) -> Engine:
+    """The process's engine for `url`, its schema migrated to the app's (see `migrate.py`)."""
+    engine = new_engine(url)
+    migrate.upgrade(engine)
+    return engine
+
+
+def new_engine(url: str) -> Engine:
+    """An engine with Finch's connection settings, schema untouched."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
@@ -28,7 +36,6 @@ def engine_for(url: str) -> Engine:
             cursor.close()
     else:
         engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
-    SQLModel.metadata.create_all(engine)
     return engine
 
 

@@ -6,8 +6,11 @@ import reflex as rx
 
 from finch_app.components.messages import assistant_bubble, markdown, message_row, user_bubble
 from finch_app.components.portfolio import portfolio_panel
+from finch_app.components.results import resource_viewer, results_panel
 from finch_app.components.tool_card import tool_card
+from finch_app.pages.account import sign_out_button
 from finch_app.settings import get_settings
+from finch_app.states.auth import AuthState
 from finch_app.states.chat import ChatState, ConversationItem, LiveTurnState
 from finch_app.states.portfolio import PortfolioState
 
@@ -65,6 +68,15 @@ def sidebar() -> rx.Component:
         ),
         rx.el.div(
             rx.el.span("Model: ", rx.el.strong(ChatState.model_label), custom_attrs={"data-testid": "model-label"}),
+            rx.el.div(
+                rx.cond(
+                    AuthState.user_name != "",
+                    rx.el.span(AuthState.user_name, custom_attrs={"data-testid": "user-name"}),
+                ),
+                rx.el.a("Settings", href="/settings", class_name="finch-link-btn", custom_attrs={"data-testid": "settings-link"}),
+                rx.cond(AuthState.can_sign_out, sign_out_button()),
+                class_name="finch-user",
+            ),
             class_name="finch-sidebar-foot",
         ),
         class_name="finch-sidebar",
@@ -111,6 +123,18 @@ def empty_state() -> rx.Component:
     )
 
 
+def load_earlier() -> rx.Component:
+    """Older messages on demand; /finch.js clicks it when it scrolls into view."""
+    return rx.el.button(
+        "Load earlier messages",
+        on_click=ChatState.load_earlier,
+        type="button",
+        hidden=~ChatState.has_earlier,
+        class_name="finch-load-earlier",
+        custom_attrs={"data-testid": "load-earlier"},
+    )
+
+
 def live_turn() -> rx.Component:
     """The running (or just finished) turn; reads only LiveTurnState."""
     return rx.el.div(
@@ -138,6 +162,7 @@ def live_turn() -> rx.Component:
             ),
         ),
         class_name="finch-live",
+        custom_attrs={"data-seq": LiveTurnState.last_seq},
     )
 
 
@@ -228,10 +253,15 @@ def chat_page() -> rx.Component:
                         rx.el.div("This conversation does not exist or was deleted.", class_name="finch-callout finch-callout-error"),
                     ),
                     rx.cond(
-                        (ChatState.messages.length() == 0) & (LiveTurnState.user_text == ""),
+                        (ChatState.messages.length() == 0)
+                        & (ChatState.added.length() == 0)
+                        & (LiveTurnState.user_text == ""),
                         empty_state(),
                     ),
+                    load_earlier(),
+                    rx.foreach(ChatState.earlier, lambda m: message_row(message=m, key=m.id)),
                     rx.foreach(ChatState.messages, lambda m: message_row(message=m, key=m.id)),
+                    rx.foreach(ChatState.added, lambda m: message_row(message=m, key=m.id)),
                     live_turn(),
                     answer_actions(),
                     class_name="finch-thread",
@@ -241,6 +271,8 @@ def chat_page() -> rx.Component:
             composer(),
             class_name="finch-main",
         ),
+        results_panel(),
         portfolio_panel(),
+        resource_viewer(),
         class_name="finch-app",
     )

@@ -68,6 +68,13 @@ class MarketData(Protocol):
         """Form 4 transactions of the company's insiders, newest filing first; empty for an unknown ticker."""
         ...
 
+    async def recent_insider_trades(self, limit: int) -> DataSet[InsiderTrade]:
+        """The latest Form 4 transactions filed with the SEC across all companies, newest filing first.
+
+        At most `limit` rows; one filing may hold several rows (each with its own ticker).
+        """
+        ...
+
 
 @dataclass(frozen=True)
 class Position:

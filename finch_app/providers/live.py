@@ -18,6 +18,7 @@ import json
 import logging
 import math
 import random
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -68,6 +69,12 @@ FORM4_FILINGS = 12
 YAHOO_CONCURRENCY = 4
 SEC_CONCURRENCY = 4
 """The SEC allows 10 requests a second; four at a time stays well below it."""
+LATEST_FORM4_FILINGS = 20
+"""Most filings read for the market-wide latest Form 4 lines (two requests each: index, XML)."""
+LATEST_FEED_COUNTS = (40, 100)
+"""Entry counts EDGAR's latest-filings feed is asked for: it lists each filing once per
+entity (every reporting owner, the issuer), so about two and a half entries a filing."""
+FORM4_FORMS = frozenset({"4", "4/A"})
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_RETRY_WAIT_S = 10.0
@@ -292,6 +299,120 @@ def newest_filings_first(trades: list[InsiderTrade]) -> list[InsiderTrade]:
     return sorted(
         trades, key=lambda t: (t.filing_date or date.min, t.transaction_date or date.min), reverse=True
     )
+
+
+@dataclass(frozen=True)
+class FeedFiling:
+    """One Form 4 (or 4/A) of EDGAR's latest-filings feed, wherever it is listed more than once."""
+
+    accession_number: str
+    form: str
+    cik: int
+    """The CIK whose archive folder the feed links to: the issuer's when the feed lists it."""
+    filing_date: date | None
+    company: str
+    """The issuer's name when the feed lists it, else ""."""
+
+    @property
+    def folder(self) -> str:
+        return self.accession_number.replace("-", "")
+
+
+_ATOM_TITLE = re.compile(
+    r"^\s*(?P<form>\S+)\s+-\s+(?P<name>.*?)\s*\((?P<cik>\d+)\)\s*\((?P<role>[^)]*)\)\s*$"
+)
+_ARCHIVE_FOLDER = re.compile(r"/Archives/edgar/data/(?P<cik>\d+)/(?P<folder>\d{18})(?:/|$)")
+_ACCESSION = re.compile(r"\b(\d{10}-\d{2}-\d{6})\b")
+_FILED = re.compile(r"Filed:\s*(?:</b>)?\s*(\d{4}-\d{2}-\d{2})")
+
+
+def _strip_namespaces(root: ET.Element) -> ET.Element:
+    for element in root.iter():
+        element.tag = element.tag.rpartition("}")[2]
+    return root
+
+
+def parse_latest_form4_feed(xml: str | bytes) -> list[FeedFiling]:
+    """The Form 4 and 4/A filings of EDGAR's latest-filings Atom feed
+    (`cgi-bin/browse-edgar?action=getcurrent&type=4&output=atom`), newest first, each once.
+
+    The feed has an entry per entity of a filing ("4 - COOK TIMOTHY D (0001214156)
+    (Reporting)", "4 - Apple Inc. (0000320193) (Issuer)"), all with the filing's accession
+    number; its `type` filter is a prefix, so other forms ("40-F", "424B2") come along and
+    are dropped. Pass bytes: the feed declares its own encoding (ISO-8859-1). Raises
+    ValueError (or ET.ParseError) for anything that is not an Atom feed.
+    """
+    root = _strip_namespaces(ET.fromstring(xml))
+    if root.tag != "feed":
+        raise ValueError(f"not an Atom feed (<{root.tag}>)")
+    filings: dict[str, FeedFiling] = {}
+    for entry in root.iterfind("entry"):
+        title = _ATOM_TITLE.match(entry.findtext("title") or "")
+        category = entry.find("category")
+        form = (category.get("term") if category is not None else None) or (title["form"] if title else "")
+        if form.strip().upper() not in FORM4_FORMS:
+            continue
+        links = [link.get("href") or "" for link in entry.iterfind("link")]
+        folder = next((m for m in map(_ARCHIVE_FOLDER.search, links) if m), None)
+        if folder is None:
+            continue  # nowhere to read it from
+        identifier = _ACCESSION.search(entry.findtext("id") or "") or _ACCESSION.search(
+            entry.findtext("summary") or ""
+        )
+        if identifier is not None:
+            accession = identifier[1]
+        else:
+            digits = folder["folder"]
+            accession = f"{digits[:10]}-{digits[10:12]}-{digits[12:]}"
+        filed = _FILED.search(entry.findtext("summary") or "")
+        filing_date = parse_date(filed[1] if filed else (entry.findtext("updated") or "")[:10])
+        is_issuer = title is not None and title["role"].strip().lower() == "issuer"
+        listed = FeedFiling(
+            accession_number=accession,
+            form=form.strip().upper(),
+            cik=int(folder["cik"]),
+            filing_date=filing_date,
+            company=title["name"].strip() if is_issuer and title else "",
+        )
+        known = filings.get(accession)
+        if known is None:
+            filings[accession] = listed
+        elif is_issuer and not known.company:
+            # Read it from the issuer's folder, under the issuer's name.
+            filings[accession] = FeedFiling(
+                accession, known.form, listed.cik, known.filing_date or filing_date, listed.company
+            )
+    return list(filings.values())
+
+
+_FORM4_NAME = re.compile(r"form4|doc4|f4|ownership", re.IGNORECASE)
+
+
+def form4_document(index: dict[str, Any]) -> tuple[str, str | None] | None:
+    """The ownership XML of a filing's archive `index.json`, with the folder of its XSL
+    rendering ("xslF345X05") when there is one; None when the filing has no XML document.
+
+    The index: {"directory": {"name", "parent-dir", "item": [{"name", "type",
+    "size", "last-modified"}, …]}}, folders typed "folder.gif".
+    """
+    items = index["directory"]["item"]
+    if not isinstance(items, list):
+        raise ValueError("index.json: expected a list of items")
+    files: list[str] = []
+    xsl_folder: str | None = None
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        name = str(item.get("name") or "").strip()
+        if str(item.get("type") or "").startswith("folder") or item.get("type") == "dir":
+            if name.lower().startswith("xsl") and xsl_folder is None:
+                xsl_folder = name
+        elif name.lower().endswith(".xml"):
+            files.append(name)
+    if not files:
+        return None
+    preferred = next((name for name in files if _FORM4_NAME.search(name)), files[0])
+    return preferred, xsl_folder
 
 
 # ---------------------------------------------------------------- Financial Modeling Prep
@@ -632,6 +753,82 @@ class LiveMarketData:
         except (ET.ParseError, ValueError) as error:
             log.warning("%s: skipping unreadable Form 4 %s: %s", SEC, filing.accession_number, error)
             return []
+
+    async def recent_insider_trades(self, limit: int) -> DataSet[InsiderTrade]:
+        """The latest Form 4 transactions across all companies, newest filing first.
+
+        Reads EDGAR's latest-filings feed, then each of the newest `limit` filings (at most
+        `LATEST_FORM4_FILINGS`): its archive `index.json` to find the ownership XML, and
+        that XML. A filing that cannot be read is skipped and counted in the note; the call
+        fails only when the feed does, or every filing does.
+        """
+        wanted = max(limit, 0)
+        headers = self._sec_headers()
+        if not wanted:
+            return _dataset([], SEC)
+        reading = min(wanted, LATEST_FORM4_FILINGS)
+        count = next((c for c in LATEST_FEED_COUNTS if c >= 2.5 * reading), LATEST_FEED_COUNTS[-1])
+        params = {
+            "action": "getcurrent",
+            "type": "4",
+            "company": "",
+            "dateb": "",
+            "owner": "include",
+            "start": 0,
+            "count": count,
+            "output": "atom",
+        }
+        url = f"{self._settings.sec_www_base_url.rstrip('/')}/cgi-bin/browse-edgar"
+        async with self._loop_clients().sec_slots:
+            response = await self._get(
+                SEC, url, params=params, headers={**headers, "Accept": "application/atom+xml"}
+            )
+        try:
+            filings = parse_latest_form4_feed(response.content)[:reading]
+        except (ET.ParseError, ValueError) as error:
+            message = f"{SEC} sent a latest-filings feed Finch cannot read: {_describe(error)}"
+            raise DataUnavailable(SEC, message) from error
+        if not filings:
+            return _dataset([], SEC, note=f"{SEC}'s latest-filings feed lists no Form 4 filings")
+
+        documents = await asyncio.gather(
+            *(self._latest_form4(filing, headers) for filing in filings), return_exceptions=True
+        )
+        failures = [d for d in documents if isinstance(d, BaseException)]
+        for failure in failures:
+            if not isinstance(failure, DataUnavailable):
+                raise failure
+        if len(failures) == len(filings):
+            raise failures[0]
+        # The feed's order: newest accepted filing first, each filing's lines as filed.
+        trades = [trade for document in documents if isinstance(document, list) for trade in document]
+        note = None
+        if failures:
+            unread = f"{len(failures)} of the {len(filings)} newest Form 4 filings"
+            note = f"{unread} could not be read: {failures[0]}"
+        return _dataset(trades[:wanted], SEC, note=note)
+
+    async def _latest_form4(self, filing: FeedFiling, headers: dict[str, str]) -> list[InsiderTrade]:
+        """One filing of the latest-filings feed: its archive index, then its ownership XML."""
+        www = self._settings.sec_www_base_url.rstrip("/")
+        index_url = f"{www}/Archives/edgar/data/{filing.cik}/{filing.folder}/index.json"
+        async with self._loop_clients().sec_slots:
+            response = await self._get(SEC, index_url, headers={**headers, **_JSON}, missing_ok=True)
+        if response.status_code == 404:
+            log.warning("%s: filing %s is missing from the archive", SEC, filing.accession_number)
+            return []
+        document = await self._json(SEC, response, form4_document)
+        if document is None:
+            log.warning("%s: filing %s has no XML document", SEC, filing.accession_number)
+            return []
+        name, xsl_folder = document
+        indexed = Form4Filing(
+            accession_number=filing.accession_number,
+            filing_date=filing.filing_date,
+            form=filing.form,
+            primary_document=f"{xsl_folder}/{name}" if xsl_folder else name,
+        )
+        return await self._form4(SecCompany(cik=filing.cik, name=filing.company), indexed, "", headers)
 
     # ------------------------------------------------------------ HTTP plumbing
 

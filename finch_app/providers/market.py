@@ -46,6 +46,9 @@ CONGRESS_ROWS = 200
 """Trades fetched and cached per chamber: the most any tool asks for."""
 INSIDER_ROWS = 100
 """Form 4 transactions fetched and cached per company."""
+LATEST_INSIDER_BUCKETS = (10, 25, 50, 100)
+"""Market-wide Form 4 lines are fetched (and cached) for the smallest of these covering the
+limit asked, so nearby limits share one copy."""
 FAILURE_MEMORY_S = 60.0
 """How long auto mode skips a source that just failed."""
 
@@ -97,7 +100,7 @@ class MarketDataService:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> MarketDataService:
-        cache = DataCache(settings.data_dir / "cache")
+        cache = DataCache()  # the app's database
         return cls(
             mode=settings.data_mode,
             live=LiveMarketData(settings, cache),
@@ -184,6 +187,17 @@ class MarketDataService:
             DataSet[InsiderTrade],
             lambda: self._live.insider_trades(wanted, INSIDER_ROWS),
             lambda: self._sample.insider_trades(wanted, limit),
+        )
+        return _first(data, limit)
+
+    async def recent_insider_trades(self, limit: int) -> DataSet[InsiderTrade]:
+        bucket = next((b for b in LATEST_INSIDER_BUCKETS if limit <= b), LATEST_INSIDER_BUCKETS[-1])
+        data = await self._serve(
+            SEC,
+            CacheKey("sec-latest", str(bucket)),
+            DataSet[InsiderTrade],
+            lambda: self._live.recent_insider_trades(bucket),
+            lambda: self._sample.recent_insider_trades(limit),
         )
         return _first(data, limit)
 

@@ -125,6 +125,12 @@ class SampleMarketData:
             detail = f"the sample has Form 4 filings of {', '.join(by_ticker)} only"
         return self._dataset(rows, "SEC EDGAR", detail=detail)
 
+    async def recent_insider_trades(self, limit: int) -> DataSet[InsiderTrade]:
+        """The latest Form 4 transactions across all the bundled demo companies, newest filing first."""
+        by_ticker = await self._cached("form4", self._load_form4)
+        rows = newest_filings_first([trade for trades in by_ticker.values() for trade in trades])
+        return self._dataset(rows[: max(limit, 0)], "SEC EDGAR")
+
     def symbols(self) -> list[str]:
         """The symbols with a bundled chart (quotes and price history)."""
         return sorted(p.stem.upper() for p in (self._directory / YAHOO_CHART_DIR).glob("*.json"))

@@ -15,11 +15,12 @@ from dataclasses import dataclass
 
 import reflex as rx
 
-from finch_app.agent.events import RunStarted, Token
+from finch_app.agent.events import ResourceSaved, RunStarted, Token
 from finch_app.chat_service import ChatInputError, get_chat_service
 from finch_app.db import crud
 from finch_app.db.engine import session_scope
 from finch_app.pacing import paced
+from finch_app.states import auth as auth_state
 from finch_app.settings import get_settings
 from finch_app.views import (
     CardView,
@@ -37,8 +38,8 @@ TOKEN_FLUSH_S = 0.05
 
 
 def current_user_id(state: rx.State) -> str:
-    """The signed-in user; a single local user until accounts exist."""
-    return LOCAL_USER
+    """The tab's signed-in user (`finch_app.auth`); raises `NotSignedIn` when there is none."""
+    return auth_state.current_user_id(state)
 
 
 @dataclass
@@ -54,20 +55,54 @@ def _load_conversations(user_id: str) -> list[ConversationItem]:
         return [ConversationItem(id=c.id, title=c.title, href=f"/c/{c.id}") for c in rows]
 
 
-def _load_transcript(user_id: str, conversation_id: str) -> tuple[str, list[MessageView]] | None:
+@dataclass
+class TranscriptPage:
+    title: str
+    rows: list[MessageView]
+    """In reading order."""
+    more: bool
+    """Whether older messages exist."""
+    cursor: str
+    """Id of the oldest message in `rows`: the next page ends before it."""
+
+
+def _load_transcript(user_id: str, conversation_id: str, before: str | None = None) -> TranscriptPage | None:
+    """The latest page of the conversation (or the page before message `before`)."""
     with session_scope() as session:
         conversation = crud.get_conversation(session=session, user_id=user_id, conversation_id=conversation_id)
         if conversation is None:
             return None
-        turns = crud.conversation_turns(session=session, user_id=user_id, conversation_id=conversation_id)
-        return conversation.title, [message_from_turn(t) for t in turns]
+        turns, more = crud.conversation_page(
+            session=session,
+            user_id=user_id,
+            conversation_id=conversation_id,
+            limit=get_settings().transcript_page,
+            before=before,
+        )
+        cursor = turns[0].message.id if turns else ""
+        return TranscriptPage(conversation.title, [message_from_turn(t) for t in turns], more, cursor)
+
+
+def _owns_run(user_id: str, run_id: str) -> bool:
+    with session_scope() as session:
+        return crud.get_run(session=session, user_id=user_id, run_id=run_id) is not None
 
 
 class ChatState(rx.State):
-    """The conversation list and the transcript of the open conversation."""
+    """The conversation list and the transcript of the open conversation.
+
+    The transcript is three lists, so that each change sends only what changed (a delta
+    carries the whole value of a changed var): `messages` is the latest page, loaded when
+    the conversation opens; `earlier` grows at the front on "Load earlier messages";
+    `added` gets each finished turn of this visit.
+    """
 
     conversations: list[ConversationItem] = []
     messages: list[MessageView] = []
+    earlier: list[MessageView] = []
+    added: list[MessageView] = []
+    has_earlier: bool = False
+    _cursor: str = ""
     conversation_id: str = ""
     title: str = ""
     not_found: bool = False
@@ -77,13 +112,24 @@ class ChatState(rx.State):
     @rx.var
     def last_status(self) -> str:
         """Status of the last answer in the transcript ("" when the last row is not an answer)."""
-        if self.messages and self.messages[-1].role == "assistant":
-            return self.messages[-1].status
+        rows = self.added or self.messages
+        if rows and rows[-1].role == "assistant":
+            return rows[-1].status
         return ""
 
     @rx.event
     async def on_load(self):
-        """Open the conversation in the URL (or keep the current one on `/`)."""
+        """Open the conversation in the URL (or keep the current one on `/`), and the table
+        named by `?r=<resource id>` (answers link their tables that way)."""
+        follow = await self._arrive()
+        resource_id = self.router.url.query_parameters.get("r", "")
+        if not resource_id:
+            return follow
+        from finch_app.states.results import ResultsState
+
+        return [event for event in (follow, ResultsState.open(resource_id)) if event is not None]
+
+    async def _arrive(self):
         settings = get_settings()
         service = get_chat_service()
         user_id = current_user_id(self)
@@ -92,7 +138,7 @@ class ChatState(rx.State):
         self.conversations = await asyncio.to_thread(_load_conversations, user_id)
         requested = self.router.page.params.get("cid", "") or self.conversation_id
         live = await self.get_state(LiveTurnState)
-        if live.running and service.active.is_live(live._run_id) and live.conversation_id == requested:
+        if live.running and live.conversation_id == requested and await service.active.alive(live._run_id):
             # This tab's run goes on (a reload): its cards are in state; timers resume, not restart.
             live.cards = with_live_timers(live._view.cards, int(time.time() * 1000))
             return None
@@ -104,7 +150,7 @@ class ChatState(rx.State):
         await self._open(requested, user_id)
         live.clear()
         live.running = False
-        run_id = service.active.run_for(requested)
+        run_id = await service.active.find_run(requested)
         if run_id and self.messages and self.messages[-1].role == "user":
             # A run is answering here (another tab, the API, a reload with a new tab):
             # show its question in the live turn and follow its events from the start.
@@ -113,21 +159,74 @@ class ChatState(rx.State):
             live.user_text = question.content
             live.conversation_id = requested
             live.running = True
+            live._run_id = run_id  # Stop works before the follower's first update
             return LiveTurnState.follow_run(run_id)
         return None
 
     async def _open(self, conversation_id: str, user_id: str) -> None:
-        loaded = await asyncio.to_thread(_load_transcript, user_id, conversation_id)
+        page = await asyncio.to_thread(_load_transcript, user_id, conversation_id)
         self.conversation_id = conversation_id
-        self.not_found = loaded is None
-        self.title, self.messages = loaded if loaded else ("", [])
+        self.not_found = page is None
+        self.title = page.title if page else ""
+        self.messages = page.rows if page else []
+        self.earlier = []
+        self.added = []
+        self.has_earlier = page.more if page else False
+        self._cursor = page.cursor if page else ""
+        await self._show_results(conversation_id if page else "")
+
+    async def _show_results(self, conversation_id: str) -> None:
+        from finch_app.states.results import ResultsState  # a sibling state; imported late (it imports this module)
+
+        await (await self.get_state(ResultsState)).show_conversation(conversation_id)
+
+    @rx.event
+    async def load_earlier(self):
+        """Prepend the page of messages before the oldest one shown."""
+        if not (self.has_earlier and self.conversation_id and self._cursor):
+            return
+        page = await asyncio.to_thread(
+            _load_transcript, current_user_id(self), self.conversation_id, self._cursor
+        )
+        if page is None:
+            self.has_earlier = False
+            return
+        self.earlier = [*page.rows, *self.earlier]
+        self.has_earlier = page.more
+        self._cursor = page.cursor or self._cursor
+
+    def append_turn(self, rows: list[MessageView]) -> None:
+        """Add a finished turn: only `added` is re-sent, not the page loaded at open."""
+        added = [*self.added, *rows]
+        if len(added) > 2 * get_settings().transcript_page:
+            # A very long visit: fold into the page once, so `added` stays small.
+            self.messages = [*self.messages, *added]
+            added = []
+        self.added = added
+
+    def take_last_question(self) -> str | None:
+        """Remove the last question (and its answer) from the transcript, for a retry."""
+        source = "added" if self.added else "messages"
+        rows = list(getattr(self, source))
+        if rows and rows[-1].role == "assistant":
+            rows.pop()
+        if not rows or rows[-1].role != "user":
+            return None
+        question = rows.pop().content
+        setattr(self, source, rows)
+        return question
 
     @rx.event
     async def new_chat(self):
         self.conversation_id = ""
         self.title = ""
         self.messages = []
+        self.earlier = []
+        self.added = []
+        self.has_earlier = False
+        self._cursor = ""
         self.not_found = False
+        await self._show_results("")
         live = await self.get_state(LiveTurnState)
         if not live.running:
             live.clear()
@@ -158,6 +257,8 @@ class LiveTurnState(rx.State):
     answer: list[MessageView] = []
     """The finished answer (0 or 1 items) until the next turn moves it to the transcript."""
     running: bool = False
+    last_seq: int = -1
+    """`seq` of the last event shown (`data-seq`): lets tests and the benchmark check order."""
     conversation_id: str = ""
     notice: str = ""
     """A problem with the message itself (too long…), shown above the composer."""
@@ -170,6 +271,7 @@ class LiveTurnState(rx.State):
         self.text = ""
         self.answer = []
         self.conversation_id = ""
+        self.last_seq = -1
         self._view = TurnView()
 
     @rx.event
@@ -205,7 +307,7 @@ class LiveTurnState(rx.State):
         """Move a finished turn into the transcript: the history var changes once per turn."""
         if self.answer and self.conversation_id == chat.conversation_id:
             question = MessageView(id=f"user-{self._view.run_id}", role="user", content=self.user_text)
-            chat.messages = [*chat.messages, question, *self.answer]
+            chat.append_turn([question, *self.answer])
         self.clear()
         self.notice = ""
 
@@ -219,14 +321,8 @@ class LiveTurnState(rx.State):
             return None
         if self.answer and self.conversation_id == chat.conversation_id:
             question = self.user_text
-        else:
-            messages = list(chat.messages)
-            if messages and messages[-1].role == "assistant":
-                messages.pop()
-            if not messages or messages[-1].role != "user":
-                return None
-            question = messages.pop().content
-            chat.messages = messages
+        elif (question := chat.take_last_question()) is None:
+            return None
         self.clear()
         self.notice = ""
         self.user_text = question
@@ -262,6 +358,10 @@ class LiveTurnState(rx.State):
     @rx.event(background=True)
     async def follow_run(self, run_id: str):
         """Show a run that another tab (or the API) started, live, until it ends."""
+        async with self:
+            user_id = current_user_id(self)
+        if not await asyncio.to_thread(_owns_run, user_id, run_id):
+            return  # not this user's run (the id came from the browser): nothing to show
         async for update in self._mirror(get_chat_service().active.follow(run_id), run_id, new_conversation_title=None):
             yield update
 
@@ -279,8 +379,12 @@ class LiveTurnState(rx.State):
                         view = apply_event(view, event)
                     started = next((e for e in batch if isinstance(e, RunStarted)), None)
                     announce = started is not None and new_conversation_title is not None
+                    saved = [e for e in batch if isinstance(e, ResourceSaved)]
                     async with self:
                         self._show(view)
+                        self.last_seq = batch[-1].seq
+                        if saved:
+                            await self._list_resources(saved, view.conversation_id)
                         if announce:
                             await self._announce_conversation(started.conversation_id, new_conversation_title)
                     if announce:
@@ -289,16 +393,32 @@ class LiveTurnState(rx.State):
             pass  # our own Stop: the cleanup below is the whole answer to it
         finally:
             service.active.discard(run_id, asyncio.current_task())
+            ended_as = service.active.ended_as(run_id)
             async with self:
                 if view.running or view.answer is None:
-                    self._show(stop_view(view))
+                    self._show(stop_view(view, status=ended_as))
                 self.running = False
 
+    async def _list_resources(self, saved: list[ResourceSaved], conversation_id: str) -> None:
+        """Announce new (or growing) resources in the Results panel: titles and counts only."""
+        from finch_app.states.results import ResultsState
+
+        results = await self.get_state(ResultsState)
+        for event in saved:
+            results.upsert(
+                resource_id=event.resource_id,
+                title=event.title,
+                kind=event.kind,
+                row_count=event.row_count,
+                partial=event.partial,
+                conversation_id=conversation_id,
+            )
+
     @rx.event
-    def stop(self):
-        """Cancel the running turn: its tools get CancelledError, its cards turn cancelled."""
+    async def stop(self):
+        """Cancel the running turn wherever it runs: its tools get CancelledError, its cards turn cancelled."""
         if self.running and self._run_id:
-            get_chat_service().active.cancel(self._run_id)
+            await get_chat_service().active.stop(self._run_id)
 
     def _show(self, view: TurnView) -> None:
         """Copy the changed parts of the view into vars, so the delta stays small."""

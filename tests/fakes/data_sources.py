@@ -6,12 +6,14 @@
     Financial Modeling Prep GET /stable/senate-latest?page=&limit=&apikey=
     Yahoo Finance          GET /v8/finance/chart/{symbol}?range=&interval=
     SEC EDGAR              GET /files/company_tickers.json, /submissions/CIK##########.json,
+                           GET /cgi-bin/browse-edgar?action=getcurrent&type=4&output=atom…
+                           GET /Archives/edgar/data/{cik}/{folder}/index.json
                            GET /Archives/edgar/data/{cik}/{folder}/{document}
 
 ApeWisdom's first page and the House and Senate files are the real records in
 `shared/real-data` (the bundled samples when that directory is missing); FMP rows,
-Yahoo charts and EDGAR's indexes are generated small; the Form 4 documents are the
-bundled sample's XML. Like the real sources, Yahoo refuses a client without a browser
+Yahoo charts and EDGAR's indexes and latest-filings feed are generated small; the Form 4
+documents are the bundled sample's XML. Like the real sources, Yahoo refuses a client without a browser
 User-Agent and EDGAR one without a contact in its User-Agent.
 
 Every request is recorded (`requests`), and each route can be made to fail: a status
@@ -28,12 +30,14 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import re
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import escape, quoteattr
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -45,7 +49,18 @@ from tests.fakes.loopback import LoopbackServer
 
 REAL_DATA = Path(__file__).resolve().parents[3] / "shared" / "real-data"
 
-ROUTES = ("apewisdom", "house", "senate", "fmp", "yahoo", "sec_tickers", "sec_submissions", "sec_archive")
+ROUTES = (
+    "apewisdom",
+    "house",
+    "senate",
+    "fmp",
+    "yahoo",
+    "sec_tickers",
+    "sec_submissions",
+    "sec_latest",
+    "sec_index",
+    "sec_archive",
+)
 FMP_API_KEY = "test-fmp-key"
 CHART_END = date(2026, 11, 20)
 """The last trading day of every generated Yahoo chart (a Friday)."""
@@ -88,6 +103,10 @@ class _Filing:
     form: str
     primary_document: str
     xml: str = ""
+    owners: list[tuple[int, str]] = field(default_factory=list)
+    """The reporting owners (CIK, name), as the filing's XML names them."""
+    accepted_at: str = ""
+    """EDGAR's acceptance time, ISO with the Eastern offset."""
 
     @property
     def folder(self) -> str:
@@ -96,6 +115,16 @@ class _Filing:
     @property
     def xml_document(self) -> str:
         return self.primary_document.rpartition("/")[2]
+
+    @property
+    def xsl_folder(self) -> str | None:
+        directory = self.primary_document.rpartition("/")[0]
+        return directory or None
+
+    @property
+    def ciks(self) -> set[int]:
+        """Every CIK whose archive holds the filing: the issuer's and each reporting owner's."""
+        return {self.cik, *(cik for cik, _ in self.owners)}
 
 
 @dataclass
@@ -212,6 +241,13 @@ def fmp_senate_rows() -> list[dict[str, Any]]:
     ]
 
 
+_OWNER = re.compile(r"<rptOwnerCik>\s*(\d+)\s*</rptOwnerCik>\s*<rptOwnerName>\s*([^<]*?)\s*</rptOwnerName>")
+
+
+def _owners(xml: str) -> list[tuple[int, str]]:
+    return [(int(cik), name) for cik, name in _OWNER.findall(xml)]
+
+
 def _sample_companies() -> dict[str, _Company]:
     """The bundled Form 4 sample's companies, plus MSFT with no recent Form 4."""
     payload = json.loads((SAMPLE_DIR / FORM4_FILE).read_text(encoding="utf-8"))
@@ -219,8 +255,17 @@ def _sample_companies() -> dict[str, _Company]:
     for entry in payload["companies"]:
         cik = int(entry["cik"])
         filings = [
-            _Filing(cik, f["accessionNumber"], f["filingDate"], f["form"], f["primaryDocument"], f["xml"])
-            for f in entry["filings"]
+            _Filing(
+                cik,
+                f["accessionNumber"],
+                f["filingDate"],
+                f["form"],
+                f["primaryDocument"],
+                f["xml"],
+                owners=_owners(f["xml"]),
+                accepted_at=f"{f['filingDate']}T{16 + position % 3}:{10 + cik % 40:02d}:27-05:00",
+            )
+            for position, f in enumerate(entry["filings"])
         ]
         # Other forms sit between the Form 4s in a real submissions index.
         filings.append(_Filing(cik, f"{cik:010d}-26-000201", "2026-11-07", "10-Q", "q3-2026.htm"))
@@ -231,6 +276,58 @@ def _sample_companies() -> dict[str, _Company]:
     msft.filings.append(_Filing(789019, "0000950170-26-000310", "2026-10-28", "10-Q", "msft-10q.htm"))
     companies["MSFT"] = msft
     return companies
+
+
+def _atom_entry(filing: _Filing, cik: int, name: str, role: str) -> str:
+    """One entry of EDGAR's latest-filings feed, as it lists each entity of a filing."""
+    # Absolute links to www.sec.gov, as the real feed has them, whatever host serves it.
+    folder = f"https://www.sec.gov/Archives/edgar/data/{cik}/{filing.folder}"
+    index = f"{folder}/{filing.accession_number}-index.htm"
+    summary = (
+        f" <b>Filed:</b> {filing.filing_date} <b>AccNo:</b> {filing.accession_number} "
+        f"<b>Size:</b> {max(len(filing.xml) // 1024, 1)} KB"
+    )
+    return (
+        "<entry>\n"
+        f"<title>{escape(f'{filing.form} - {name} ({cik:010d}) ({role})')}</title>\n"
+        f'<link rel="alternate" type="text/html" href={quoteattr(index)}/>\n'
+        f'<summary type="html">{escape(summary)}</summary>\n'
+        f"<updated>{filing.accepted_at}</updated>\n"
+        f'<category scheme="https://www.sec.gov/" label="form type" term={quoteattr(filing.form)}/>\n'
+        f"<id>urn:tag:sec.gov,2008:accession-number={filing.accession_number}</id>\n"
+        "</entry>\n"
+    )
+
+
+def _entry_form(entry: str) -> str:
+    return entry.split('term="', 1)[1].split('"', 1)[0]
+
+
+_FEED_NOISE: list[tuple[_Filing, str]] = [
+    # `type=4` is a prefix: the feed carries these too.
+    (
+        _Filing(
+            1631596,
+            "0001104659-26-118734",
+            "2026-11-19",
+            "424B2",
+            "tm2631337-1_424b2.htm",
+            accepted_at="2026-11-19T17:05:12-05:00",
+        ),
+        "Morgan Stanley Finance LLC",
+    ),
+    (
+        _Filing(
+            1000275,
+            "0001193125-26-402211",
+            "2026-11-18",
+            "40-F",
+            "d40f.htm",
+            accepted_at="2026-11-18T17:30:44-05:00",
+        ),
+        "ROYAL BANK OF CANADA",
+    ),
+]
 
 
 class DataSourcesServer:
@@ -249,6 +346,7 @@ class DataSourcesServer:
         self.companies = _sample_companies()
         self.requests: list[RecordedRequest] = []
         self._faults: dict[str, Fault] = {}
+        self._gates: dict[str, threading.Semaphore] = {}
         self._lock = threading.Lock()
         self._loopback = LoopbackServer(self._build_app(), name="fake-data-sources")
 
@@ -307,6 +405,14 @@ class DataSourcesServer:
             else:
                 self._faults.pop(route, None)
 
+    def hold(self, route: str) -> None:
+        """Keep requests to `route` waiting until the test lets them through with `release`."""
+        with self._lock:
+            self._gates[route] = threading.Semaphore(0)
+
+    def release(self, route: str, count: int = 1) -> None:
+        self._gates[route].release(count)
+
     def seen(self, route: str) -> list[RecordedRequest]:
         with self._lock:
             return [r for r in self.requests if r.route == route]
@@ -323,6 +429,8 @@ class DataSourcesServer:
                 Route("/v8/finance/chart/{symbol}", self._yahoo),
                 Route("/files/company_tickers.json", self._sec_tickers),
                 Route("/submissions/CIK{cik:int}.json", self._sec_submissions),
+                Route("/cgi-bin/browse-edgar", self._sec_latest),
+                Route("/Archives/edgar/data/{cik:int}/{folder}/index.json", self._sec_index),
                 Route("/Archives/edgar/data/{cik:int}/{folder}/{document:path}", self._sec_archive),
             ]
         )
@@ -340,10 +448,13 @@ class DataSourcesServer:
                 )
             )
             fault = self._faults.get(route)
+            gate = self._gates.get(route)
             if fault is not None and fault.times is not None:
                 fault.times -= 1
                 if fault.times <= 0:
                     del self._faults[route]
+        if gate is not None:
+            await asyncio.to_thread(gate.acquire)
         if fault is None:
             return None
         if fault.delay_s:
@@ -450,11 +561,90 @@ class DataSourcesServer:
         if refusal := await self._intercept("sec_archive", request) or self._sec_refusal(request):
             return refusal
         cik, folder, document = (request.path_params[k] for k in ("cik", "folder", "document"))
+        filing = self._filing(cik, folder)
+        if filing is not None and filing.xml_document == document and filing.xml:
+            return Response(filing.xml, media_type="application/xml")
+        return Response("Not Found", status_code=404)
+
+    def _filing(self, cik: int, folder: str) -> _Filing | None:
+        """A filing by its archive folder, under the issuer's CIK or a reporting owner's."""
         for company in self.companies.values():
             for filing in company.filings:
-                if (filing.cik, filing.folder, filing.xml_document) == (cik, folder, document) and filing.xml:
-                    return Response(filing.xml, media_type="application/xml")
-        return Response("Not Found", status_code=404)
+                if filing.folder == folder and cik in filing.ciks:
+                    return filing
+        return None
+
+    def latest_form4s(self) -> list[_Filing]:
+        """Every Form 4 and 4/A of the fake archive, newest accepted first (the feed's order)."""
+        filings = [f for c in self.companies.values() for f in c.filings if f.form in ("4", "4/A")]
+        return sorted(filings, key=lambda f: datetime.fromisoformat(f.accepted_at), reverse=True)
+
+    async def _sec_latest(self, request: Request) -> Response:
+        """EDGAR's latest filings (`action=getcurrent`) as its Atom feed: an entry per entity of
+        each filing (every reporting owner, then the issuer), `type` matched as a prefix."""
+        if refusal := await self._intercept("sec_latest", request) or self._sec_refusal(request):
+            return refusal
+        query = request.query_params
+        if query.get("action") != "getcurrent" or query.get("output") != "atom":
+            return Response("<html><body>Latest Filings</body></html>", media_type="text/html")
+        wanted = query.get("type", "")
+        start, count = int(query.get("start") or 0), int(query.get("count") or 40)
+        entries: list[tuple[str, str]] = []  # (accepted at, entry XML)
+        if query.get("owner", "include") != "exclude":  # ownership forms are listed only with owners
+            for filing in self.latest_form4s():
+                company = next(c for c in self.companies.values() if filing in c.filings)
+                parties = [(cik, name, "Reporting") for cik, name in filing.owners]
+                for cik, name, role in [*parties, (company.cik, company.name, "Issuer")]:
+                    entries.append((filing.accepted_at, _atom_entry(filing, cik, name, role)))
+        for filing, name in _FEED_NOISE:
+            entries.append((filing.accepted_at, _atom_entry(filing, filing.cik, name, "Filer")))
+        entries = [e for e in entries if _entry_form(e[1]).startswith(wanted)]
+        # A stable sort: a filing's entries stay together.
+        entries.sort(key=lambda e: datetime.fromisoformat(e[0]), reverse=True)
+        page = entries[start : start + count]
+        updated = page[0][0] if page else "2026-11-20T18:00:00-05:00"
+        feed = (
+            '<?xml version="1.0" encoding="ISO-8859-1" ?>\n'
+            '<feed xmlns="http://www.w3.org/2005/Atom">\n'
+            "<title>Latest Filings - Fri, 20 Nov 2026 18:43:27 EST</title>\n"
+            '<link rel="alternate" href="/cgi-bin/browse-edgar?action=getcurrent"/>\n'
+            '<link rel="self" href="/cgi-bin/browse-edgar?action=getcurrent"/>\n'
+            "<id>https://www.sec.gov/cgi-bin/browse-edgar?action=getcurrent</id>\n"
+            "<author><name>Webmaster</name><email>webmaster@sec.gov</email></author>\n"
+            f"<updated>{updated}</updated>\n" + "".join(entry for _, entry in page) + "</feed>\n"
+        )
+        return Response(feed.encode("latin-1"), media_type="application/atom+xml")
+
+    async def _sec_index(self, request: Request) -> Response:
+        """A filing folder's `index.json`, as EDGAR's archive lists it."""
+        if refusal := await self._intercept("sec_index", request) or self._sec_refusal(request):
+            return refusal
+        cik, folder = request.path_params["cik"], request.path_params["folder"]
+        filing = self._filing(cik, folder)
+        if filing is None:
+            return Response("Not Found", status_code=404)
+        modified = filing.accepted_at[:19].replace("T", " ")
+        items: list[dict[str, str]] = []
+        if filing.xsl_folder:
+            items.append({"last-modified": modified, "name": filing.xsl_folder, "type": "folder.gif"})
+            items[-1]["size"] = ""
+        accession = filing.accession_number
+        for name, size in (
+            (f"{accession}-index-headers.html", ""),
+            (f"{accession}-index.html", ""),
+            (f"{accession}.txt", str(len(filing.xml) + 2_400)),
+            (filing.xml_document, str(len(filing.xml))),
+        ):
+            items.append({"last-modified": modified, "name": name, "type": "text.gif", "size": size})
+        return JSONResponse(
+            {
+                "directory": {
+                    "item": items,
+                    "name": f"/Archives/edgar/data/{cik}/{folder}",
+                    "parent-dir": f"/Archives/edgar/data/{cik}",
+                }
+            }
+        )
 
     @staticmethod
     def _apewisdom_pages() -> dict[int, dict[str, Any]]:

@@ -1,0 +1,144 @@
+"""Configuration checked at start: one clear sentence per bad or missing value.
+
+`python -m finch_app serve` (and `check`) refuses to start on an error and prints the
+warnings; the app's startup runs the same check. Messages name the variable to change
+and never print a secret's value.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+
+from pydantic import SecretStr, ValidationError
+
+from finch_app.settings import Settings, get_settings
+
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
+
+
+class ConfigError(Exception):
+    """The settings cannot even be read; `problems` says what is wrong with each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass
+class Report:
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def _env_name(field_name: str) -> str:
+    info = Settings.model_fields.get(field_name)
+    alias = getattr(info, "validation_alias", None) if info else None
+    if isinstance(alias, str):
+        return alias
+    return "FINCH_" + field_name.upper()
+
+
+def load_settings() -> Settings:
+    """The settings, or `ConfigError` with one line per invalid variable."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = str(error["loc"][0]) if error.get("loc") else "?"
+            env = _env_name(name)
+            info = Settings.model_fields.get(name)
+            secret = info is not None and "SecretStr" in str(info.annotation)
+            shown = "" if secret or "input" not in error else f" (got {error['input']!r})"
+            problems.append(f"{env}: {error['msg']}{shown}.")
+        raise ConfigError(problems) from None
+
+
+def _is_loopback(host: str) -> bool:
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _safe_url(url: str) -> str:
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "(unparseable URL)"
+
+
+def check(settings: Settings, *, database: bool = True) -> Report:
+    """Every problem with `settings`; with `database`, also connect and migrate."""
+    from finch_app.auth import proxy
+
+    report = Report()
+    try:
+        networks = proxy.parse_networks(settings.trusted_proxies)
+    except proxy.BadProxyList as exc:
+        report.errors.append(f"FINCH_TRUSTED_PROXIES: {exc}.")
+        networks = ()
+    if not _HEADER_NAME.match(settings.auth_header or ""):
+        report.errors.append(f"FINCH_AUTH_HEADER: {settings.auth_header!r} is not a valid HTTP header name.")
+    if settings.auth == "header" and not networks and not report.errors:
+        report.errors.append(
+            "FINCH_AUTH=header needs FINCH_TRUSTED_PROXIES: the address(es) of your authenticating proxy "
+            "as a comma-separated CIDR list (e.g. 10.0.0.5/32). The header is believed from nowhere else."
+        )
+    if settings.auth == "none" and not _is_loopback(settings.host):
+        report.warnings.append(
+            f"FINCH_HOST={settings.host} with FINCH_AUTH=none: anyone who can reach this address uses Finch "
+            "as you, with your data. Set FINCH_AUTH=password or header for a shared server."
+        )
+    if not _is_loopback(settings.host) and not settings.allowed_origins.strip():
+        report.warnings.append(
+            "FINCH_ALLOWED_ORIGINS is empty: browsers may only open Finch as http://localhost:"
+            f"{settings.port}. Set it to the address people use (e.g. https://finch.example.com)."
+        )
+    if settings.redis_url and not re.match(r"^(rediss?|unix)://", settings.redis_url):
+        report.errors.append("REFLEX_REDIS_URL: must start with redis://, rediss:// or unix://.")
+    for name in ("openai_api_key", "fmp_api_key"):
+        value = getattr(settings, name, None)
+        if isinstance(value, SecretStr) and value.get_secret_value() != value.get_secret_value().strip():
+            report.warnings.append(f"{_env_name(name)}: has spaces around it; they are part of the key as given.")
+    if database:
+        _check_database(settings, report)
+    return report
+
+
+def _check_database(settings: Settings, report: Report) -> None:
+    from finch_app.auth import store
+    from finch_app.db.engine import engine_for
+
+    url = settings.database_url
+    try:
+        engine_for(url)
+    except Exception as exc:  # noqa: BLE001 - reported, with the reason's type only
+        reason = type(exc).__name__
+        first_line = str(getattr(exc, "orig", "") or "").splitlines()[:1]
+        detail = f": {first_line[0]}" if first_line and "password" not in first_line[0].lower() else ""
+        report.errors.append(
+            f"DATABASE_URL: cannot open or migrate {_safe_url(url)} ({reason}{detail}). "
+            "Check that the server runs and the URL, user and database are right."
+        )
+        return
+    if settings.auth == "password" and store.count_users(with_password=True) == 0:
+        report.errors.append(
+            "FINCH_AUTH=password but there are no users yet. Add the first one with "
+            "`python -m finch_app users add NAME --admin` (it asks for the password), then start again."
+        )
+
+
+def format_report(report: Report) -> str:
+    lines = [f"error: {e}" for e in report.errors] + [f"warning: {w}" for w in report.warnings]
+    return "\n".join(lines)

@@ -1,0 +1,211 @@
+"""The sign-in page (`/login`) and the settings page (`/settings`: API tokens).
+
+The sign-in form and the sign-out button are plain HTML forms posting to `/api/auth/…`:
+the password never travels over the websocket, and the session cookie is set by an HTTP
+response, so it can be HttpOnly.
+"""
+
+from __future__ import annotations
+
+import reflex as rx
+from reflex_components_core.el.elements.base import BaseHTML
+
+from finch_app.states.auth import AuthState, LoginState, SettingsState, TokenItem
+
+
+class PostForm(BaseHTML):
+    """A `<form>` that the browser submits itself (rx.el.form always prevents that)."""
+
+    tag = "form"
+    action: rx.Var[str]
+    method: rx.Var[str]
+
+
+def sign_out_button(**props) -> rx.Component:
+    return PostForm.create(
+        rx.el.button("Sign out", type="submit", class_name="finch-link-btn", custom_attrs={"data-testid": "sign-out"}),
+        action="/api/auth/logout",
+        method="post",
+        class_name="finch-inline-form",
+        **props,
+    )
+
+
+def _brand() -> rx.Component:
+    return rx.el.div(
+        rx.el.span("🐦", class_name="finch-logo", aria_hidden="true"),
+        rx.el.span("Finch", class_name="finch-brand-name"),
+        class_name="finch-brand",
+    )
+
+
+def _password_form() -> rx.Component:
+    return PostForm.create(
+        rx.el.label(
+            rx.el.span("Name"),
+            rx.el.input(
+                name="name",
+                auto_complete="username",
+                required=True,
+                max_length=120,
+                auto_focus=True,
+                class_name="finch-field",
+                custom_attrs={"data-testid": "login-name"},
+            ),
+            class_name="finch-label",
+        ),
+        rx.el.label(
+            rx.el.span("Password"),
+            rx.el.input(
+                name="password",
+                type="password",
+                auto_complete="current-password",
+                required=True,
+                class_name="finch-field",
+                custom_attrs={"data-testid": "login-password"},
+            ),
+            class_name="finch-label",
+        ),
+        rx.el.input(type="hidden", name="next", value=LoginState.next_path),
+        rx.el.button(
+            "Sign in", type="submit", class_name="finch-btn finch-btn-send", custom_attrs={"data-testid": "login-submit"}
+        ),
+        action="/api/auth/login",
+        method="post",
+        class_name="finch-login-form",
+    )
+
+
+def login_page() -> rx.Component:
+    return rx.el.main(
+        rx.el.div(
+            _brand(),
+            rx.el.h1("Sign in", class_name="finch-panel-title"),
+            rx.cond(LoginState.notice != "", rx.el.div(LoginState.notice, class_name="finch-ok", role="status")),
+            rx.cond(
+                LoginState.message != "",
+                rx.el.div(
+                    LoginState.message,
+                    class_name="finch-notice",
+                    role="alert",
+                    custom_attrs={"data-testid": "login-error"},
+                ),
+            ),
+            rx.cond(
+                LoginState.signed_in_as != "",
+                rx.el.div(
+                    rx.el.p("Signed in as ", rx.el.strong(LoginState.signed_in_as), "."),
+                    rx.el.a("Continue to Finch", href="/", class_name="finch-action"),
+                    sign_out_button(),
+                    class_name="finch-login-signed-in",
+                ),
+                rx.cond(
+                    LoginState.mode == "header",
+                    rx.el.p(
+                        "Finch signs you in through your company's sign-on. This request did not come "
+                        "through it: open Finch at its usual address.",
+                        class_name="finch-muted",
+                        custom_attrs={"data-testid": "login-proxy"},
+                    ),
+                    _password_form(),
+                ),
+            ),
+            class_name="finch-login-card",
+        ),
+        class_name="finch-login",
+    )
+
+
+def _token_row(item: rx.Var[TokenItem]) -> rx.Component:
+    return rx.el.tr(
+        rx.el.td(rx.el.strong(item.name)),
+        rx.el.td(rx.el.code(item.prefix, "…")),
+        rx.el.td(item.created, class_name="finch-muted"),
+        rx.el.td(item.last_used, class_name="finch-muted"),
+        rx.el.td(
+            rx.el.button(
+                "Revoke",
+                on_click=SettingsState.revoke(item.id),
+                class_name="finch-link-btn",
+                type="button",
+                aria_label="Revoke " + item.name,
+                custom_attrs={"data-testid": "revoke-token"},
+            )
+        ),
+        custom_attrs={"data-testid": "token-row"},
+    )
+
+
+def settings_page() -> rx.Component:
+    return rx.el.main(
+        rx.el.div(
+            rx.el.div(
+                rx.el.a("← Back to chat", href="/", class_name="finch-link-btn"),
+                rx.cond(
+                    AuthState.user_name != "",
+                    rx.el.span(
+                        "Signed in as ",
+                        rx.el.strong(AuthState.user_name, custom_attrs={"data-testid": "user-name"}),
+                        class_name="finch-muted",
+                    ),
+                ),
+                rx.cond(AuthState.can_sign_out, sign_out_button()),
+                class_name="finch-settings-head",
+            ),
+            rx.el.h1("API tokens", class_name="finch-panel-title"),
+            rx.el.p(
+                "Programs use Finch's HTTP API with a personal token: ",
+                rx.el.code("Authorization: Bearer <token>"),
+                ". A token acts as you; revoke it when it is no longer needed.",
+                rx.cond(
+                    SettingsState.auth_mode == "none",
+                    " (With FINCH_AUTH=none the API is open to this machine without a token.)",
+                    "",
+                ),
+                class_name="finch-muted finch-small",
+            ),
+            rx.cond(SettingsState.error != "", rx.el.div(SettingsState.error, class_name="finch-notice", role="alert")),
+            rx.el.div(
+                rx.el.p(
+                    "New token ", rx.el.strong(SettingsState.created_name), " — copy it now, it is shown only once:"
+                ),
+                rx.el.input(
+                    id="new-token",
+                    read_only=True,
+                    class_name="finch-field finch-token-value",
+                    aria_label="New API token",
+                    custom_attrs={"data-testid": "new-token"},
+                ),
+                class_name=rx.cond(SettingsState.created_name != "", "finch-ok", "finch-hidden"),
+            ),
+            rx.el.form(
+                rx.el.input(
+                    id="token-name",
+                    name="token_name",
+                    placeholder="What is it for? e.g. notebook",
+                    max_length=120,
+                    class_name="finch-field",
+                    custom_attrs={"data-testid": "token-name"},
+                ),
+                rx.el.button(
+                    "Create token", type="submit", class_name="finch-btn finch-btn-send", custom_attrs={"data-testid": "create-token"}
+                ),
+                on_submit=SettingsState.create_token,
+                reset_on_submit=False,
+                class_name="finch-holding-form",
+            ),
+            rx.cond(
+                SettingsState.tokens.length() > 0,
+                rx.el.table(
+                    rx.el.thead(
+                        rx.el.tr(rx.el.th("Name"), rx.el.th("Token"), rx.el.th("Created"), rx.el.th("Last used"), rx.el.th(""))
+                    ),
+                    rx.el.tbody(rx.foreach(SettingsState.tokens, _token_row)),
+                    class_name="finch-holdings",
+                ),
+                rx.el.p("No tokens yet.", class_name="finch-muted"),
+            ),
+            class_name="finch-settings-card",
+        ),
+        class_name="finch-settings",
+    )

@@ -1,0 +1,1 @@
+"""Developer scripts: the benchmark (`make bench`) and its helpers."""

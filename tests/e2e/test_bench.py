@@ -1,0 +1,35 @@
+"""The benchmark still runs: `python -m scripts.bench --quick` (small counts, no timing targets)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.e2e.app_server import ROOT
+
+
+def test_the_quick_benchmark_runs_and_loses_no_events(tmp_path):
+    out = tmp_path / "bench.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "scripts.bench", "--quick", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert report["mode"] == "quick" and report["machine"]["cpus"]
+    for row in report["latency"]:
+        assert row["reflex"]["n"] > 0 and row["sse"]["n"] > 0, row
+    for row in report["bytes"]["rows"]:
+        assert row["tool_event_frames"] >= 4 and row["bytes_per_tool_event"], row
+    rows = list(report["throughput"])
+    if "one" in report["workers"]:
+        rows += [report["workers"]["one"], report["workers"]["two"]]
+    for row in rows:
+        for path in ("reflex", "sse"):
+            assert row[path]["lost"] == 0 and row[path]["reordered"] == 0, row
+            assert row[path]["events"] > 0, row
+    assert "1. emit→screen" in done.stdout and "JSON:" in done.stdout

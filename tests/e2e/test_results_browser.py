@@ -1,0 +1,175 @@
+"""Results you can see and keep: resource cards, the Results panel, tables, CSV and charts."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.test_chat_browser import ensure_demo_portfolio, send
+
+FIRST_SEEN = """
+(() => {
+  window.__firstSeen = {};
+  const watch = () => {
+    for (const id of ["resource-item", "resource-link", "assistant-message"]) {
+      if (!window.__firstSeen[id] && document.querySelector(`[data-testid="${id}"]`)) {
+        window.__firstSeen[id] = performance.now();
+      }
+    }
+  };
+  new MutationObserver(watch).observe(document.body, {subtree: true, childList: true, attributes: true});
+})();
+"""
+
+
+def test_a_saved_result_is_announced_before_the_answer_and_opens_as_a_table(finch, page, tmp_path):
+    page.goto(finch.url)
+    page.get_by_test_id("new-chat").click()
+    page.evaluate(FIRST_SEEN)
+    send(page, "get recent senate trades")
+
+    link = page.get_by_test_id("resource-link")
+    expect(link).to_have_text("📊 Saved: Recent Senate trades (20 rows)", timeout=10_000)
+    item = page.get_by_test_id("resource-item")
+    expect(item).to_have_attribute("data-kind", "senate_trades")
+    expect(item).to_have_attribute("data-rows", "20")
+    expect(page.get_by_test_id("assistant-message")).to_contain_text("Recent Senate trades", timeout=10_000)
+    seen = page.evaluate("window.__firstSeen")
+    assert seen["resource-item"] < seen["assistant-message"], seen
+    assert seen["resource-link"] < seen["assistant-message"], seen
+
+    item.click()
+    table = page.get_by_test_id("resource-table")
+    expect(table.locator("tbody tr")).to_have_count(20)
+    expect(table.locator("td[data-type=ticker] .finch-chip").first).to_be_visible()
+    expect(page.get_by_test_id("chart")).to_have_attribute("data-kind", "trades_per_week")
+
+    # Sort by the Amount column, then descending.
+    header = table.locator("th").filter(has_text="Member")
+    header.locator("button").click()
+    expect(header).to_have_attribute("aria-sort", "ascending")
+    members = table.locator("tbody tr td:nth-child(2)").all_inner_texts()
+    assert members == sorted(members, key=str.lower)
+    header.locator("button").click()
+    expect(header).to_have_attribute("aria-sort", "descending")
+    members = table.locator("tbody tr td:nth-child(2)").all_inner_texts()
+    assert members == sorted(members, key=str.lower, reverse=True)
+
+    # Filter, then clear.
+    page.get_by_test_id("resource-filter").fill(members[0])
+    page.get_by_test_id("resource-filter").press("Enter")
+    expect(table.locator("tbody tr").first).to_contain_text(members[0])
+    rows_with_member = table.locator("tbody tr").count()
+    assert 1 <= rows_with_member < 20
+
+    with page.expect_download() as download:
+        page.get_by_test_id("download-csv").click()
+    path = tmp_path / "trades.csv"
+    download.value.save_as(path)
+    rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
+    assert rows[0][:3] == ["Traded", "Member", "District"] and len(rows) == 21
+    page.get_by_label("Close").click()
+    expect(table).to_have_count(0)
+
+
+def test_a_price_history_answer_draws_a_chart_and_links_its_table(finch, page):
+    page.goto(finch.url)
+    ensure_demo_portfolio(page)
+    page.get_by_test_id("new-chat").click()
+    send(page, "show me NVDA over the last 3 months")
+    answer = page.get_by_test_id("assistant-message")
+    expect(answer).to_contain_text("NVDA over 3mo", timeout=15_000)
+    # The answer links its table; following the link opens it.
+    answer.get_by_role("link", name="NVDA price history (3mo)").click()
+    chart = page.get_by_test_id("chart")
+    expect(chart).to_have_attribute("data-kind", "price_line", timeout=10_000)
+    expect(chart.locator("svg path.recharts-line-curve")).to_have_count(1)
+    d = chart.locator("svg path.recharts-line-curve").get_attribute("d")
+    assert d and d.count("L") + d.count("C") > 20  # one segment per close
+    expect(page.get_by_test_id("resource-table").locator("tbody tr")).to_have_count(50)  # first page
+    expect(page.get_by_text("Page 1 of 2")).to_be_visible()
+
+
+def test_portfolio_allocation_chart(finch, page):
+    page.goto(finch.url)
+    ensure_demo_portfolio(page)
+    page.get_by_test_id("new-chat").click()
+    send(page, "review my portfolio")
+    page.get_by_test_id("resource-link").click(timeout=15_000)
+    chart = page.get_by_test_id("chart")
+    expect(chart).to_have_attribute("data-kind", "allocation")
+    expect(chart.locator("svg .recharts-pie-sector")).to_have_count(8)
+
+
+@pytest.fixture(scope="module")
+def live_sources(tmp_path_factory):
+    """Finch in live mode against loopback copies of every data source, which the test can hold."""
+    from tests.e2e.app_server import AppServer
+    from tests.fakes.data_sources import DataSourcesServer
+
+    with DataSourcesServer() as sources:
+        env = {**sources.env(), "FINCH_DATA_MODE": "live", "FINCH_SEC_CONTACT": "tests@finch.example"}
+        with AppServer(tmp_path_factory.mktemp("live"), env=env) as app:
+            yield app, sources
+
+
+def add_holdings(page, *symbols: str) -> None:
+    page.get_by_test_id("open-portfolio").click()
+    for symbol in symbols:
+        page.get_by_placeholder("AAPL").fill(symbol)
+        page.get_by_placeholder("10").fill("10")
+        page.get_by_test_id("add-holding").click()
+        expect(page.get_by_test_id("holding-row").filter(has_text=symbol)).to_be_visible()
+    page.get_by_label("Close").click()
+
+
+def test_parallel_tools_finish_in_their_own_order(live_sources, page):
+    app, sources = live_sources
+    page.goto(app.url)
+    add_holdings(page, "AAPL", "NVDA")
+    page.get_by_test_id("new-chat").click()
+    sources.hold("yahoo")  # the portfolio's quotes wait; the Senate file does not
+    send(page, "compare my portfolio with recent senate trades")
+    portfolio = page.locator('[data-testid="tool-card"][data-tool="get_portfolio"]')
+    senate = page.locator('[data-testid="tool-card"][data-tool="get_recent_senate_trades"]')
+    expect(senate).to_have_attribute("data-status", "completed", timeout=10_000)
+    expect(portfolio).to_have_attribute("data-status", "running")
+    sources.release("yahoo", 2)
+    expect(portfolio).to_have_attribute("data-status", "completed", timeout=10_000)
+    expect(page.get_by_test_id("assistant-message")).to_contain_text("How this relates to your portfolio", timeout=10_000)
+    # Both cards belong to one group, in the order the model asked for them.
+    assert page.locator(".finch-cards [data-testid=tool-card]").evaluate_all("els => els.map(e => e.dataset.tool)") == [
+        "get_portfolio",
+        "get_recent_senate_trades",
+    ]
+
+
+def test_rows_of_a_long_tool_arrive_in_batches(live_sources, page):
+    """Insider activity across a portfolio: each ticker's filings join the table as they come."""
+    app, sources = live_sources
+    page.goto(app.url)
+    page.get_by_test_id("new-chat").click()
+    sources.hold("sec_submissions")
+    send(page, "insider trades in my portfolio")
+    card = page.locator('[data-testid="tool-card"][data-tool="get_portfolio_insider_activity"]')
+    expect(card).to_contain_text("0/2 tickers", timeout=10_000)
+    expect(page.get_by_test_id("resource-link")).to_have_count(0)
+
+    sources.release("sec_submissions")  # the first ticker's filings
+    link = page.get_by_test_id("resource-link")
+    expect(link).to_contain_text("rows so far", timeout=10_000)
+    first = int(link.inner_text().split(": ")[1].split(" ")[0])
+    item = page.get_by_test_id("resource-item")
+    expect(item).to_have_attribute("data-partial", "true")
+    expect(card).to_have_attribute("data-status", "running")
+
+    sources.release("sec_submissions")  # the second
+    expect(card).to_have_attribute("data-status", "completed", timeout=10_000)
+    expect(link).to_contain_text("📊 Saved: Insider trades in your holdings (")
+    final = int(link.inner_text().split("(")[1].split(" ")[0])
+    assert final > first > 0
+    expect(item).to_have_attribute("data-partial", "false")
+    expect(item).to_have_attribute("data-rows", str(final))

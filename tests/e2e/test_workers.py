@@ -1,0 +1,163 @@
+"""Two Finch processes on two ports, sharing the local Redis and a fresh PostgreSQL database.
+
+Tabs are headless Reflex clients (`scripts/reflex_client.py`: Socket.IO, Reflex's own event
+protocol), so each can be pointed at one worker: what one worker starts, the other lists,
+follows and stops; when one is killed mid-run, the other marks its run `interrupted`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import signal
+import time
+import uuid
+from collections.abc import Coroutine, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from scripts.reflex_client import ReflexTab
+from tests.e2e.app_server import AppServer
+from tests.redis_support import fresh_postgres_database_or_skip, redis_url_or_skip
+
+TOOL_MS = 6000
+"""Sample tools take this long, so a test can act while a card is running."""
+LEASE_S = 2.0
+
+
+def run(coro: Coroutine[Any, Any, Any]) -> Any:
+    """Run async client code on its own loop (Playwright owns this thread's loop)."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+@pytest.fixture(scope="module")
+def workers(tmp_path_factory) -> Iterator[tuple[AppServer, AppServer]]:
+    redis_url = redis_url_or_skip()
+    database_url, drop = fresh_postgres_database_or_skip()
+    env = {
+        "DATABASE_URL": database_url,
+        "REFLEX_REDIS_URL": redis_url,
+        "FINCH_REDIS_PREFIX": f"finch-e2e-{uuid.uuid4().hex[:8]}",
+        "FINCH_RUN_LEASE_S": str(LEASE_S),
+        "FINCH_SAMPLE_LATENCY_MS": str(TOOL_MS),
+    }
+    a = AppServer(tmp_path_factory.mktemp("worker-a"), env=env)
+    b = AppServer(tmp_path_factory.mktemp("worker-b"), env=env)
+    try:
+        # One after the other: the second build waits for the first's lock on .web anyway.
+        a.start()
+        b.start()
+        yield a, b
+    finally:
+        a.kill()
+        b.kill()
+        drop()
+
+
+def conversation(server: AppServer, conversation_id: str) -> dict[str, Any]:
+    response = httpx.get(f"{server.url}/api/conversations/{conversation_id}", timeout=10)
+    response.raise_for_status()
+    return response.json()
+
+
+async def start_run(server: AppServer, message: str = "latest house trades") -> tuple[ReflexTab, str]:
+    """A tab on `server` asks `message`; returns once its first card is running."""
+    tab = ReflexTab(server.url)
+    await tab.open("/")
+    await tab.ask(message)
+    await tab.wait_until(lambda t: any(c["status"] == "running" for c in t.live.get("cards", [])), 15)
+    return tab, tab.live["conversation_id"]
+
+
+async def open_on(server: AppServer, conversation_id: str, token: str | None = None) -> ReflexTab:
+    tab = ReflexTab(server.url, token=token)
+    await tab.open(f"/c/{conversation_id}", {"cid": conversation_id})
+    return tab
+
+
+def statuses(tab: ReflexTab) -> list[str]:
+    return [card["status"] for card in tab.live.get("cards", [])]
+
+
+def test_what_one_worker_starts_the_other_lists_and_streams(workers):
+    a, b = workers
+
+    async def scenario() -> None:
+        tab, conversation_id = await start_run(a, "what's trending on reddit?")
+        # A new tab on the other worker lists the conversation…
+        other = ReflexTab(b.url)
+        await other.open("/")
+        assert conversation_id in [c["id"] for c in other.chat["conversations"]]
+        listed = httpx.get(f"{b.url}/api/conversations", timeout=10).json()
+        assert conversation_id in [c["id"] for c in listed]
+        # …and opening it there follows the run live (replayed from Redis, then streamed).
+        follower = await open_on(b, conversation_id)
+        assert follower.live["running"]
+        await follower.wait_until(lambda t: statuses(t) == ["running"], 10)
+        # The first tab reconnects to the other worker, as after a load balancer's switch:
+        # its run goes on where it started and its updates reach it there.
+        token = tab.token
+        await tab.close()
+        moved = await open_on(b, conversation_id, token=token)
+        for t in (moved, follower):
+            await t.wait_until(lambda t: t.live.get("answer") and not t.live["running"], TOOL_MS / 1000 + 15)
+            assert statuses(t) == ["completed"] and t.live["answer"][0]["status"] == "complete"
+        for t in (moved, follower, other):
+            await t.close()
+
+    run(scenario())
+
+
+def test_stop_on_the_other_worker_cancels_the_run_where_it_runs(workers):
+    a, b = workers
+
+    async def scenario() -> str:
+        owner, conversation_id = await start_run(a)
+        follower = await open_on(b, conversation_id)
+        await follower.wait_until(lambda t: statuses(t) == ["running"], 10)
+        pressed = time.monotonic()
+        await follower.press_stop()
+        for t in (follower, owner):
+            await t.wait_until(lambda t: not t.live["running"] and statuses(t) == ["cancelled"], 10)
+        # The owner's turn ends only after the agent has cancelled its tool tasks and awaited
+        # them; well before the tool's own time, so the tool coroutine was cancelled.
+        assert time.monotonic() - pressed < TOOL_MS / 1000 / 2, "cancelled, not waited out"
+        assert owner.live["answer"][0]["status"] == "stopped"
+        await owner.close()
+        await follower.close()
+        return conversation_id
+
+    conversation_id = run(scenario())
+    stored = conversation(b, conversation_id)
+    answer = stored["messages"][-1]
+    assert answer["status"] == "stopped"
+    assert [c["status"] for c in answer["tool_calls"]] == ["cancelled"]
+
+
+def test_a_worker_killed_mid_run_has_its_run_interrupted_by_the_other(workers):
+    a, b = workers
+
+    async def scenario() -> tuple[str, float]:
+        owner, conversation_id = await start_run(a)
+        follower = await open_on(b, conversation_id)
+        assert follower.live["running"]
+        a.kill(signal.SIGKILL)
+        killed = time.monotonic()
+        await follower.wait_until(lambda t: not t.live["running"], LEASE_S * 3 + 5)
+        assert statuses(follower) == ["interrupted"]
+        await follower.close()
+        return conversation_id, killed
+
+    conversation_id, killed = run(scenario())
+    deadline = killed + LEASE_S * 3 + 10
+    while True:
+        answer = conversation(b, conversation_id)["messages"][-1]
+        if answer["role"] == "assistant" and answer["status"] == "interrupted":
+            break
+        assert time.monotonic() < deadline, f"not marked interrupted: {answer}"
+        time.sleep(0.5)
+    print(f"\n  marked interrupted {time.monotonic() - killed:.1f} s after the kill (lease {LEASE_S} s)")
+    assert [c["status"] for c in answer["tool_calls"]] == ["interrupted"]

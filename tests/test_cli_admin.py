@@ -1,0 +1,151 @@
+"""The admin command line (`python -m finch_app users|tokens|db|check`) and the start-up
+configuration check, run as an admin would: in a subprocess, against the test's database."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from finch_app.auth import store
+from finch_app.config_check import ConfigError, check, load_settings
+from finch_app.settings import get_settings, reset_settings
+
+pytestmark = pytest.mark.persistence
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def finch(*args: str, stdin: str = "", env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "finch_app", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        timeout=60,
+    )
+
+
+def test_users_add_list_disable_and_set_password():
+    added = finch("users", "add", "alice", "--admin", stdin="a long password\n")
+    assert added.returncode == 0, added.stderr
+    assert "Added admin alice" in added.stderr
+    assert "a long password" not in added.stdout + added.stderr
+    assert finch("users", "add", "bob", stdin="another long one\n").returncode == 0
+
+    duplicate = finch("users", "add", "ALICE", stdin="a long password\n")
+    assert duplicate.returncode == 1 and "already exists" in duplicate.stderr
+    short = finch("users", "add", "carol", stdin="short\n")
+    assert short.returncode == 1 and "at least 8 characters" in short.stderr
+
+    listing = finch("users", "list")
+    assert listing.returncode == 0
+    lines = listing.stdout.splitlines()
+    assert lines[0].startswith("alice") and "admin" in lines[0] and lines[1].startswith("bob")
+
+    assert store.check_password("alice", "a long password") is not None
+    assert finch("users", "set-password", "alice", stdin="a brand new password\n").returncode == 0
+    assert store.check_password("alice", "a long password") is None
+    assert store.check_password("alice", "a brand new password") is not None
+
+    disabled = finch("users", "disable", "bob")
+    assert disabled.returncode == 0 and "disabled" in disabled.stderr
+    assert store.get_user("bob").disabled
+    assert "disabled" in finch("users", "list").stdout.splitlines()[1]
+    assert finch("users", "disable", "nobody").returncode == 1
+
+
+def test_tokens_create_prints_the_token_once_and_it_works():
+    store.add_user("alice", "a long password")
+    store.add_user("bob", "a long password")
+    created = finch("tokens", "create", "notebook", "--user", "alice")
+    assert created.returncode == 0, created.stderr
+    token = created.stdout.strip()
+    assert token.startswith("finch_") and "\n" not in token
+    assert token not in created.stderr
+    assert store.token_user(token).name == "alice"
+    listing = finch("tokens", "list", "--user", "alice")
+    assert "notebook" in listing.stdout and token not in listing.stdout
+    token_id = listing.stdout.split()[0]
+    assert finch("tokens", "revoke", token_id).returncode == 0
+    assert store.token_user(token) is None
+
+
+def test_tokens_create_needs_to_know_whose_token(monkeypatch):
+    env = {"FINCH_AUTH": "password"}
+    store.add_user("alice", "a long password")
+    store.add_user("bob", "a long password")
+    ambiguous = finch("tokens", "create", "notebook", env=env)
+    assert ambiguous.returncode == 1 and "--user" in ambiguous.stderr
+    # `tokens create NAME` with a user's name: a token for that user.
+    for_bob = finch("tokens", "create", "bob", env=env)
+    assert for_bob.returncode == 0 and store.token_user(for_bob.stdout.strip()).name == "bob"
+
+
+def test_tokens_for_the_local_user_without_accounts():
+    created = finch("tokens", "create", "script")
+    assert created.returncode == 0, created.stderr
+    assert store.token_user(created.stdout.strip()).id == store.LOCAL_USER_ID
+
+
+def test_db_upgrade_and_current(tmp_path):
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.db'}"}
+    assert finch("db", "current", env=env).stdout.startswith("empty")
+    upgraded = finch("db", "upgrade", env=env)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert "was empty" in upgraded.stderr
+    from finch_app.db import migrate
+
+    assert finch("db", "current", env=env).stdout.startswith(migrate.head_revision())
+
+
+def test_check_says_how_to_add_the_first_user():
+    result = finch("check", env={"FINCH_AUTH": "password"})
+    assert result.returncode == 2
+    assert "no users yet" in result.stderr and "python -m finch_app users add NAME --admin" in result.stderr
+    store.add_user("alice", "a long password")
+    ok = finch("check", env={"FINCH_AUTH": "password"})
+    assert ok.returncode == 0, ok.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "fragment"),
+    [
+        ({"FINCH_AUTH": "ldap"}, "FINCH_AUTH: Input should be 'none', 'password' or 'header' (got 'ldap')"),
+        ({"FINCH_MAX_RUNS_PER_USER": "0"}, "FINCH_MAX_RUNS_PER_USER: Input should be greater than or equal to 1"),
+        ({"FINCH_SESSION_DAYS": "soon"}, "FINCH_SESSION_DAYS: Input should be a valid number"),
+        ({"FINCH_AUTH": "header"}, "FINCH_AUTH=header needs FINCH_TRUSTED_PROXIES"),
+        ({"FINCH_AUTH": "header", "FINCH_TRUSTED_PROXIES": "10.0.0.0/33"}, "FINCH_TRUSTED_PROXIES: '10.0.0.0/33'"),
+        ({"FINCH_AUTH_HEADER": "X Bad Header"}, "FINCH_AUTH_HEADER"),
+        ({"DATABASE_URL": "postgresql+psycopg://u:pw-secret@127.0.0.1:1/db"}, "DATABASE_URL: cannot open"),
+        ({"REFLEX_REDIS_URL": "localhost:6379"}, "REFLEX_REDIS_URL: must start with redis://"),
+    ],
+)
+def test_bad_configuration_stops_serve_with_one_clear_line_each(env, fragment):
+    result = finch("serve", "--port", "1", env=env)
+    assert result.returncode == 2
+    assert fragment in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "pw-secret" not in result.stderr
+
+
+def test_exposing_finch_without_accounts_is_warned_about(monkeypatch):
+    monkeypatch.setenv("FINCH_HOST", "0.0.0.0")
+    reset_settings()
+    report = check(get_settings())
+    assert report.ok
+    assert any("FINCH_AUTH=none" in w for w in report.warnings)
+    assert any("FINCH_ALLOWED_ORIGINS" in w for w in report.warnings)
+
+
+def test_load_settings_names_the_variable(monkeypatch):
+    monkeypatch.setenv("FINCH_LOGIN_MAX_FAILURES", "many")
+    reset_settings()
+    with pytest.raises(ConfigError) as error:
+        load_settings()
+    assert error.value.problems[0].startswith("FINCH_LOGIN_MAX_FAILURES:")
