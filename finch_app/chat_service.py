@@ -73,6 +73,12 @@ async def _db(fn: Callable[..., T], **kwargs: Any) -> T:
     return await asyncio.to_thread(work)
 
 
+def _db_now(fn: Callable[..., T], **kwargs: Any) -> T:
+    """`_db`, on the calling thread."""
+    with session_scope() as session:
+        return fn(session=session, **kwargs)
+
+
 def _at(timestamp: float) -> datetime:
     return datetime.fromtimestamp(timestamp, UTC)
 
@@ -104,6 +110,7 @@ class StartedTurn:
         live.publish(self.run_id, started)
         partial = ""
         ended = False
+        unsaved: AgentEvent | None = None
         try:
             yield started
             async for event in agent.run(
@@ -116,14 +123,17 @@ class StartedTurn:
                     user_id=self.user_id, conversation_id=self.conversation_id, run_id=self.run_id
                 ),
             ):
-                await self._persist(event)
-                match event:
-                    case Token():
-                        partial += event.text
-                    case AssistantMessage() | Error():
-                        ended = True
+                if isinstance(event, Token):
+                    partial += event.text
+                # The card goes out first, the row right after: the database is never
+                # between a tool starting and the user seeing it.
                 live.publish(self.run_id, event)
+                unsaved = event
                 yield event
+                unsaved = None
+                await self._persist(event)
+                if isinstance(event, AssistantMessage | Error):
+                    ended = True
         except Exception as exc:
             if not ended:
                 # A bug, or the database went away: the run failed, it was not stopped.
@@ -137,15 +147,26 @@ class StartedTurn:
                 )
             raise
         finally:
+            if unsaved is not None and not ended:
+                # The consumer left right after this event (Stop, disconnect): store it too.
+                try:
+                    self._persist_sync(unsaved)
+                    ended = isinstance(unsaved, AssistantMessage | Error)
+                except Exception:
+                    log.exception("Could not store the last event of run %s", self.run_id)
             if not ended:
                 # Stopped by the user or a disconnect: keep what was said, close every row.
                 self._finish_sync(content=partial, status="stopped", run_status="cancelled")
             live.end(self.run_id)
 
     async def _persist(self, event: AgentEvent) -> None:
+        if isinstance(event, ToolCallStart | ToolCallComplete | AssistantMessage | Error):
+            await asyncio.to_thread(self._persist_sync, event)
+
+    def _persist_sync(self, event: AgentEvent) -> None:
         match event:
             case ToolCallStart():
-                await _db(
+                _db_now(
                     crud.record_tool_start,
                     user_id=self.user_id,
                     run_id=self.run_id,
@@ -156,7 +177,9 @@ class StartedTurn:
                     started_at=_at(event.timestamp),
                 )
             case ToolCallComplete():
-                await _db(
+                if event.status == "error":
+                    log.warning("Run %s: tool %s failed: %s", self.run_id, event.tool_name, event.error)
+                _db_now(
                     crud.record_tool_complete,
                     user_id=self.user_id,
                     run_id=self.run_id,
@@ -169,16 +192,16 @@ class StartedTurn:
                     output=event.output,
                 )
             case AssistantMessage():
-                await asyncio.to_thread(
-                    self._finish_sync,
+                self._finish_sync(
                     content=event.content,
                     status="complete",
                     run_status="completed",
                     needs_auth=event.needs_auth,
                 )
             case Error():
-                await asyncio.to_thread(
-                    self._finish_sync,
+                # For the operator; secrets are masked in every log record (finch_app/redact.py).
+                log.warning("Run %s ended with an error: %s (%s)", self.run_id, event.error, event.details or "")
+                self._finish_sync(
                     content="",
                     status="error",
                     run_status="error",
@@ -441,9 +464,15 @@ def build_model(settings: Settings) -> ChatModel:
 
 
 def build_providers(settings: Settings) -> Providers:
+    from finch_app.providers.brokerage import BrokeragePortfolio, brokerage_link
+
+    link = brokerage_link(settings)  # None unless SNAPTRADE_CLIENT_ID and SNAPTRADE_CONSUMER_KEY are set
     return Providers(
         market=MarketDataService.from_settings(settings),
-        portfolio=DbPortfolio(),
+        portfolio=(
+            BrokeragePortfolio(link, sync_interval_s=settings.snaptrade_sync_interval_s) if link else DbPortfolio()
+        ),
+        brokerage_available=link is not None,
     )
 
 

@@ -111,9 +111,36 @@ def check(settings: Settings, *, database: bool = True) -> Report:
         value = getattr(settings, name, None)
         if isinstance(value, SecretStr) and value.get_secret_value() != value.get_secret_value().strip():
             report.warnings.append(f"{_env_name(name)}: has spaces around it; they are part of the key as given.")
+    _check_brokerage(settings, report)
     if database:
         _check_database(settings, report)
     return report
+
+
+def _check_brokerage(settings: Settings, report: Report) -> None:
+    """SnapTrade (brokerage linking) and the key that encrypts its secrets at rest."""
+    from finch_app.providers.brokerage import SecretKeyError, _fernet_key, base_url_problem
+
+    client_id = bool((settings.snaptrade_client_id or "").strip())
+    consumer_key = bool(settings.snaptrade_consumer_key and settings.snaptrade_consumer_key.get_secret_value().strip())
+    if client_id != consumer_key:
+        missing = "SNAPTRADE_CONSUMER_KEY" if client_id else "SNAPTRADE_CLIENT_ID"
+        report.warnings.append(f"{missing} is not set: brokerage linking (SnapTrade) stays off until both are.")
+    base_url = (settings.snaptrade_base_url or "").strip()
+    if base_url and (problem := base_url_problem(base_url)):
+        report.errors.append(f"FINCH_SNAPTRADE_BASE_URL: {problem}")
+    configured = settings.secret_key.get_secret_value() if settings.secret_key else ""
+    for part in (p for p in configured.split(",") if p.strip()):
+        try:
+            _fernet_key(part)
+        except SecretKeyError as exc:
+            report.errors.append(str(exc))
+            break
+    if settings.brokerage_available and settings.redis_url and not configured.strip():
+        report.warnings.append(
+            "FINCH_SECRET_KEY is not set: each machine makes its own key file, so workers on other machines "
+            "cannot read the brokerage secrets this one stores. Set the same FINCH_SECRET_KEY on every worker."
+        )
 
 
 def _check_database(settings: Settings, report: Report) -> None:

@@ -19,6 +19,7 @@ from finch_app.redact import install_log_redaction
 from finch_app.settings import get_settings
 from finch_app.states.auth import AuthGate, LoginState, SettingsState, handle_backend_exception
 from finch_app.states.chat import ChatState
+from finch_app.states.portfolio import PortfolioState
 
 log = logging.getLogger("finch")
 
@@ -60,7 +61,6 @@ app = rx.App(
     theme=None,
     head_components=[
         rx.el.meta(name="description", content="Finch — chat with an AI agent about your investments"),
-        rx.el.script(src="/finch.js", defer=True),
     ],
     api_transformer=api,
     backend_exception_handler=handle_backend_exception,
@@ -70,5 +70,5 @@ app.register_lifespan_task(finch_lifespan)
 app.add_middleware(AuthGate(), index=0)
 app.add_page(login_page, route="/login", title="Sign in · Finch", on_load=LoginState.on_load)
 app.add_page(settings_page, route="/settings", title="Settings · Finch", on_load=SettingsState.on_load)
-app.add_page(chat_page, route="/", title="Finch", on_load=ChatState.on_load)
-app.add_page(chat_page, route="/c/[cid]", title="Finch", on_load=ChatState.on_load)
+app.add_page(chat_page, route="/", title="Finch", on_load=[ChatState.on_load, PortfolioState.on_load])
+app.add_page(chat_page, route="/c/[cid]", title="Finch", on_load=[ChatState.on_load, PortfolioState.on_load])

@@ -34,6 +34,7 @@ class LiveRuns:
         self._ended: dict[str, str] = {}
         if bus is not None:
             bus.on_stop = self.cancel
+            bus.events_of = lambda run_id: list(run.events) if (run := self._runs.get(run_id)) else []
 
     # --- lifecycle, driven by the run itself ----------------------------------------
 

@@ -19,7 +19,7 @@ _PATTERNS = [
     re.compile(r"finch_[A-Za-z0-9_\-]{20,}"),
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/\-]{8,}=*"),
     re.compile(r"(?i)(finch_session=)[^;\s\"']+"),
-    re.compile(r"(?i)([?&](?:api_?key|apikey|token|access_token|key)=)[^&\s\"']+"),
+    re.compile(r"(?i)([?&](?:api_?key|apikey|token|access_token|key|user_?secret|signature)=)[^&\s\"']+"),
     re.compile(r"(://[^/\s:@]+:)[^@\s/]+(@)"),
     re.compile(r"\bsk-[A-Za-z0-9_\-]{8,}"),
 ]
@@ -35,7 +35,7 @@ def _secret_values() -> tuple[str, ...]:
     except Exception:  # noqa: BLE001 - bad settings are reported elsewhere
         return ()
     values = []
-    for secret in (settings.openai_api_key, settings.fmp_api_key):
+    for secret in (settings.openai_api_key, settings.fmp_api_key, settings.snaptrade_consumer_key, settings.secret_key):
         if secret is not None and len(secret.get_secret_value().strip()) >= 4:
             values.append(secret.get_secret_value().strip())
     for url in (settings.database_url, settings.redis_url or ""):

@@ -109,6 +109,27 @@ class Settings(BaseSettings):
     http_max_retries: int = 2
     """Retries (with backoff, honouring Retry-After) after a 429 or 5xx from a live source."""
 
+    # Brokerage linking (finch_app/providers/brokerage.py): on when both SnapTrade credentials are set.
+    snaptrade_client_id: str | None = Field(None, validation_alias="SNAPTRADE_CLIENT_ID")
+    snaptrade_consumer_key: SecretStr | None = Field(None, validation_alias="SNAPTRADE_CONSUMER_KEY")
+    snaptrade_base_url: str | None = None
+    """SnapTrade's API host (FINCH_SNAPTRADE_BASE_URL); unset: the SDK's default. Tests point it at a fake."""
+    snaptrade_timeout_s: float = Field(20.0, gt=0)
+    """Connect and read timeout of one request to SnapTrade."""
+    snaptrade_sync_interval_s: float = Field(15.0, ge=0)
+    """`get_portfolio` pulls a connected brokerage's positions again only when the last pull is older
+    than this (two tool calls in one answer, or two tabs, make one pull)."""
+    secret_key: SecretStr | None = None
+    """FINCH_SECRET_KEY: encrypts secrets at rest (brokerage user secrets). A Fernet key, or any string
+    of 32+ characters (a key is derived from it); several comma-separated: the first encrypts, all
+    decrypt (rotation). Unset: a key generated once in `<data dir>/secret.key` (mode 0600)."""
+
+    @property
+    def brokerage_available(self) -> bool:
+        """True when SnapTrade credentials are configured, so users can link a brokerage."""
+        key = self.snaptrade_consumer_key.get_secret_value().strip() if self.snaptrade_consumer_key else ""
+        return bool((self.snaptrade_client_id or "").strip() and key)
+
     @property
     def database_url(self) -> str:
         if self.database_url_override:

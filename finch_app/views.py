@@ -250,6 +250,29 @@ def apply_event(view: TurnView, event: AgentEvent) -> TurnView:
             return view
 
 
+def stream_blocks(text: str) -> tuple[list[str], str]:
+    """Streaming markdown as its finished blocks and the block still being written.
+
+    A block ends at a blank line outside a code fence. Text only grows, so a finished block
+    never changes: the browser renders it once, and each new token re-renders (and
+    re-sends) only the last block, however long the answer gets.
+    """
+    blocks: list[str] = []
+    current: list[str] = []
+    in_fence = False
+    *lines, writing = text.split("\n")
+    for line in lines:
+        if line.lstrip().startswith(("```", "~~~")):
+            in_fence = not in_fence
+        if not line.strip() and not in_fence:
+            if current:
+                blocks.append("\n".join(current))
+                current = []
+            continue
+        current.append(line)
+    return blocks, "\n".join([*current, writing])
+
+
 def with_live_timers(cards: list[CardView], now_ms: int) -> list[CardView]:
     """Cards whose running timers start from the time already elapsed on the server."""
     return [
@@ -333,6 +356,8 @@ def format_cell(value: Any, column_type: str) -> tuple[str, str, str]:
                 return (f"{sign}${abs(number):,.2f}", column_type, "")
             case "percent":
                 return (f"{float(value):+.2f}%", column_type, "")
+            case "share":
+                return (f"{float(value):.2f}%", "percent", "")
             case "int":
                 return (f"{int(float(value)):,}", column_type, "")
             case "number":

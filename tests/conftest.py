@@ -92,7 +92,8 @@ def finch_env(tmp_path, monkeypatch, finch_db) -> Iterator[None]:
     from finch_app.auth import passwords
     from finch_app.db import engine
 
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "FINCH_MODEL", "DATABASE_URL", "FMP_API_KEY"):
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "FINCH_MODEL", "DATABASE_URL", "FMP_API_KEY",
+                 "SNAPTRADE_CLIENT_ID", "SNAPTRADE_CONSUMER_KEY", "FINCH_SNAPTRADE_BASE_URL", "FINCH_SECRET_KEY"):
         monkeypatch.delenv(name, raising=False)
     for name in ("FINCH_AUTH", "FINCH_AUTH_HEADER", "FINCH_TRUSTED_PROXIES", "FINCH_HOST", "FINCH_MAX_RUNS_PER_USER"):
         monkeypatch.delenv(name, raising=False)

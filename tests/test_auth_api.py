@@ -336,3 +336,15 @@ async def test_the_api_applies_the_uis_message_limit(api):
         response = await http.post("/api/chat", json={"message": "x" * 9000, "conversation_id": None})
     assert response.status_code == 400
     assert "limit is 8,000" in response.json()["detail"]
+
+
+async def test_the_api_docs_need_a_user_when_accounts_are_on(configure, api):
+    configure(FINCH_AUTH="password")
+    alice = store.add_user("alice", PASSWORD)
+    _, token = store.create_token(alice.id, "cli")
+    async with client(api) as http:
+        for path in ("/api/docs", "/api/openapi.json"):
+            assert (await http.get(path)).status_code == 303
+            assert (await http.get(path, headers=bearer(token))).status_code == 200
+    async with client(api, cookies={"finch_session": store.create_session(alice.id, timedelta(days=1))}) as http:
+        assert (await http.get("/api/docs")).status_code == 200

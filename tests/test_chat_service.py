@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from sqlmodel import Session, create_engine, select
 
-from finch_app.agent.events import AssistantMessage, Done, Error, RunStarted, Token, ToolCallComplete, ToolCallStart
+from finch_app.agent.events import AssistantMessage, Done, Error, RunStarted, Token, ToolCallComplete, ToolCallProgress, ToolCallStart
 from finch_app.agent.loop import CANCELLED_TOOL_RESULT, Agent
 from finch_app.agent.tools import ToolContext, ToolRegistry, tool
 from finch_app.chat_service import ChatInputError, ChatService, build_providers
@@ -164,6 +164,7 @@ async def test_runs_left_running_by_a_dead_process_are_marked_interrupted():
     @tool
     async def stuck(ctx: ToolContext) -> dict:
         """Never returns."""
+        await ctx.report_progress("working")
         await release.wait()
         return {}
 
@@ -171,7 +172,8 @@ async def test_runs_left_running_by_a_dead_process_are_marked_interrupted():
     turn = await service.start_turn(user_id="local", conversation_id=None, message="go")
     stream = turn.events()
     async for event in stream:
-        if isinstance(event, ToolCallStart):
+        # A card's row is written right after the card goes out, so crash one event later.
+        if isinstance(event, ToolCallProgress):
             break
     # Simulate a crash: the rows stay as they were; nothing closes the stream.
     with session_scope() as session:

@@ -14,8 +14,6 @@ from finch_app.auth import store
 from finch_app.config_check import ConfigError, check, load_settings
 from finch_app.settings import get_settings, reset_settings
 
-pytestmark = pytest.mark.persistence
-
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -31,6 +29,7 @@ def finch(*args: str, stdin: str = "", env: dict[str, str] | None = None) -> sub
     )
 
 
+@pytest.mark.persistence
 def test_users_add_list_disable_and_set_password():
     added = finch("users", "add", "alice", "--admin", stdin="a long password\n")
     assert added.returncode == 0, added.stderr
@@ -60,6 +59,7 @@ def test_users_add_list_disable_and_set_password():
     assert finch("users", "disable", "nobody").returncode == 1
 
 
+@pytest.mark.persistence
 def test_tokens_create_prints_the_token_once_and_it_works():
     store.add_user("alice", "a long password")
     store.add_user("bob", "a long password")

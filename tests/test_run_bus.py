@@ -98,6 +98,58 @@ async def test_a_follower_on_another_worker_replays_the_run_then_streams_it(work
     await eventually(gone)
 
 
+async def test_runs_nobody_follows_cost_redis_only_their_lease(workers):
+    a, b = workers
+    a.begin(RUN, CONVERSATION)
+    for event in events(30):
+        a.publish(RUN, event)
+
+    async def visible() -> bool:
+        return await b.alive(RUN)
+
+    await eventually(visible)
+    assert not await a.bus.redis.exists(a.bus._events_key(RUN))
+    a.end(RUN)
+
+
+async def test_two_followers_joining_at_different_times_each_see_every_event_once(workers):
+    a, b = workers
+    a.begin(RUN, CONVERSATION)
+    for event in events(5):
+        a.publish(RUN, event)
+
+    async def visible() -> bool:
+        return await b.alive(RUN)
+
+    await eventually(visible)
+    first: list[int] = []
+    second: list[int] = []
+
+    async def follow(into: list[int]) -> None:
+        async for event in b.follow(RUN):
+            into.append(event.seq)
+
+    tasks = [asyncio.create_task(follow(first))]
+
+    async def caught_up() -> bool:
+        return len(first) == 5
+
+    await eventually(caught_up)
+    for event in events(10, start=5):
+        a.publish(RUN, event)
+    tasks.append(asyncio.create_task(follow(second)))
+
+    async def both() -> bool:
+        return len(first) == 15 and len(second) == 15
+
+    await eventually(both)
+    for event in events(5, start=15):
+        a.publish(RUN, event)
+    a.end(RUN)
+    await asyncio.wait_for(asyncio.gather(*tasks), 5)
+    assert first == second == list(range(20))
+
+
 async def test_stop_on_another_worker_cancels_the_task_where_the_run_runs(workers):
     a, b = workers
     cancelled = asyncio.Event()
@@ -134,11 +186,11 @@ async def test_a_follower_learns_that_the_owner_died(workers, redis_url):
         return await b.alive(RUN)
 
     await eventually(visible)
-    # The owner "dies": its heartbeat stops, no end marker is ever sent.
+    # The owner "dies": its heartbeat stops, no end marker is ever sent, nobody answers.
     await a.aclose()
     started = time.monotonic()
     seen = [event.seq async for event in b.follow(RUN)]
-    assert seen == [0, 1]
+    assert seen == [], "the run was never shared, and its worker is gone"
     assert b.ended_as(RUN) == "interrupted"
     assert time.monotonic() - started < 3, "bounded by the lease"
 

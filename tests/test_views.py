@@ -74,3 +74,23 @@ def test_timers_of_cards_drawn_late_resume_from_the_elapsed_time():
 def test_labels():
     assert seconds_label(412) == "0.4 s" and seconds_label(15_000) == "15 s" and seconds_label(185_000) == "3 min 5 s"
     assert arguments_label({"symbol": "AAPL", "days": 30}) == 'symbol="AAPL", days=30'
+
+
+def test_a_streaming_answer_splits_into_finished_blocks_and_the_one_being_written():
+    from finch_app.views import stream_blocks
+
+    text = "### Title\n\nFirst para\nstill first.\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n```\ncode\n\nmore code\n```\n\nLast, being wri"
+    blocks, tail = stream_blocks(text)
+    assert blocks == [
+        "### Title",
+        "First para\nstill first.",
+        "| a | b |\n|---|---|\n| 1 | 2 |",
+        "```\ncode\n\nmore code\n```",
+    ]
+    assert tail == "Last, being wri"
+    # Text only grows: every prefix's finished blocks are a prefix of the final ones.
+    for end in range(len(text)):
+        partial, _ = stream_blocks(text[:end])
+        assert blocks[: len(partial)] == partial
+    assert stream_blocks("") == ([], "")
+    assert stream_blocks("one\n\n") == (["one"], "")

@@ -306,7 +306,8 @@ def _write_portfolio(result: dict[str, Any]) -> str:
     if result.get("needs_auth"):
         return (
             "### Your portfolio\n\nYou don't have any holdings in Finch yet. "
-            "Add your holdings (or connect a brokerage) and ask me again."
+            + ("Add your holdings (or connect a brokerage) and ask me again." if result.get("brokerage_available")
+               else "Add your holdings, import a broker CSV or load the demo portfolio, and ask me again.")
         )
     holdings = result.get("holdings", [])
     lines = [
@@ -328,6 +329,10 @@ def _write_portfolio(result: dict[str, Any]) -> str:
     lines.append(
         f"| **Total** | | | **{_money(result.get('total_value'))}** | {_pct(result.get('total_gain_pct'))} | 100% |"
     )
+    if result.get("source") == "brokerage":
+        lines += ["", "Positions synced from your brokerage (SnapTrade)."]
+    if result.get("message"):
+        lines += ["", f"_Note: {result['message']}_"]
     priced = [h for h in holdings if h.get("gain_pct") is not None]
     if priced:
         best = max(priced, key=lambda h: h["gain_pct"])

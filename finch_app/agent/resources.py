@@ -14,7 +14,8 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-ColumnType = Literal["text", "ticker", "int", "number", "money", "percent", "date", "range", "link"]
+ColumnType = Literal["text", "ticker", "int", "number", "money", "percent", "share", "date", "range", "link"]
+"""How a column reads: "percent" is a signed change (+1.2%), "share" a part of a whole (12.5%)."""
 ChartKind = Literal["allocation", "price_line", "mentions_bars", "trades_per_week"]
 
 

@@ -7,6 +7,8 @@ Google-style docstring, which is prompt text: write it for the LLM.
 
 from __future__ import annotations
 
+import copy
+import functools
 import inspect
 import json
 import re
@@ -42,6 +44,15 @@ class ToolContext:
     """Hand over the rows found so far (all of them each time), so the user sees them early."""
 
 
+@functools.cache
+def _parameters_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """Built once per model: pydantic's schema generation costs more CPU than a whole model
+    round, and the schemas go out with every round of every run."""
+    parameters = model.model_json_schema()
+    parameters.pop("title", None)
+    return parameters
+
+
 class ToolArgumentError(Exception):
     """The model sent arguments that do not fit the tool's schema."""
 
@@ -55,8 +66,7 @@ class ToolSpec:
 
     def schema(self) -> dict[str, Any]:
         """The OpenAI function-tool schema for this tool."""
-        parameters = self.params_model.model_json_schema()
-        parameters.pop("title", None)
+        parameters = copy.deepcopy(_parameters_schema(self.params_model))
         return {
             "type": "function",
             "function": {

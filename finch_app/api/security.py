@@ -30,6 +30,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 _INLINE_SCRIPT = re.compile(rb"<script(?P<attrs>[^>]*)>(?P<body>.*?)</script>", re.S | re.I)
 DOCS_PATHS = ("/api/docs", "/api/redoc")
 DOCS_CDN = "https://cdn.jsdelivr.net"
+PRIVATE_DOCS = (*DOCS_PATHS, "/api/openapi.json")
+"""The API's documentation: pages too, so they need a signed-in user (or a token) when accounts are on."""
 PUBLIC_PREFIXES = ("/login", "/api/", "/_event", "/ping", "/_health", "/assets/", "/_next/", "/favicon")
 """Paths any visitor may load; every other page needs a signed-in user when accounts are on."""
 
@@ -169,11 +171,11 @@ class SecurityHeaders:
         settings = get_settings()
         if settings.auth == "none":
             return None
-        is_page = method in ("GET", "HEAD") and _is_page(path)
+        is_page = method in ("GET", "HEAD") and (_is_page(path) or path.startswith(PRIVATE_DOCS))
         is_upload = path.startswith("/_upload")
         if not (is_page or is_upload):
             return None
-        if await _signed_in(scope, settings):
+        if await _signed_in(scope, settings, tokens=path.startswith(PRIVATE_DOCS)):
             return None
         from starlette.responses import JSONResponse, RedirectResponse
 
@@ -206,15 +208,18 @@ class SecurityHeaders:
         await send({"type": "http.response.body", "body": bytes(body)})
 
 
-async def _signed_in(scope: Scope, settings) -> bool:  # type: ignore[no-untyped-def]
+async def _signed_in(scope: Scope, settings, *, tokens: bool = False) -> bool:  # type: ignore[no-untyped-def]
+    """A browser's session (or proxy header); with `tokens`, an API token does as well."""
     import asyncio
 
-    from finch_app.auth import browser_identity
+    from finch_app.auth import api_identity, browser_identity
 
     headers = Headers(scope=scope)
     client = scope.get("client")
     peer = client[0] if client else ""
-    return await asyncio.to_thread(browser_identity, settings, headers, peer) is not None
+    if await asyncio.to_thread(browser_identity, settings, headers, peer) is not None:
+        return True
+    return tokens and await asyncio.to_thread(api_identity, settings, headers, peer) is not None
 
 
 def _scope_https(scope: Scope) -> bool:

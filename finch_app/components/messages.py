@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import reflex as rx
 
+from finch_app.components.portfolio import connect_brokerage_button
+from finch_app.states.chat import LiveTurnState
 from finch_app.states.portfolio import PortfolioState
 from finch_app.views import MessageView, StepView
 
@@ -19,9 +21,19 @@ def _image_as_text(*_children: rx.Var, **_props: rx.Var) -> rx.Component:
 
 
 def _link(*children: rx.Var, **_props: rx.Var) -> rx.Component:
-    """Links open in a new tab and tell the target nothing (react-markdown already drops
-    `javascript:` and other unsafe URLs; the CSP would block them too)."""
-    return rx.el.a(*children, rel="noopener noreferrer nofollow", target="_blank", class_name="finch-md-link")
+    """Links to other sites open in a new tab and tell the target nothing; Finch's own links
+    (an answer's "see <table>") open here. react-markdown already drops `javascript:` and
+    other unsafe URLs, and the CSP would block them too."""
+    # Reflex renders anchors as router links, which navigate by `to`, not `href`.
+    href = rx.Var("props.href", _var_type=str)
+    own = rx.Var('(props.href ?? "").startsWith("/")', _var_type=bool)
+    return rx.el.a(
+        *children,
+        rel="noopener noreferrer nofollow",
+        target=rx.cond(own, "_self", "_blank"),
+        class_name="finch-md-link",
+        custom_attrs={"to": href, "reloadDocument": True},
+    )
 
 
 def markdown(text: rx.Var[str]) -> rx.Component:
@@ -72,32 +84,62 @@ def user_bubble(content: rx.Var[str]) -> rx.Component:
     )
 
 
+@rx.memo
+def markdown_block(text: rx.Var[str], rest: rx.RestProp) -> rx.Component:
+    """A finished block of a streaming answer: rendered once, skipped while later ones stream."""
+    return rx.el.div(markdown(text), rest)
+
+
+@rx.memo
+def needs_auth_callout() -> rx.Component:
+    """The ways to give Finch a portfolio, under a "no portfolio yet" answer. Its own memo
+    component, so only it (not every transcript row) follows `PortfolioState`."""
+    return rx.el.div(
+        rx.el.div(
+            rx.el.strong("No portfolio yet. "),
+            "Add your holdings, import a broker CSV",
+            rx.cond(PortfolioState.brokerage_available, ", connect your brokerage", ""),
+            ", or try the demo.",
+        ),
+        rx.el.div(
+            rx.el.button("Add holdings", on_click=PortfolioState.open_panel, class_name="finch-action", type="button"),
+            rx.el.button("Import CSV", on_click=PortfolioState.open_panel, class_name="finch-action", type="button"),
+            rx.cond(PortfolioState.brokerage_available, connect_brokerage_button()),
+            rx.el.button(
+                "Load demo portfolio",
+                on_click=PortfolioState.load_demo_and_ask_again,
+                class_name="finch-action finch-action-primary",
+                type="button",
+                custom_attrs={"data-testid": "load-demo-and-ask"},
+            ),
+            class_name="finch-callout-actions",
+        ),
+        rx.cond(
+            PortfolioState.portal_url != "",
+            rx.el.div(
+                "Linked your account in the SnapTrade window? ",
+                rx.el.button(
+                    "Ask again",
+                    on_click=LiveTurnState.retry,
+                    class_name="finch-action",
+                    type="button",
+                    custom_attrs={"data-testid": "ask-again"},
+                ),
+                class_name="finch-callout-actions",
+            ),
+        ),
+        class_name="finch-callout finch-callout-auth",
+        custom_attrs={"data-testid": "needs-auth"},
+    )
+
+
 def assistant_bubble(message: rx.Var[MessageView]) -> rx.Component:
     return rx.el.div(
         rx.el.div("F", class_name="finch-avatar", aria_hidden="true"),
         rx.el.div(
             steps_summary(message),
             rx.cond(message.content != "", markdown(message.content)),
-            rx.cond(
-                message.needs_auth,
-                rx.el.div(
-                    rx.el.div(rx.el.strong("No portfolio yet. "), "Add your holdings, import a broker CSV, or try the demo."),
-                    rx.el.div(
-                        rx.el.button("Add holdings", on_click=PortfolioState.open_panel, class_name="finch-action", type="button"),
-                        rx.el.button("Import CSV", on_click=PortfolioState.open_panel, class_name="finch-action", type="button"),
-                        rx.el.button(
-                            "Load demo portfolio",
-                            on_click=PortfolioState.load_demo_and_ask_again,
-                            class_name="finch-action finch-action-primary",
-                            type="button",
-                            custom_attrs={"data-testid": "load-demo-and-ask"},
-                        ),
-                        class_name="finch-callout-actions",
-                    ),
-                    class_name="finch-callout finch-callout-auth",
-                    custom_attrs={"data-testid": "needs-auth"},
-                ),
-            ),
+            rx.cond(message.needs_auth, needs_auth_callout()),
             rx.match(
                 message.status,
                 ("error", rx.el.div("⚠ ", message.error, rx.cond(message.retryable, " — you can try again.", ""), class_name="finch-callout finch-callout-error")),

@@ -34,6 +34,82 @@ def _field(name: str, label: str, placeholder: str, **props) -> rx.Component:
     )
 
 
+def connect_brokerage_button(label: str = "Connect brokerage", *, primary: bool = False) -> rx.Component:
+    """Opens SnapTrade's connection portal in a popup; render it only when `brokerage_available`."""
+    return rx.el.button(
+        label,
+        on_click=PortfolioState.connect_brokerage,
+        disabled=PortfolioState.brokerage_busy,
+        class_name="finch-action finch-action-primary" if primary else "finch-action",
+        type="button",
+        custom_attrs={"data-testid": "connect-brokerage"},
+    )
+
+
+def _brokerage() -> rx.Component:
+    """Link a brokerage through SnapTrade (only when this Finch has SnapTrade credentials)."""
+    return rx.el.div(
+        rx.el.div(
+            rx.el.strong("Brokerage"),
+            rx.cond(
+                PortfolioState.brokerage_connected,
+                rx.el.span(
+                    " — linked through SnapTrade. ",
+                    rx.cond(PortfolioState.brokerage_synced != "", PortfolioState.brokerage_synced + ".", "Not synced yet."),
+                    " A sync replaces the holdings below with the brokerage's positions.",
+                    class_name="finch-muted",
+                ),
+                rx.el.span(
+                    " — link your broker through SnapTrade (opens a window); its positions then replace the holdings below.",
+                    class_name="finch-muted",
+                ),
+            ),
+        ),
+        rx.el.div(
+            connect_brokerage_button(),
+            rx.cond(
+                PortfolioState.brokerage_connected,
+                rx.fragment(
+                    rx.el.button(
+                        "Sync from brokerage",
+                        on_click=PortfolioState.sync_brokerage,
+                        disabled=PortfolioState.brokerage_busy,
+                        class_name="finch-action",
+                        type="button",
+                        custom_attrs={"data-testid": "sync-brokerage"},
+                    ),
+                    rx.el.button(
+                        "Disconnect",
+                        on_click=PortfolioState.disconnect_brokerage,
+                        disabled=PortfolioState.brokerage_busy,
+                        class_name="finch-action",
+                        type="button",
+                        custom_attrs={"data-testid": "disconnect-brokerage"},
+                    ),
+                ),
+            ),
+            class_name="finch-callout-actions",
+        ),
+        rx.cond(
+            PortfolioState.portal_url != "",
+            rx.el.p(
+                "No window? ",
+                rx.el.a(
+                    "Open SnapTrade",
+                    href=PortfolioState.portal_url,
+                    target="_blank",
+                    rel="noopener noreferrer",
+                    class_name="finch-md-link",
+                ),
+                " (the link works for a few minutes).",
+                class_name="finch-muted finch-small",
+            ),
+        ),
+        class_name="finch-import",
+        custom_attrs={"data-testid": "brokerage"},
+    )
+
+
 def portfolio_panel() -> rx.Component:
     return rx.cond(
         PortfolioState.open,
@@ -84,6 +160,7 @@ def portfolio_panel() -> rx.Component:
                     ),
                     class_name="finch-import",
                 ),
+                rx.cond(PortfolioState.brokerage_available, _brokerage()),
                 rx.el.div(
                     rx.el.button("Load demo portfolio", on_click=PortfolioState.load_demo, class_name="finch-action", type="button", custom_attrs={"data-testid": "load-demo"}),
                     rx.cond(

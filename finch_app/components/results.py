@@ -114,7 +114,6 @@ def _chart() -> rx.Component:
                     name_key="name",
                     inner_radius="45%",
                     outer_radius="80%",
-                    label=True,
                     is_animation_active=False,
                 ),
                 rx.recharts.graphing_tooltip(),
@@ -230,6 +229,7 @@ def resource_viewer() -> rx.Component:
                     rx.el.span(
                         "Page ", ResultsState.page + 1, " of ", ResultsState.page_count, " · ", ResultsState.match_count, " rows",
                         class_name="finch-small finch-muted",
+                        custom_attrs={"data-testid": "pager-info"},
                     ),
                     rx.el.button("Next ›", on_click=ResultsState.go_to_page(ResultsState.page + 1), disabled=ResultsState.page >= ResultsState.page_count - 1, type="button", class_name="finch-action"),
                     class_name="finch-pager",

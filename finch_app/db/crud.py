@@ -13,7 +13,16 @@ from sqlalchemy import delete, func, update
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
-from finch_app.db.models import Conversation, Holding, Message, Resource, Run, ToolCall, utcnow
+from finch_app.db.models import (
+    BrokerageConnection,
+    Conversation,
+    Holding,
+    Message,
+    Resource,
+    Run,
+    ToolCall,
+    utcnow,
+)
 
 TITLE_CHARS = 60
 
@@ -390,6 +399,38 @@ def delete_holding(*, session: Session, user_id: str, symbol: str) -> None:
 
 def clear_holdings(*, session: Session, user_id: str) -> None:
     session.exec(delete(Holding).where(Holding.user_id == user_id))  # type: ignore[arg-type]
+
+
+# --- brokerage connections ----------------------------------------------------------------
+
+
+def get_brokerage_connection(*, session: Session, user_id: str) -> BrokerageConnection | None:
+    connection = session.get(BrokerageConnection, user_id)
+    if connection is not None:
+        connection.created_at = _aware(connection.created_at)  # type: ignore[assignment]
+        connection.last_synced_at = _aware(connection.last_synced_at)
+    return connection
+
+
+def add_brokerage_connection(
+    *, session: Session, user_id: str, snaptrade_user_id: str, encrypted_secret: str
+) -> BrokerageConnection:
+    connection = BrokerageConnection(
+        user_id=user_id, snaptrade_user_id=snaptrade_user_id, encrypted_secret=encrypted_secret
+    )
+    session.add(connection)
+    session.flush()
+    return connection
+
+
+def mark_brokerage_synced(*, session: Session, user_id: str, at: datetime) -> None:
+    session.exec(
+        update(BrokerageConnection).where(BrokerageConnection.user_id == user_id).values(last_synced_at=at)  # type: ignore[arg-type]
+    )
+
+
+def delete_brokerage_connection(*, session: Session, user_id: str) -> None:
+    session.exec(delete(BrokerageConnection).where(BrokerageConnection.user_id == user_id))  # type: ignore[arg-type]
 
 
 # --- resources ----------------------------------------------------------------------------

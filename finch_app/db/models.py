@@ -100,6 +100,21 @@ class Holding(SQLModel, table=True):
     updated_at: datetime = _when()
 
 
+class BrokerageConnection(SQLModel, table=True):
+    """A user's SnapTrade user (`providers/brokerage.py`): one per Finch user, made on first connect."""
+
+    __tablename__ = "brokerage_connection"
+
+    user_id: str = Field(primary_key=True)
+    snaptrade_user_id: str = Field(unique=True)
+    """Derived from `user_id` and stable; SnapTrade knows the user by it."""
+    encrypted_secret: str = Field(sa_column=Column(Text, nullable=False))
+    """SnapTrade's userSecret, Fernet-encrypted (never stored in the clear)."""
+    created_at: datetime = _when()
+    last_synced_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    """When positions were last pulled into the user's holdings; None: never."""
+
+
 class CachedResponse(SQLModel, table=True):
     """The last good answer of a live data source (`providers/cache.py`), shared by all workers."""
 

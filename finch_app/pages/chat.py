@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from finch_app.components.messages import assistant_bubble, markdown, message_row, user_bubble
+from finch_app.components.messages import assistant_bubble, markdown, markdown_block, message_row, user_bubble
 from finch_app.components.portfolio import portfolio_panel
 from finch_app.components.results import resource_viewer, results_panel
 from finch_app.components.tool_card import tool_card
@@ -124,7 +124,7 @@ def empty_state() -> rx.Component:
 
 
 def load_earlier() -> rx.Component:
-    """Older messages on demand; /finch.js clicks it when it scrolls into view."""
+    """Older messages on demand, at the top of the transcript (the recent ones load first)."""
     return rx.el.button(
         "Load earlier messages",
         on_click=ChatState.load_earlier,
@@ -148,10 +148,14 @@ def live_turn() -> rx.Component:
             LiveTurnState.answer.length() > 0,
             rx.foreach(LiveTurnState.answer, assistant_bubble),
             rx.cond(
-                LiveTurnState.text != "",
+                (LiveTurnState.text != "") | (LiveTurnState.streamed.length() > 0),
                 rx.el.div(
                     rx.el.div("F", class_name="finch-avatar", aria_hidden="true"),
-                    rx.el.div(markdown(LiveTurnState.text), class_name="finch-assistant-body finch-streaming"),
+                    rx.el.div(
+                        rx.foreach(LiveTurnState.streamed, lambda block, i: markdown_block(text=block, key=i)),
+                        markdown(LiveTurnState.text),
+                        class_name="finch-assistant-body finch-streaming",
+                    ),
                     class_name="finch-row finch-row-assistant",
                     custom_attrs={"data-testid": "streaming-message"},
                 ),

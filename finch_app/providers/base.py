@@ -7,6 +7,7 @@ live HTTP sources and the test fakes all fit behind them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from finch_app.providers.records import (
@@ -88,6 +89,27 @@ class Position:
 
 class PortfolioSource(Protocol):
     async def positions(self, user_id: str) -> list[Position]: ...
+
+
+@dataclass(frozen=True)
+class PortfolioLoad:
+    """A user's positions with where they came from (a source may offer `load(user_id)`)."""
+
+    positions: list[Position]
+    source: str = "holdings"
+    """"holdings" (entered, imported, demo) or "brokerage" (synced from a linked brokerage)."""
+    note: str | None = None
+    """Something the user should know, e.g. the brokerage could not be reached and these are the last sync's."""
+    synced_at: datetime | None = None
+    """With source "brokerage": when the positions were pulled."""
+
+
+async def load_portfolio(source: PortfolioSource, user_id: str) -> PortfolioLoad:
+    """`source.load(user_id)` when the source offers it, else its bare positions."""
+    load = getattr(source, "load", None)
+    if load is not None:
+        return await load(user_id)
+    return PortfolioLoad(await source.positions(user_id))
 
 
 @dataclass

@@ -29,6 +29,7 @@ from finch_app.views import (
     apply_event,
     message_from_turn,
     stop_view,
+    stream_blocks,
     with_live_timers,
 )
 
@@ -253,7 +254,10 @@ class LiveTurnState(rx.State):
 
     user_text: str = ""
     cards: list[CardView] = []
+    streamed: list[str] = []
+    """The streaming answer's finished markdown blocks (they never change once finished)."""
     text: str = ""
+    """The block of the streaming answer still being written."""
     answer: list[MessageView] = []
     """The finished answer (0 or 1 items) until the next turn moves it to the transcript."""
     running: bool = False
@@ -268,6 +272,7 @@ class LiveTurnState(rx.State):
     def clear(self) -> None:
         self.user_text = ""
         self.cards = []
+        self.streamed = []
         self.text = ""
         self.answer = []
         self.conversation_id = ""
@@ -426,10 +431,13 @@ class LiveTurnState(rx.State):
         if view.cards != old.cards:
             self.cards = with_live_timers(view.cards, int(time.time() * 1000))
         if view.text != old.text and view.answer is None:
-            self.text = view.text
+            blocks, self.text = stream_blocks(view.text)
+            if len(blocks) != len(self.streamed):
+                self.streamed = blocks
         if view.answer is not None and view.answer != old.answer:
             self.answer = [view.answer]
             self.text = ""
+            self.streamed = []
         if view.conversation_id and view.conversation_id != self.conversation_id:
             self.conversation_id = view.conversation_id
         self._view = view

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import reflex as rx
 
 from finch_app.providers.base import Position
+from finch_app.providers.brokerage import BrokerageError, BrokerageNotConfigured, brokerage_link
 from finch_app.providers.portfolio import HoldingError, HoldingsBook, parse_holdings_csv, validate_position
 from finch_app.states.chat import LiveTurnState, current_user_id
 
@@ -31,18 +32,111 @@ class PortfolioState(rx.State):
     holdings: list[HoldingItem] = []
     message: str = ""
     error: str = ""
+    brokerage_available: bool = False
+    """SnapTrade is configured: "Connect brokerage" is offered (set on page load and when the panel opens)."""
+    brokerage_connected: bool = False
+    brokerage_synced: str = ""
+    """"Synced Nov 24, 2026 13:27 UTC", or "" before the first sync."""
+    brokerage_busy: bool = False
+    portal_url: str = ""
+    """The last connection portal link: shown in case the browser blocked the popup (valid ~5 minutes)."""
 
     async def _refresh(self) -> None:
         self.holdings = [_item(p) for p in await HoldingsBook().list(current_user_id(self))]
 
+    async def _refresh_brokerage(self, user_id: str) -> None:
+        link = brokerage_link()
+        self.brokerage_available = link is not None
+        connection = await link.connection(user_id) if link is not None else None
+        self.brokerage_connected = connection is not None
+        synced = connection.last_synced_at if connection else None
+        self.brokerage_synced = f"Synced {synced:%b %d, %Y %H:%M} UTC" if synced else ""
+
     def _say(self, message: str = "", error: str = "") -> None:
         self.message, self.error = message, error
+
+    @rx.event
+    async def on_load(self):
+        """Whether to offer "Connect brokerage" (the needs-auth answer shows it before the panel opens)."""
+        await self._refresh_brokerage(current_user_id(self))
 
     @rx.event
     async def open_panel(self):
         self.open = True
         self._say()
         await self._refresh()
+        await self._refresh_brokerage(current_user_id(self))
+
+    @rx.event(background=True)
+    async def connect_brokerage(self):
+        """Open SnapTrade's connection portal in a popup (registering the user with SnapTrade first)."""
+        async with self:
+            user_id = current_user_id(self)
+            self.brokerage_busy = True
+            self._say(message="Opening SnapTrade…")
+        try:
+            link = brokerage_link()
+            if link is None:
+                raise BrokerageNotConfigured()
+            url = await link.connect_url(user_id)
+        except BrokerageError as exc:
+            async with self:
+                self.brokerage_busy = False
+                self._say(error=str(exc))
+            return
+        async with self:
+            self.brokerage_busy = False
+            self.portal_url = url
+            await self._refresh_brokerage(user_id)
+            self._say(
+                message="SnapTrade opened in a new window: link your brokerage there, then come back and "
+                "press “Sync from brokerage” (or ask Finch about your portfolio)."
+            )
+        yield rx.redirect(url, is_external=True, popup=True)
+
+    @rx.event(background=True)
+    async def sync_brokerage(self):
+        """Pull the linked brokerage's positions into the holdings now."""
+        async with self:
+            user_id = current_user_id(self)
+            self.brokerage_busy = True
+            self._say(message="Syncing from your brokerage…")
+        try:
+            link = brokerage_link()
+            if link is None:
+                raise BrokerageNotConfigured()
+            result = await link.sync(user_id)
+        except BrokerageError as exc:
+            async with self:
+                self.brokerage_busy = False
+                self._say(error=str(exc))
+            return
+        async with self:
+            self.brokerage_busy = False
+            await self._refresh()
+            await self._refresh_brokerage(user_id)
+            self._say(message=result.summary())
+
+    @rx.event(background=True)
+    async def disconnect_brokerage(self):
+        """Unlink: SnapTrade forgets the user and Finch its secret; the synced holdings stay."""
+        async with self:
+            user_id = current_user_id(self)
+            self.brokerage_busy = True
+        try:
+            link = brokerage_link()
+            if link is not None:
+                await link.disconnect(user_id)
+        except BrokerageError as exc:
+            async with self:
+                self.brokerage_busy = False
+                self._say(error=str(exc))
+            return
+        async with self:
+            self.brokerage_busy = False
+            self.portal_url = ""
+            await self._refresh_brokerage(user_id)
+            self._say(message="Brokerage disconnected. The holdings of the last sync stay until you change them.")
 
     @rx.event
     def close_panel(self):

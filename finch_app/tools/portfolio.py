@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel
 
 from finch_app.agent.tools import ToolContext, tool
-from finch_app.providers.base import Providers
+from finch_app.providers.base import Providers, load_portfolio
 from finch_app.agent.resources import ResourceDraft
 from finch_app.tools._common import Provenance, draft, money
 
@@ -29,6 +31,12 @@ class HoldingRow(BaseModel):
 class PortfolioResult(BaseModel):
     needs_auth: bool = False
     message: str | None = None
+    source: str = "holdings"
+    """Where the positions come from: "holdings" (entered, imported, demo) or "brokerage" (synced)."""
+    synced_at: datetime | None = None
+    """With source "brokerage": when the positions were pulled from it."""
+    brokerage_available: bool = False
+    """Whether this Finch can link a brokerage (SnapTrade is configured)."""
     holdings: list[HoldingRow] = []
     total_value: float = 0.0
     total_cost: float = 0.0
@@ -48,7 +56,7 @@ class PortfolioResult(BaseModel):
             ("symbol", "Symbol", "ticker"), ("name", "Name", "text"), ("shares", "Shares", "number"),
             ("cost_basis", "Avg cost", "money"), ("price", "Price", "money"), ("value", "Value", "money"),
             ("gain", "Gain", "money"), ("gain_pct", "Gain %", "percent"), ("day_change_pct", "Day %", "percent"),
-            ("weight_pct", "Weight", "percent"),
+            ("weight_pct", "Weight", "share"),
         ]
         return draft("holdings", "Your holdings", columns, self.holdings, self.provenance, chart="allocation")
 
@@ -61,11 +69,18 @@ async def get_portfolio(ctx: ToolContext) -> PortfolioResult:
     """
     deps: Providers = ctx.deps
     await ctx.report_progress("Loading your holdings…", 0.1)
-    positions = await deps.portfolio.positions(ctx.user_id)
+    loaded = await load_portfolio(deps.portfolio, ctx.user_id)
+    positions = loaded.positions
     if not positions:
+        ways = (
+            "add holdings, import a broker CSV, load the demo portfolio, or connect a brokerage (SnapTrade)"
+            if deps.brokerage_available
+            else "add holdings, import a broker CSV, or load the demo portfolio (brokerage linking is not configured on this Finch)"
+        )
         return PortfolioResult(
             needs_auth=True,
-            message="No portfolio yet: the user needs to add holdings or connect a brokerage.",
+            message=" ".join(filter(None, [loaded.note, f"No portfolio yet: the user can {ways}, then ask again."])),
+            brokerage_available=deps.brokerage_available,
         )
     await ctx.report_progress(f"Pricing {len(positions)} holdings…", 0.4)
     quotes = await deps.market.quotes([p.symbol for p in positions])
@@ -111,6 +126,10 @@ async def get_portfolio(ctx: ToolContext) -> PortfolioResult:
         total_gain=round(total_value - total_cost, 2),
         total_gain_pct=round((total_value / total_cost - 1) * 100, 2) if total_cost else None,
         provenance=Provenance.of(quotes),
+        message=loaded.note,
+        source=loaded.source,
+        synced_at=loaded.synced_at,
+        brokerage_available=deps.brokerage_available,
     )
 
 

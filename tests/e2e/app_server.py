@@ -44,7 +44,8 @@ class AppServer:
             "FINCH_DATA_MODE": "offline",  # tests never reach public hosts; the data-source tests use loopback fakes
             **self.extra_env,
         }
-        for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "FINCH_MODEL", "DATABASE_URL"):
+        for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "FINCH_MODEL", "DATABASE_URL",
+                     "SNAPTRADE_CLIENT_ID", "SNAPTRADE_CONSUMER_KEY", "FINCH_SNAPTRADE_BASE_URL", "FINCH_SECRET_KEY"):
             if name not in self.extra_env:
                 env.pop(name, None)
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -69,7 +70,8 @@ class AppServer:
             try:
                 page = httpx.get(self.url + "/", timeout=2)
                 ping = httpx.get(self.url + "/ping", timeout=2)
-                if page.status_code == 200 and ping.status_code == 200:
+                # Any answer but an error: with accounts on, "/" redirects to the sign-in page.
+                if page.status_code < 400 and ping.status_code == 200:
                     return
             except httpx.HTTPError:
                 pass

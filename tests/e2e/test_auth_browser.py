@@ -23,7 +23,7 @@ from playwright.sync_api import expect
 
 from tests.e2e.app_server import ROOT, AppServer
 from tests.fakes.data_sources import DataSourcesServer
-from tests.fakes.openai_server import OpenAIServer, http_error, text, tool_call
+from tests.fakes.openai_server import OpenAIServer, http_error, text, tool_call, tool_calls
 
 OPENAI_SECRET = "sk-e2e-SECRET-0123456789abcdefghij"
 FMP_SECRET = "fmp-e2e-SECRET-9876543210"
@@ -259,7 +259,7 @@ def test_model_output_and_tool_data_render_inert(team, llm, fakes, browser):
     rows[0]["name"] = '<img src=x onerror=alert("tool-img")> &lt;script&gt;alert(1)&lt;/script&gt;'
     rows[1]["name"] = '<script>alert("tool-script")</script>'
     answer = "\n\n".join([*XSS, f"![beacon]({beacon})", "END-OF-ANSWER"])
-    llm.enqueue(tool_call("get_reddit_trending_stocks", {"limit": 5}, id="call_trend"), text(answer))
+    llm.enqueue(tool_calls(tool_call("get_reddit_trending_stocks", {"limit": 5}, id="call_trend")), text(answer))
 
     page = signed_in_page(browser, team, "alice")
     dialogs: list[str] = []
@@ -302,7 +302,7 @@ def test_secrets_never_reach_the_page_or_the_logs(team, llm, fakes, browser):
     # The data source refuses the key; the model server rejects (and echoes) its key.
     sources.fail("fmp", status=401)
     llm.enqueue(
-        tool_call("get_recent_senate_trades", {"limit": 5}, id="call_senate"),
+        tool_calls(tool_call("get_recent_senate_trades", {"limit": 5}, id="call_senate")),
         http_error(401, f"Incorrect API key provided: {OPENAI_SECRET}. Check it."),
     )
     page = signed_in_page(browser, team, "alice")

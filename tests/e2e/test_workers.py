@@ -143,7 +143,7 @@ def test_a_worker_killed_mid_run_has_its_run_interrupted_by_the_other(workers):
     async def scenario() -> tuple[str, float]:
         owner, conversation_id = await start_run(a)
         follower = await open_on(b, conversation_id)
-        assert follower.live["running"]
+        await follower.wait_until(lambda t: statuses(t) == ["running"], 10)
         a.kill(signal.SIGKILL)
         killed = time.monotonic()
         await follower.wait_until(lambda t: not t.live["running"], LEASE_S * 3 + 5)

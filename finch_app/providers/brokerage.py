@@ -1,0 +1,629 @@
+"""Linking a brokerage account through SnapTrade, and its positions as the user's portfolio.
+
+On when `SNAPTRADE_CLIENT_ID` and `SNAPTRADE_CONSUMER_KEY` are set (`Settings.brokerage_available`).
+`FINCH_SNAPTRADE_BASE_URL` points the official SDK (`snaptrade-python-sdk`) elsewhere (tests use a
+loopback fake).
+
+The flow:
+
+1. `SnapTradeLink.connect_url(user_id)`: on a user's first connect, registers a SnapTrade user
+   whose id is derived from Finch's user id (`finch-<sha256>`: stable, and no e-mail address
+   leaves Finch) and stores the `userSecret` SnapTrade returns — Fernet-encrypted, see `SecretBox`
+   — in `brokerage_connection`. Then asks for a Connection Portal URL (valid ~5 minutes) that
+   the UI opens in a popup, where the user links their broker.
+2. `SnapTradeLink.sync(user_id)`: lists the user's accounts and each account's positions, turns
+   stocks/ETFs/ADRs/funds into `Position`s (options, crypto, futures, cash equivalents and
+   shorts are skipped and counted), merges a symbol held in several accounts, and writes them
+   as the user's holdings (replacing them) with `last_synced_at` as the marker.
+3. `BrokeragePortfolio` is what `get_portfolio` reads when SnapTrade is configured: for a user
+   with a connection it syncs (at most every `FINCH_SNAPTRADE_SYNC_INTERVAL_S`), and if SnapTrade
+   cannot answer it falls back to the holdings of the last sync, saying so.
+
+Secrets at rest: `FINCH_SECRET_KEY` if set (a Fernet key, or any 32+ character string from which
+one is derived with SHA-256; comma-separated keys rotate: the first encrypts, all decrypt), else
+a key generated once into `<FINCH_DATA_DIR>/secret.key` with mode 0600. Losing that key makes the
+stored secrets unreadable (the user disconnects and connects again). Several workers on several
+machines must share `FINCH_SECRET_KEY`.
+
+The SDK is blocking (urllib3): every call runs in a worker thread. Its errors carry request URLs,
+and SnapTrade puts `userSecret` in the query string, so they never leave this module as they
+are: `BrokerageError` messages say what failed in words, with SnapTrade's own `detail`
+scrubbed of secrets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import logging
+import os
+import re
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+from finch_app.db import crud
+from finch_app.db.engine import session_scope
+from finch_app.providers.base import PortfolioLoad, Position
+from finch_app.providers.portfolio import MAX_HOLDINGS, DbPortfolio, HoldingError, validate_position
+from finch_app.redact import redact
+from finch_app.settings import Settings, get_settings
+
+log = logging.getLogger("finch.brokerage")
+T = TypeVar("T")
+
+KEY_FILE_NAME = "secret.key"
+SECURITY_KINDS = frozenset({"stock", "adr", "etf", "mutualfund", "cef", "equity"})
+"""Instrument kinds that are a ticker Finch can quote; the rest (options, futures, crypto…) are skipped."""
+
+
+class BrokerageError(Exception):
+    """Linking or reading a brokerage failed. The message is meant for the user and carries no secret."""
+
+
+class BrokerageNotConfigured(BrokerageError):
+    def __init__(self) -> None:
+        super().__init__(
+            "Brokerage linking is not configured on this Finch (SNAPTRADE_CLIENT_ID and "
+            "SNAPTRADE_CONSUMER_KEY are not set)."
+        )
+
+
+# --- secrets at rest ------------------------------------------------------------------------
+
+
+class SecretKeyError(BrokerageError, ValueError):
+    """`FINCH_SECRET_KEY` (or the key file) is not usable; the message says why, without the key."""
+
+
+def _fernet_key(text: str) -> bytes:
+    """A Fernet key from FINCH_SECRET_KEY's text: used as is when it is one, else derived."""
+    value = text.strip()
+    try:
+        Fernet(value.encode())
+        return value.encode()
+    except (ValueError, TypeError):
+        pass
+    if len(value) < 32:
+        raise SecretKeyError(
+            "FINCH_SECRET_KEY must be a Fernet key (python -c 'from cryptography.fernet import Fernet; "
+            "print(Fernet.generate_key().decode())') or at least 32 random characters."
+        )
+    return base64.urlsafe_b64encode(hashlib.sha256(value.encode()).digest())
+
+
+def key_file_key(path: Path) -> bytes:
+    """The key in `path`, made once (mode 0600) when there is none. Safe when several processes
+    start at once: the key is written to a private temporary file and linked into place, so a
+    reader never sees a half-written file and only one key ever wins."""
+    try:
+        return _read_key_file(path)
+    except FileNotFoundError:
+        pass
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor, temporary = tempfile.mkstemp(prefix=".secret-", dir=path.parent)  # mode 0600
+        try:
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(Fernet.generate_key() + b"\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            try:
+                os.link(temporary, path)
+            except FileExistsError:
+                pass  # another process won: use its key
+        finally:
+            os.unlink(temporary)
+        return _read_key_file(path)
+    except OSError as exc:
+        raise SecretKeyError(f"Cannot make the key file {path} ({exc.strerror}); set FINCH_SECRET_KEY instead.") from None
+
+
+def _read_key_file(path: Path) -> bytes:
+    try:
+        key = path.read_bytes().strip()
+    except PermissionError:
+        raise SecretKeyError(f"Cannot read the key file {path} (permission denied).") from None
+    try:
+        Fernet(key)
+    except (ValueError, TypeError):
+        raise SecretKeyError(f"{path} does not hold a Fernet key; restore it, or set FINCH_SECRET_KEY.") from None
+    return key
+
+
+class SecretBox:
+    """Encrypts short secrets for the database (Fernet: AES-128-CBC + HMAC-SHA256, timestamped)."""
+
+    def __init__(self, keys: list[bytes]) -> None:
+        if not keys:
+            raise SecretKeyError("No secret key.")
+        self._fernet = MultiFernet([Fernet(key) for key in keys])
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SecretBox:
+        configured = settings.secret_key.get_secret_value() if settings.secret_key else ""
+        parts = [part for part in configured.split(",") if part.strip()]
+        if parts:
+            return cls([_fernet_key(part) for part in parts])
+        return cls([key_file_key(Path(settings.data_dir) / KEY_FILE_NAME)])
+
+    def encrypt(self, plaintext: str) -> str:
+        return self._fernet.encrypt(plaintext.encode()).decode()
+
+    def decrypt(self, token: str) -> str:
+        try:
+            return self._fernet.decrypt(token.encode()).decode()
+        except InvalidToken:
+            raise BrokerageError(
+                "The stored brokerage connection cannot be decrypted: Finch's secret key changed "
+                "(FINCH_SECRET_KEY or the data directory's secret.key). Disconnect the brokerage and connect it again."
+            ) from None
+
+
+# --- SnapTrade positions → Finch positions ------------------------------------------------------
+
+
+@dataclass
+class Conversion:
+    positions: list[Position] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)
+    """Why positions were left out → how many ("option", "cash equivalent", "short"…)."""
+
+    def skip(self, reason: str) -> None:
+        self.skipped[reason] = self.skipped.get(reason, 0) + 1
+
+
+def _number(value: Any) -> float | None:
+    if value is None or value == "":
+        return None
+    try:
+        return float(str(value))
+    except ValueError:
+        return None
+
+
+def positions_from_snaptrade(raw_positions: list[dict[str, Any]]) -> Conversion:
+    """Positions (from every account) as Finch holdings: one per symbol, average cost merged."""
+    result = Conversion()
+    merged: dict[str, Position] = {}
+    for raw in raw_positions:
+        instrument = raw.get("instrument") or {}
+        kind = str(instrument.get("kind") or "other")
+        if kind not in SECURITY_KINDS:
+            result.skip(kind.replace("_", " "))
+            continue
+        if raw.get("cash_equivalent"):
+            result.skip("cash equivalent")
+            continue
+        units = _number(raw.get("units"))
+        if units is None or units == 0:
+            result.skip("no quantity")
+            continue
+        if units < 0:
+            result.skip("short")
+            continue
+        cost = _number(raw.get("cost_basis"))
+        name = str(instrument.get("description") or "")
+        position = None
+        for candidate in (instrument.get("symbol"), instrument.get("raw_symbol")):
+            try:
+                position = validate_position(str(candidate or ""), units, max(cost or 0.0, 0.0), name)
+                break
+            except HoldingError:
+                continue
+        if position is None:
+            result.skip("unreadable symbol")
+            continue
+        if (earlier := merged.get(position.symbol)) is not None:
+            shares = earlier.shares + position.shares
+            average = (earlier.cost_basis * earlier.shares + position.cost_basis * position.shares) / shares
+            position = Position(position.symbol, earlier.name or position.name, shares, round(average, 4))
+        merged[position.symbol] = position
+    result.positions = sorted(merged.values(), key=lambda p: p.symbol)[:MAX_HOLDINGS]
+    return result
+
+
+# --- the SnapTrade client -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Connection:
+    snaptrade_user_id: str
+    connected_at: datetime
+    last_synced_at: datetime | None
+
+
+@dataclass
+class SyncResult:
+    positions: list[Position]
+    accounts: int
+    """Brokerage accounts SnapTrade knows for the user; 0 until they finish the portal."""
+    skipped: dict[str, int]
+    synced_at: datetime
+
+    def summary(self) -> str:
+        if not self.accounts:
+            return "No brokerage account is linked yet: finish connecting in the SnapTrade window, then sync again."
+        text = f"Synced {len(self.positions)} holdings from {self.accounts} account{'s' if self.accounts != 1 else ''}"
+        if self.skipped:
+            text += " (left out: " + ", ".join(f"{n} {why}" for why, n in sorted(self.skipped.items())) + ")"
+        return text + "."
+
+
+def snaptrade_user_id(user_id: str) -> str:
+    """SnapTrade's id for a Finch user: derived, so stable, and without the user's name or e-mail."""
+    return "finch-" + hashlib.sha256(f"finch-user:{user_id}".encode()).hexdigest()[:32]
+
+
+def base_url_problem(url: str) -> str | None:
+    """Why the SDK would refuse `url` as its host, or None when it is fine."""
+    from snaptrade_client.configuration import check_url
+    from snaptrade_client.exceptions import OpenApiException
+
+    try:
+        check_url(url.strip().rstrip("/"))
+    except OpenApiException:
+        return (
+            "must be an http(s) URL whose host is a dotted name or an IP address, without a query "
+            "(e.g. https://api.snaptrade.com or http://127.0.0.1:8080; the SDK refuses `localhost`)."
+        )
+    return None
+
+
+def _when(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%b %d, %Y %H:%M UTC") if value else "never"
+
+
+class SnapTradeLink:
+    """One Finch's SnapTrade client: connect, sync and disconnect a user's brokerage."""
+
+    def __init__(
+        self,
+        *,
+        client_id: str,
+        consumer_key: str,
+        base_url: str | None = None,
+        timeout_s: float = 20.0,
+        box: SecretBox | Callable[[], SecretBox],
+    ) -> None:
+        from snaptrade_client import SnapTrade
+        from snaptrade_client.auth import SnapTradeAuth
+        from snaptrade_client.exceptions import OpenApiException
+
+        self._secrets = [consumer_key]
+        self._box = box
+        self._locks: dict[str, asyncio.Lock] = {}
+        self.timeout_s = timeout_s
+        extra: dict[str, Any] = {"host": base_url.rstrip("/")} if base_url else {}
+        try:
+            self._client = SnapTrade(
+                auth=SnapTradeAuth.commercial_api_key(consumer_key=consumer_key, client_id=client_id), **extra
+            )
+        except OpenApiException as exc:  # e.g. a host that is not a URL
+            raise BrokerageError(f"FINCH_SNAPTRADE_BASE_URL is not usable: {exc}") from None
+        self._limit_requests()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SnapTradeLink | None:
+        """The link, or None when SnapTrade is not configured."""
+        if not settings.brokerage_available:
+            return None
+        assert settings.snaptrade_consumer_key is not None and settings.snaptrade_client_id
+        box: SecretBox | None = None
+
+        def lazy_box() -> SecretBox:  # the key file is made when a secret is first stored or read
+            nonlocal box
+            if box is None:
+                box = SecretBox.from_settings(settings)
+            return box
+
+        return cls(
+            client_id=settings.snaptrade_client_id.strip(),
+            consumer_key=settings.snaptrade_consumer_key.get_secret_value().strip(),
+            base_url=(settings.snaptrade_base_url or "").strip() or None,
+            timeout_s=settings.snaptrade_timeout_s,
+            box=lazy_box,
+        )
+
+    def _limit_requests(self) -> None:
+        """Bound every request: the SDK's public methods take no timeout (and urllib3 then waits
+        forever), and retry a refused connection three times by default."""
+        import urllib3
+
+        rest = self._client.authentication.api_client.rest_client  # one ApiClient, shared by every API group
+        rest.pool_manager.connection_pool_kw["retries"] = urllib3.Retry(total=1, read=0, redirect=0, status=0)
+        unbounded = rest.request
+        timeout = urllib3.Timeout(connect=min(self.timeout_s, 10.0), read=self.timeout_s)
+
+        def request(*args: Any, **kwargs: Any) -> Any:
+            if not kwargs.get("timeout"):
+                kwargs["timeout"] = timeout
+            return unbounded(*args, **kwargs)
+
+        rest.request = request  # type: ignore[method-assign]
+
+    @property
+    def box(self) -> SecretBox:
+        return self._box() if callable(self._box) else self._box
+
+    # --- SDK calls, off the event loop -----------------------------------------------------
+
+    def _scrub(self, text: str, extra: tuple[str, ...] = ()) -> str:
+        for secret in (*self._secrets, *extra):
+            if secret and len(secret) >= 4:
+                text = text.replace(secret, "[redacted]")
+        text = re.sub(r"(?i)(user_?secret[\"']?\s*[=:]\s*[\"']?)[^&\s\"',}]+", r"\1[redacted]", text)
+        return redact(text)
+
+    def _failure(self, doing: str, exc: BaseException, secrets: tuple[str, ...]) -> BrokerageError:
+        from snaptrade_client.exceptions import ApiException
+
+        if isinstance(exc, ApiException) and exc.status:
+            body = exc.body if isinstance(exc.body, dict) else {}
+            detail = str(body.get("detail") or body.get("message") or exc.reason or "").strip()
+            detail = self._scrub(detail[:300], secrets)
+            code = f", code {body['code']}" if body.get("code") else ""
+            status = int(exc.status)
+            if status == 429:
+                return BrokerageError(f"SnapTrade is rate-limiting Finch while {doing}; try again in a minute.")
+            if status >= 500:
+                return BrokerageError(f"SnapTrade is failing (HTTP {status}{code}) while {doing}: {detail or 'no detail'}")
+            return BrokerageError(f"SnapTrade refused {doing} (HTTP {status}{code}): {detail or 'no detail'}")
+        if isinstance(exc, ApiException):  # status 0: the SDK's wrapper of a TLS failure
+            return BrokerageError(f"SnapTrade could not be reached securely while {doing} (TLS error).")
+        kind = type(exc).__name__
+        reason = getattr(exc, "reason", None)
+        if reason is not None and not isinstance(reason, str):
+            kind = f"{kind}: {type(reason).__name__}"  # e.g. MaxRetryError: NewConnectionError
+        if "timeout" in kind.lower() or "timeout" in repr(reason).lower():
+            return BrokerageError(f"SnapTrade did not answer within {self.timeout_s:g} s while {doing}.")
+        if "NewConnectionError" in kind or "ConnectionError" in kind or "ProtocolError" in kind:
+            return BrokerageError(f"SnapTrade is unreachable while {doing} ({kind}).")
+        return BrokerageError(f"SnapTrade's answer could not be used while {doing} ({kind}).")
+
+    async def _call(self, doing: str, fn: Callable[[], T], *, secrets: tuple[str, ...] = ()) -> T:
+        """Run blocking SDK work in a thread; any failure becomes a `BrokerageError` without secrets."""
+        try:
+            return await asyncio.to_thread(fn)
+        except BrokerageError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - urllib3, the SDK's own and validation errors alike
+            error = self._failure(doing, exc, secrets)
+            log.warning("SnapTrade: %s", error)
+            raise error from None  # the original names the URL, which carries the user's secret
+
+    # --- connections ------------------------------------------------------------------------
+
+    async def connection(self, user_id: str) -> Connection | None:
+        def read() -> Connection | None:
+            with session_scope() as session:
+                row = crud.get_brokerage_connection(session=session, user_id=user_id)
+                if row is None:
+                    return None
+                return Connection(row.snaptrade_user_id, row.created_at, row.last_synced_at)
+
+        return await asyncio.to_thread(read)
+
+    async def _credentials(self, user_id: str) -> tuple[str, str] | None:
+        """(SnapTrade user id, user secret) of a connected user; None when not connected."""
+
+        def read() -> tuple[str, str] | None:
+            with session_scope() as session:
+                row = crud.get_brokerage_connection(session=session, user_id=user_id)
+                return None if row is None else (row.snaptrade_user_id, row.encrypted_secret)
+
+        stored = await asyncio.to_thread(read)
+        if stored is None:
+            return None
+        return stored[0], self.box.decrypt(stored[1])
+
+    async def _register(self, user_id: str) -> tuple[str, str]:
+        remote_id = snaptrade_user_id(user_id)
+        box = self.box  # a bad FINCH_SECRET_KEY fails here, before SnapTrade has a user to forget
+
+        def register() -> dict[str, Any]:
+            return self._client.authentication.register_snap_trade_user(user_id=remote_id).body
+
+        try:
+            body = await self._call("registering your Finch user", register)
+        except BrokerageError as exc:
+            if "already exist" in str(exc).lower():
+                raise BrokerageError(
+                    f"SnapTrade already has a user for this Finch account ({remote_id}) but Finch lost its secret "
+                    "(its database was reset, or another Finch uses the same SnapTrade keys). Delete that user in "
+                    "the SnapTrade dashboard, then connect again."
+                ) from None
+            raise
+        secret = str(body.get("userSecret") or "") if isinstance(body, dict) else ""
+        if not secret:
+            raise BrokerageError("SnapTrade registered the user but sent no user secret.")
+        encrypted = box.encrypt(secret)
+
+        def store() -> None:
+            with session_scope() as session:
+                crud.add_brokerage_connection(
+                    session=session, user_id=user_id, snaptrade_user_id=remote_id, encrypted_secret=encrypted
+                )
+
+        try:
+            await asyncio.to_thread(store)
+        except Exception:  # noqa: BLE001 - the database failed: undo, or SnapTrade keeps a user Finch cannot use
+            log.exception("Could not store the new SnapTrade user; deleting it at SnapTrade")
+            try:
+                await self._call(
+                    "undoing the registration",
+                    lambda: self._client.authentication.delete_snap_trade_user(user_id=remote_id),
+                )
+            except BrokerageError:
+                pass
+            raise BrokerageError("Finch could not store the brokerage connection; try again.") from None
+        return remote_id, secret
+
+    def _lock(self, user_id: str) -> asyncio.Lock:
+        return self._locks.setdefault(user_id, asyncio.Lock())
+
+    async def connect_url(self, user_id: str) -> str:
+        """A Connection Portal URL (valid ~5 minutes) where the user links a brokerage; the first
+        call registers the user with SnapTrade and stores its secret, encrypted."""
+        async with self._lock(user_id):
+            credentials = await self._credentials(user_id) or await self._register(user_id)
+        remote_id, secret = credentials
+
+        def login() -> Any:
+            return self._client.authentication.login_snap_trade_user(user_id=remote_id, user_secret=secret).body
+
+        body = await self._call("opening the connection portal", login, secrets=(secret,))
+        url = body.get("redirectURI") if isinstance(body, dict) else None
+        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+            raise BrokerageError("SnapTrade sent no connection portal link.")
+        return url
+
+    async def fetch(self, user_id: str) -> SyncResult | None:
+        """The user's positions across all their brokerage accounts, now; None when not connected."""
+        credentials = await self._credentials(user_id)
+        if credentials is None:
+            return None
+        remote_id, secret = credentials
+        info = self._client.account_information
+
+        def pull() -> tuple[int, list[dict[str, Any]]]:
+            accounts = info.list_all_user_accounts(user_id=remote_id, user_secret=secret).body
+            investment = [
+                a for a in (accounts.get("results") or []) if isinstance(a, dict) and a.get("kind", "investment") == "investment"
+            ]
+            raw: list[dict[str, Any]] = []
+            for account in investment:
+                answer = info.get_all_account_positions(account_id=str(account["id"]), user_id=remote_id, user_secret=secret).body
+                raw.extend(p for p in (answer.get("results") or []) if isinstance(p, dict))
+            return len(investment), raw
+
+        accounts, raw = await self._call("reading your brokerage positions", pull, secrets=(secret,))
+        converted = positions_from_snaptrade(raw)
+        return SyncResult(converted.positions, accounts, converted.skipped, datetime.now(UTC))
+
+    async def sync(self, user_id: str) -> SyncResult:
+        """Pull the positions and keep them as the user's holdings (replacing them), unless no
+        account is linked yet (then the holdings are left alone)."""
+        async with self._lock(user_id):
+            return await self._sync(user_id)
+
+    async def sync_if_stale(self, user_id: str, max_age_s: float) -> SyncResult | None:
+        """`sync`, unless the last one is younger than `max_age_s` (then None). Concurrent callers
+        for one user wait for the sync under way and then find it fresh."""
+        async with self._lock(user_id):
+            connection = await self.connection(user_id)
+            last = connection.last_synced_at if connection else None
+            if last is not None and (datetime.now(UTC) - last).total_seconds() < max_age_s:
+                return None
+            return await self._sync(user_id)
+
+    async def _sync(self, user_id: str) -> SyncResult:
+        result = await self.fetch(user_id)
+        if result is None:
+            raise BrokerageError("No brokerage is connected yet: use “Connect brokerage” first.")
+        if not result.accounts:
+            return result
+
+        def store() -> None:
+            with session_scope() as session:
+                crud.clear_holdings(session=session, user_id=user_id)
+                for p in result.positions:
+                    crud.upsert_holding(
+                        session=session, user_id=user_id, symbol=p.symbol, shares=p.shares,
+                        cost_basis=p.cost_basis, name=p.name,
+                    )
+                crud.mark_brokerage_synced(session=session, user_id=user_id, at=result.synced_at)
+
+        try:
+            await asyncio.to_thread(store)  # one transaction: the holdings and their sync time together
+        except Exception:  # noqa: BLE001 - e.g. another worker syncing the same user at once
+            log.exception("Could not keep the synced brokerage positions; they are used for this answer only")
+        return result
+
+    async def disconnect(self, user_id: str) -> None:
+        """Forget the connection: SnapTrade deletes the user (and its broker links), Finch its secret.
+        The holdings of the last sync stay, as ordinary holdings."""
+        connection = await self.connection(user_id)
+        if connection is None:
+            return
+
+        def delete_remote() -> Any:
+            return self._client.authentication.delete_snap_trade_user(user_id=connection.snaptrade_user_id)
+
+        try:
+            await self._call("disconnecting your brokerage", delete_remote)
+        except BrokerageError as exc:
+            if "not found" not in str(exc).lower():
+                raise
+
+        def forget() -> None:
+            with session_scope() as session:
+                crud.delete_brokerage_connection(session=session, user_id=user_id)
+
+        await asyncio.to_thread(forget)
+
+
+# --- the portfolio source -----------------------------------------------------------------------
+
+
+class BrokeragePortfolio:
+    """`get_portfolio`'s source when SnapTrade is configured: a connected user's brokerage
+    positions (synced on each call, at most every `sync_interval_s`), else their holdings."""
+
+    def __init__(self, link: SnapTradeLink, *, stored: DbPortfolio | None = None, sync_interval_s: float = 15.0) -> None:
+        self.link = link
+        self.stored = stored or DbPortfolio()
+        self.sync_interval_s = sync_interval_s
+
+    async def positions(self, user_id: str) -> list[Position]:
+        return (await self.load(user_id)).positions
+
+    async def load(self, user_id: str) -> PortfolioLoad:
+        connection = await self.link.connection(user_id)
+        if connection is None:
+            return PortfolioLoad(await self.stored.positions(user_id))
+        last = connection.last_synced_at
+        try:
+            result = await self.link.sync_if_stale(user_id, self.sync_interval_s)
+        except BrokerageError as exc:
+            positions = await self.stored.positions(user_id)
+            if last is not None:
+                note = f"{exc} These are the holdings of the last sync ({_when(last)})."
+            else:
+                note = f"{exc} Nothing was synced from the brokerage yet."
+            return PortfolioLoad(positions, source="brokerage" if last else "holdings", note=note, synced_at=last)
+        if result is None:  # synced moments ago (or by a concurrent call): the stored copy is current
+            fresh = await self.link.connection(user_id)
+            return PortfolioLoad(
+                await self.stored.positions(user_id), source="brokerage", synced_at=fresh.last_synced_at if fresh else last
+            )
+        if not result.accounts:
+            return PortfolioLoad(
+                await self.stored.positions(user_id),
+                note="A SnapTrade user exists but no brokerage account is linked yet: the user should finish "
+                "connecting in the SnapTrade window, then ask again.",
+            )
+        note = None
+        if result.skipped:
+            note = "Left out of the brokerage positions: " + ", ".join(
+                f"{n} {why}" for why, n in sorted(result.skipped.items())
+            ) + "."
+        return PortfolioLoad(result.positions, source="brokerage", note=note, synced_at=result.synced_at)
+
+
+_link_cache: tuple[Settings, SnapTradeLink | None] | None = None
+
+
+def brokerage_link(settings: Settings | None = None) -> SnapTradeLink | None:
+    """The process's SnapTrade link for the current settings (None when not configured)."""
+    global _link_cache
+    settings = settings or get_settings()
+    if _link_cache is None or _link_cache[0] is not settings:
+        _link_cache = (settings, SnapTradeLink.from_settings(settings))
+    return _link_cache[1]
