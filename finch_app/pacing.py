@@ -18,9 +18,13 @@ _END = object()
 
 
 async def paced(
-    source: AsyncIterator[T], *, holdable: Callable[[T], bool], interval_s: float
+    source: AsyncIterator[T], *, holdable: Callable[[T], bool], interval_s: float | Callable[[], float]
 ) -> AsyncIterator[list[T]]:
-    """Yield the source's items in batches; closing this closes (and cancels) the source."""
+    """Yield the source's items in batches; closing this closes (and cancels) the source.
+
+    `interval_s` may be a function, asked at each batch (the consumer can slow holdable
+    items down when its pushes get expensive)."""
+    interval = interval_s if callable(interval_s) else lambda: interval_s
     queue: asyncio.Queue[object] = asyncio.Queue()
 
     async def pump() -> None:
@@ -36,7 +40,7 @@ async def paced(
         while True:
             timeout = None
             if batch:
-                timeout = max(0.0, last_flush + interval_s - time.monotonic())
+                timeout = max(0.0, last_flush + interval() - time.monotonic())
             try:
                 item = await asyncio.wait_for(queue.get(), timeout)
             except TimeoutError:
@@ -53,7 +57,7 @@ async def paced(
                         break
                     batch.append(nxt)  # type: ignore[arg-type]
                 urgent = not all(holdable(i) for i in batch)
-                if not urgent and time.monotonic() - last_flush < interval_s:
+                if not urgent and time.monotonic() - last_flush < interval():
                     continue
             yield batch
             batch = []

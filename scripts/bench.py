@@ -491,13 +491,62 @@ async def _sse_clients(server: Any, clients: int, turns: int) -> dict[str, Any]:
     }
 
 
+def _cpu_seconds(pids: list[int]) -> float:
+    """CPU time (user + system) the processes have used so far."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _processes() -> dict[str, list[int]]:
+    """Who shares the machine's cores during a run: Finch, Redis, PostgreSQL (by name)."""
+    groups: dict[str, list[int]] = {"redis": [], "postgres": []}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                name = (entry / "comm").read_text().strip()
+            except OSError:
+                continue
+            if name.startswith("redis-server"):
+                groups["redis"].append(int(entry.name))
+            elif name.startswith("postgres"):
+                groups["postgres"].append(int(entry.name))
+    return groups
+
+
+def _measured(server: Any, coro: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
+    """Run a load, and note the CPU seconds each party used (the client is this process)."""
+    group = os.getpgid(server.process.pid)
+    finch_pids = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _pgid(int(p.name)) == group]
+    others = _processes()
+    before = {"finch": _cpu_seconds(finch_pids), "client": time.process_time(),
+              **{k: _cpu_seconds(v) for k, v in others.items()}}
+    result = run_async(coro)
+    after = {"finch": _cpu_seconds(finch_pids), "client": time.process_time(),
+             **{k: _cpu_seconds(v) for k, v in others.items()}}
+    result["cpu_s"] = {k: round(after[k] - before[k], 1) for k in before}
+    return result
+
+
+def _pgid(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except OSError:
+        return None
+
+
 def throughput(server: Any, plan: Plan, clients_list: tuple[int, ...]) -> list[dict[str, Any]]:
     rows = []
     for clients in clients_list:
         row = {
             "clients": clients,
-            "reflex": run_async(_reflex_clients(server, clients, plan.throughput_turns)),
-            "sse": run_async(_sse_clients(server, clients, plan.throughput_turns)),
+            "reflex": _measured(server, _reflex_clients(server, clients, plan.throughput_turns)),
+            "sse": _measured(server, _sse_clients(server, clients, plan.throughput_turns)),
         }
         print(f"  many     chats={clients:<3}  reflex {_brief(row['reflex'])}  sse {_brief(row['sse'])}")
         rows.append(row)
@@ -505,7 +554,8 @@ def throughput(server: Any, plan: Plan, clients_list: tuple[int, ...]) -> list[d
 
 
 def _brief(r: dict[str, Any]) -> str:
-    return f"{r['events_per_s']} ev/s p95 {r['p95_ms']} ms lost {r['lost']} reord {r['reordered']}"
+    cpu = " ".join(f"{k} {v}" for k, v in r.get("cpu_s", {}).items())
+    return f"{r['events_per_s']} ev/s p95 {r['p95_ms']} ms lost {r['lost']} reord {r['reordered']} (cpu s: {cpu})"
 
 
 # --- report ----------------------------------------------------------------------------------

@@ -62,3 +62,23 @@ async def test_closing_the_consumer_cancels_the_source():
     assert await anext(stream) == ["start"]
     await stream.aclose()
     assert cancelled.is_set()
+
+
+async def test_a_busy_consumer_gets_tokens_less_often_but_urgent_items_at_once():
+    from finch_app.states.chat import TOKEN_FLUSH_MAX_S, TOKEN_FLUSH_S, _PushCost
+
+    cost = _PushCost()
+    assert cost.token_interval() == TOKEN_FLUSH_S
+    for _ in range(30):
+        cost.observe(0.05)  # each push takes 50 ms: the server is busy
+    assert 0.15 < cost.token_interval() <= TOKEN_FLUSH_MAX_S
+    for _ in range(30):
+        cost.observe(5.0)
+    assert cost.token_interval() == TOKEN_FLUSH_MAX_S
+
+    script = [(0.001, f"t{i}") for i in range(200)] + [(0.0, "complete")]
+    quick = await collect(script, interval=lambda: 0.02)
+    slow = await collect(script, interval=lambda: 0.1)
+    assert len(slow) < len(quick)
+    assert slow[-1][1][-1] == "complete"
+    assert [item for _, batch in slow for item in batch] == [f"t{i}" for i in range(200)] + ["complete"]

@@ -36,6 +36,26 @@ from finch_app.views import (
 LOCAL_USER = "local"
 TOKEN_FLUSH_S = 0.05
 """Streaming text is pushed at most this often; tool events go out at once."""
+TOKEN_FLUSH_MAX_S = 0.5
+"""…and at least this often, however busy the server is."""
+
+
+@dataclass
+class _PushCost:
+    """How long this tab's pushes take (lock, state store, send), as a moving average.
+
+    When the server is busy each push costs more; streamed text then goes out less often
+    (up to `TOKEN_FLUSH_MAX_S`), which leaves the server the time to send the next tool card
+    at once. Tool events are never held back.
+    """
+
+    average_s: float = 0.0
+
+    def observe(self, seconds: float) -> None:
+        self.average_s = 0.8 * self.average_s + 0.2 * seconds
+
+    def token_interval(self) -> float:
+        return min(TOKEN_FLUSH_MAX_S, max(TOKEN_FLUSH_S, 4 * self.average_s))
 
 
 def current_user_id(state: rx.State) -> str:
@@ -376,8 +396,9 @@ class LiveTurnState(rx.State):
         async with self:
             self._run_id = run_id
         view = TurnView()
+        cost = _PushCost()
         try:
-            batches = paced(events, holdable=lambda e: isinstance(e, Token), interval_s=TOKEN_FLUSH_S)
+            batches = paced(events, holdable=lambda e: isinstance(e, Token), interval_s=cost.token_interval)
             async with aclosing(batches) as updates:
                 async for batch in updates:
                     for event in batch:
@@ -385,6 +406,7 @@ class LiveTurnState(rx.State):
                     started = next((e for e in batch if isinstance(e, RunStarted)), None)
                     announce = started is not None and new_conversation_title is not None
                     saved = [e for e in batch if isinstance(e, ResourceSaved)]
+                    pushing = time.monotonic()
                     async with self:
                         self._show(view)
                         self.last_seq = batch[-1].seq
@@ -392,6 +414,7 @@ class LiveTurnState(rx.State):
                             await self._list_resources(saved, view.conversation_id)
                         if announce:
                             await self._announce_conversation(started.conversation_id, new_conversation_title)
+                    cost.observe(time.monotonic() - pushing)
                     if announce:
                         yield rx.redirect(f"/c/{started.conversation_id}", replace=True)
         except asyncio.CancelledError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -14,6 +15,17 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD_TIMEOUT_S = float(os.environ.get("FINCH_TEST_BUILD_TIMEOUT", "600"))
+
+
+_WEB_DIRS: list[Path] = []
+"""Web dirs of servers started in this test session, newest last."""
+
+
+def _installed_web_dir() -> Path | None:
+    for candidate in [*reversed(_WEB_DIRS), ROOT / ".web"]:
+        if (candidate / "node_modules").is_dir():
+            return candidate
+    return None
 
 
 def free_port() -> int:
@@ -49,6 +61,10 @@ class AppServer:
             if name not in self.extra_env:
                 env.pop(name, None)
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        # Each server builds into its own web dir: a prod build bakes its backend's port into
+        # the page, so servers sharing one .web would send each other's tabs elsewhere.
+        env["REFLEX_WEB_WORKDIR"] = str(self._web_dir())
+        env["REFLEX_STATES_WORKDIR"] = str(self.data_dir / "states")
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "finch_app", "serve", "--port", str(self.port)],
@@ -61,6 +77,21 @@ class AppServer:
         )
         self._wait_ready()
         return self
+
+    def _web_dir(self) -> Path:
+        """A copy of an already installed web dir (node modules included), when there is one."""
+        web = self.data_dir / "web"
+        template = _installed_web_dir()
+        if not web.exists() and template is not None:
+            top_level_output = {"build", ".react-router"}  # only the template's own build, not node_modules' dirs
+            shutil.copytree(
+                template,
+                web,
+                symlinks=True,
+                ignore=lambda folder, names: top_level_output & set(names) if Path(folder) == template else set(),
+            )
+        _WEB_DIRS.append(web)
+        return web
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + BUILD_TIMEOUT_S

@@ -40,7 +40,7 @@ def browser():
         chromium.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def finch(tmp_path_factory) -> Iterator[AppServer]:
     """Finch on the offline model, with slow enough sample tools to watch cards run."""
     data_dir = tmp_path_factory.mktemp("finch-e2e")

@@ -28,6 +28,11 @@ def ensure_demo_portfolio(page) -> None:
 def test_tool_card_runs_live_then_answer_then_history_survives_reload(finch, page):
     page.goto(finch.url)
     expect(page.get_by_test_id("offline-banner")).to_be_visible()
+    page.get_by_test_id("open-portfolio").click()  # start as a user with no holdings
+    if page.get_by_role("button", name="Remove all").count():
+        page.get_by_role("button", name="Remove all").click()
+    expect(page.get_by_test_id("holding-row")).to_have_count(0)
+    page.get_by_label("Close").click()
     send(page, "review my portfolio")
 
     # A new user has no holdings yet: the tool says so and the answer offers the way out.
