@@ -574,7 +574,7 @@ def machine() -> dict[str, Any]:
         pass
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     dirty = bool(subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout.strip())
-    import reflex
+    from importlib.metadata import version
 
     return {
         "cpus": os.cpu_count(),
@@ -582,7 +582,7 @@ def machine() -> dict[str, Any]:
         "memory": memory,
         "os": platform.platform(),
         "python": platform.python_version(),
-        "reflex": getattr(reflex, "__version__", "?"),
+        "reflex": version("reflex"),
         "commit": commit + ("+dirty" if dirty else ""),
     }
 
