@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import reflex as rx
 
 from finch_app.providers.base import Position
-from finch_app.providers.brokerage import BrokerageError, BrokerageNotConfigured, brokerage_link
+from finch_app.providers.brokerage import BrokerageError, BrokerageNotConfigured, SnapTradeLink, brokerage_link
 from finch_app.providers.portfolio import HoldingError, HoldingsBook, parse_holdings_csv, validate_position
 from finch_app.states.chat import LiveTurnState, current_user_id
 
+T = TypeVar("T")
 MAX_CSV_BYTES = 2_000_000
 CSV_UPLOAD_ID = "holdings-csv"
 
@@ -21,6 +24,14 @@ class HoldingItem:
     name: str
     shares: str
     cost_basis: str
+
+
+async def _brokerage_view(user_id: str) -> tuple[bool, bool, str]:
+    """(SnapTrade configured, user linked, "Synced …" label) for the panel."""
+    link = brokerage_link()
+    connection = await link.connection(user_id) if link is not None else None
+    synced = connection.last_synced_at if connection else None
+    return link is not None, connection is not None, f"Synced {synced:%b %d, %Y %H:%M} UTC" if synced else ""
 
 
 def _item(p: Position) -> HoldingItem:
@@ -45,12 +56,38 @@ class PortfolioState(rx.State):
         self.holdings = [_item(p) for p in await HoldingsBook().list(current_user_id(self))]
 
     async def _refresh_brokerage(self, user_id: str) -> None:
-        link = brokerage_link()
-        self.brokerage_available = link is not None
-        connection = await link.connection(user_id) if link is not None else None
-        self.brokerage_connected = connection is not None
-        synced = connection.last_synced_at if connection else None
-        self.brokerage_synced = f"Synced {synced:%b %d, %Y %H:%M} UTC" if synced else ""
+        self._show_brokerage(await _brokerage_view(user_id))
+
+    def _show_brokerage(self, view: tuple[bool, bool, str]) -> None:
+        self.brokerage_available, self.brokerage_connected, self.brokerage_synced = view
+
+    async def _brokerage_action(self, busy_message: str, action: Callable[[SnapTradeLink, str], Awaitable[T]]):
+        """Run a SnapTrade call for the user with the panel showing it is busy.
+
+        The call and the reads after it happen outside `async with self`: SnapTrade can be slow,
+        and the tab's state lock must not wait on it. Returns (user_id, result) or None on error.
+        """
+        async with self:
+            user_id = current_user_id(self)
+            self.brokerage_busy = True
+            self._say(message=busy_message)
+        try:
+            link = brokerage_link()
+            if link is None:
+                raise BrokerageNotConfigured()
+            result = await action(link, user_id)
+        except BrokerageError as exc:
+            async with self:
+                self.brokerage_busy = False
+                self._say(error=str(exc))
+            return None
+        view = await _brokerage_view(user_id)
+        holdings = [_item(p) for p in await HoldingsBook().list(user_id)]
+        async with self:
+            self.brokerage_busy = False
+            self._show_brokerage(view)
+            self.holdings = holdings
+        return user_id, result
 
     def _say(self, message: str = "", error: str = "") -> None:
         self.message, self.error = message, error
@@ -70,24 +107,12 @@ class PortfolioState(rx.State):
     @rx.event(background=True)
     async def connect_brokerage(self):
         """Open SnapTrade's connection portal in a popup (registering the user with SnapTrade first)."""
-        async with self:
-            user_id = current_user_id(self)
-            self.brokerage_busy = True
-            self._say(message="Opening SnapTrade…")
-        try:
-            link = brokerage_link()
-            if link is None:
-                raise BrokerageNotConfigured()
-            url = await link.connect_url(user_id)
-        except BrokerageError as exc:
-            async with self:
-                self.brokerage_busy = False
-                self._say(error=str(exc))
+        done = await self._brokerage_action("Opening SnapTrade…", lambda link, user_id: link.connect_url(user_id))
+        if done is None:
             return
+        _, url = done
         async with self:
-            self.brokerage_busy = False
             self.portal_url = url
-            await self._refresh_brokerage(user_id)
             self._say(
                 message="SnapTrade opened in a new window: link your brokerage there, then come back and "
                 "press “Sync from brokerage” (or ask Finch about your portfolio)."
@@ -97,46 +122,19 @@ class PortfolioState(rx.State):
     @rx.event(background=True)
     async def sync_brokerage(self):
         """Pull the linked brokerage's positions into the holdings now."""
-        async with self:
-            user_id = current_user_id(self)
-            self.brokerage_busy = True
-            self._say(message="Syncing from your brokerage…")
-        try:
-            link = brokerage_link()
-            if link is None:
-                raise BrokerageNotConfigured()
-            result = await link.sync(user_id)
-        except BrokerageError as exc:
+        done = await self._brokerage_action("Syncing from your brokerage…", lambda link, user_id: link.sync(user_id))
+        if done is not None:
             async with self:
-                self.brokerage_busy = False
-                self._say(error=str(exc))
-            return
-        async with self:
-            self.brokerage_busy = False
-            await self._refresh()
-            await self._refresh_brokerage(user_id)
-            self._say(message=result.summary())
+                self._say(message=done[1].summary())
 
     @rx.event(background=True)
     async def disconnect_brokerage(self):
         """Unlink: SnapTrade forgets the user and Finch its secret; the synced holdings stay."""
-        async with self:
-            user_id = current_user_id(self)
-            self.brokerage_busy = True
-        try:
-            link = brokerage_link()
-            if link is not None:
-                await link.disconnect(user_id)
-        except BrokerageError as exc:
+        done = await self._brokerage_action("Disconnecting…", lambda link, user_id: link.disconnect(user_id))
+        if done is not None:
             async with self:
-                self.brokerage_busy = False
-                self._say(error=str(exc))
-            return
-        async with self:
-            self.brokerage_busy = False
-            self.portal_url = ""
-            await self._refresh_brokerage(user_id)
-            self._say(message="Brokerage disconnected. The holdings of the last sync stay until you change them.")
+                self.portal_url = ""
+                self._say(message="Brokerage disconnected. The holdings of the last sync stay until you change them.")
 
     @rx.event
     def close_panel(self):
