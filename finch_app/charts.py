@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from finch_app.db import crud
-from finch_app.db.engine import session_scope
 from finch_app.db.models import Resource
 
 TRADE_KINDS = ("senate_trades", "house_trades", "insider_trades")
@@ -86,34 +84,33 @@ def trades_per_week(rows: list[dict[str, Any]]) -> ChartData:
     return ChartData("trades_per_week", "Trades per week", points, "Week of", "Trades")
 
 
-def _conversation_trades(user_id: str, conversation_id: str, ticker: str) -> list[tuple[date, str]]:
-    """Dates on which this conversation's trade results show `ticker` traded, with who traded."""
+def trade_dates(trade_rows: list[dict[str, Any]], ticker: str) -> list[tuple[date, str]]:
+    """Dates on which `ticker` was traded in these trade rows, with who traded."""
     found: list[tuple[date, str]] = []
-    with session_scope() as session:
-        for summary in crud.list_resources(session=session, user_id=user_id, conversation_id=conversation_id):
-            if summary.kind not in TRADE_KINDS:
-                continue
-            resource = crud.get_resource(session=session, user_id=user_id, resource_id=summary.id)
-            for row in resource.rows if resource else []:
-                if str(row.get("ticker", "")).upper() != ticker:
-                    continue
-                when = _day(row.get("transaction_date"))
-                if when:
-                    who = row.get("member") or row.get("insider") or ""
-                    action = row.get("type") or row.get("action") or "trade"
-                    found.append((when, f"{who}: {action}".strip(": ")))
+    for row in trade_rows:
+        if str(row.get("ticker", "")).upper() != ticker:
+            continue
+        when = _day(row.get("transaction_date"))
+        if when:
+            who = row.get("member") or row.get("insider") or ""
+            action = row.get("type") or row.get("action") or "trade"
+            found.append((when, f"{who}: {action}".strip(": ")))
     return found
 
 
-def chart_for(user_id: str, resource: Resource) -> ChartData:
-    """The chart of a resource, or an empty ChartData when a table says it all."""
+def chart_for(resource: Resource, trade_rows: list[dict[str, Any]]) -> ChartData:
+    """The chart of a resource, or an empty ChartData when a table says it all.
+
+    Args:
+        trade_rows: The rows of the conversation's trade results, to mark trades on a price line.
+    """
     rows = resource.rows or []
     match resource.chart:
         case "allocation":
             return allocation(rows)
         case "price_line":
             ticker = resource.title.split(" ", 1)[0]
-            return price_line(rows, ticker, _conversation_trades(user_id, resource.conversation_id, ticker))
+            return price_line(rows, ticker, trade_dates(trade_rows, ticker))
         case "mentions_bars":
             return mentions_bars(rows)
         case "trades_per_week":

@@ -9,10 +9,8 @@ import logging
 import reflex as rx
 
 from finch_app.api import api
-from finch_app.chat_service import get_chat_service
-from finch_app.db import crud
-from finch_app.db.engine import session_scope
 from finch_app.config_check import check, format_report
+from finch_app.context import app_context
 from finch_app.pages.account import login_page, settings_page
 from finch_app.pages.chat import chat_page
 from finch_app.redact import install_log_redaction
@@ -24,36 +22,21 @@ from finch_app.states.portfolio import PortfolioState
 log = logging.getLogger("finch")
 
 
-def _mark_interrupted() -> int:
-    with session_scope() as session:
-        return crud.mark_interrupted_runs(session=session)
-
-
 @contextlib.asynccontextmanager
 async def finch_lifespan():
-    """Startup: runs left `running` by a dead process can never finish, so say so.
-    With Redis (several workers) other workers' runs are alive: only runs whose lease is
-    gone are interrupted, at startup and then every half lease while the worker runs.
-    Shutdown: close the model client's and Redis's connections."""
+    """Startup: check the configuration, build the app's parts and open the run service (which
+    ends the runs a dead process left behind). Shutdown: runs still going end `interrupted`,
+    connections close."""
     install_log_redaction()
     report = await asyncio.to_thread(check, get_settings())
     for line in format_report(report).splitlines():
         log.error(line) if line.startswith("error") else log.warning(line)
     if not report.ok:
         raise RuntimeError("Finch's configuration has errors (see above); it will not start.")
-    service = get_chat_service()
-    watcher = None
-    if service.active.bus is None:
-        count = await asyncio.to_thread(_mark_interrupted)
-        if count:
-            log.warning("Marked %d run(s) from a previous process as interrupted", count)
-    else:
-        watcher = asyncio.create_task(service.watch_runs(), name="finch-run-reaper")
+    runs = app_context().runs
+    await runs.open()
     yield
-    if watcher is not None:
-        watcher.cancel()
-        await asyncio.gather(watcher, return_exceptions=True)
-    await service.aclose()
+    await runs.aclose()
 
 
 app = rx.App(

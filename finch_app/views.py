@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -26,7 +25,9 @@ from finch_app.agent.events import (
     ToolCallStart,
 )
 from finch_app.agent.resources import RESOURCE_LINK
+from finch_app.agent.status import ENDED_RUN_TO_MESSAGE, OPEN_TOOL_FATE, MessageStatus, ToolStatus
 from finch_app.db.crud import Turn
+from finch_app.formatting import money, plural, seconds
 
 
 def link_resources(content: str, conversation_id: str) -> str:
@@ -34,16 +35,6 @@ def link_resources(content: str, conversation_id: str) -> str:
     if not conversation_id or "resource:" not in content:
         return content
     return RESOURCE_LINK.sub(lambda m: f"[{m.group(1)}](/c/{conversation_id}?r={m.group(2)})", content)
-
-
-def seconds_label(duration_ms: int | None) -> str:
-    if duration_ms is None:
-        return ""
-    if duration_ms < 10_000:
-        return f"{duration_ms / 1000:.1f} s"
-    if duration_ms < 120_000:
-        return f"{duration_ms / 1000:.0f} s"
-    return f"{duration_ms // 60_000} min {duration_ms % 60_000 // 1000} s"
 
 
 def arguments_label(arguments: dict[str, Any]) -> str:
@@ -63,11 +54,13 @@ class CardView:
     tool_call_id: str
     tool_name: str
     arguments: str
-    status: str = "running"
-    """running | completed | error | cancelled | interrupted."""
+    status: str = ToolStatus.RUNNING
+    """A `ToolStatus` (`data-status`)."""
     started_at_ms: int = 0
     """Server epoch milliseconds of the tool_call_start (`data-started-at`)."""
     status_label: str = "Calling…"
+    duration_ms: int = -1
+    """How long the call took, once it has ended (-1 until then)."""
     summary: str = ""
     error: str = ""
     progress_message: str = ""
@@ -99,8 +92,8 @@ class MessageView:
     id: str
     role: str
     content: str
-    status: str = "complete"
-    """complete | error | stopped | interrupted | streaming."""
+    status: str = MessageStatus.COMPLETED
+    """A `MessageStatus`."""
     error: str = ""
     retryable: bool = False
     needs_auth: bool = False
@@ -112,19 +105,18 @@ class MessageView:
 def steps_label(steps: list[StepView], total_ms: int) -> str:
     if not steps:
         return ""
-    noun = "tool" if len(steps) == 1 else "tools"
-    return f"Used {len(steps)} {noun} · {seconds_label(total_ms)}"
+    return f"Used {plural(len(steps), 'tool')} · {seconds(total_ms)}"
 
 
 def status_label(status: str, duration_ms: int | None, error: str | None) -> str:
     match status:
-        case "completed":
-            return f"Completed ({seconds_label(duration_ms)})"
-        case "error":
+        case ToolStatus.COMPLETED:
+            return f"Completed ({seconds(duration_ms)})"
+        case ToolStatus.ERROR:
             return f"Error: {error or 'the tool failed'}"
-        case "cancelled":
+        case ToolStatus.CANCELLED:
             return "Cancelled"
-        case "interrupted":
+        case ToolStatus.INTERRUPTED:
             return "Interrupted"
         case _:
             return "Calling…"
@@ -138,7 +130,7 @@ def message_from_turn(turn: Turn) -> MessageView:
             tool_name=call.name,
             arguments=arguments_label(call.arguments or {}),
             status=call.status,
-            duration=seconds_label(call.duration_ms),
+            duration=seconds(call.duration_ms),
             summary=call.summary or "",
             error=call.error or "",
         )
@@ -165,8 +157,6 @@ def _span_ms(turn: Turn) -> int:
     if starts and ends:
         first: datetime = min(starts)
         last: datetime = max(ends)
-        if first.tzinfo is None or last.tzinfo is None:
-            first, last = first.replace(tzinfo=None), last.replace(tzinfo=None)
         return max(0, int((last - first).total_seconds() * 1000))
     return sum(c.duration_ms or 0 for c in turn.tool_calls)
 
@@ -216,6 +206,7 @@ def apply_event(view: TurnView, event: AgentEvent) -> TurnView:
                 view,
                 event.tool_call_id,
                 status=event.status,
+                duration_ms=event.duration_ms,
                 status_label=status_label(event.status, event.duration_ms, event.error),
                 summary=event.summary or "",
                 error=event.error or "",
@@ -224,10 +215,9 @@ def apply_event(view: TurnView, event: AgentEvent) -> TurnView:
             return dataclasses.replace(updated, last_end_ms=max(view.last_end_ms, now_ms))
         case ResourceSaved():
             if event.partial:
-                label = f"📊 {event.title}: {event.row_count:,} rows so far"
+                label = f"📊 {event.title}: {plural(event.row_count, 'row')} so far"
             else:
-                noun = "row" if event.row_count == 1 else "rows"
-                label = f"📊 Saved: {event.title} ({event.row_count:,} {noun})"
+                label = f"📊 Saved: {event.title} ({plural(event.row_count, 'row')})"
             return _update_card(view, event.tool_call_id, resource_id=event.resource_id, resource_label=label)
         case Token():
             return dataclasses.replace(view, text=view.text + event.text)
@@ -236,13 +226,22 @@ def apply_event(view: TurnView, event: AgentEvent) -> TurnView:
             return dataclasses.replace(
                 view,
                 text=content,
-                answer=_answer(view, content, status="complete", needs_auth=event.needs_auth),
+                answer=_answer(view, content, status=MessageStatus.COMPLETED, needs_auth=event.needs_auth),
             )
         case Error():
+            # A run that ended early: its open cards end the way it did, the text so far is kept.
+            cards = [_closed(c, OPEN_TOOL_FATE[event.status], event.error) for c in view.cards]
+            ended = dataclasses.replace(view, cards=cards, last_end_ms=max(view.last_end_ms, now_ms) if cards else 0)
+            status = ENDED_RUN_TO_MESSAGE[event.status]
             return dataclasses.replace(
-                view,
-                answer=_answer(view, view.text, status="error", error=event.error, retryable=event.retryable),
-                cards=[_closed(c, "error", "the run failed") for c in view.cards],
+                ended,
+                answer=_answer(
+                    ended,
+                    view.text,
+                    status=status,
+                    error="" if status == MessageStatus.CANCELLED else event.error,
+                    retryable=event.retryable,
+                ),
             )
         case Done():
             return dataclasses.replace(view, running=False)
@@ -277,27 +276,14 @@ def with_live_timers(cards: list[CardView], now_ms: int) -> list[CardView]:
     """Cards whose running timers start from the time already elapsed on the server."""
     return [
         dataclasses.replace(card, timer_delay=f"-{max(0, now_ms - card.started_at_ms)}ms")
-        if card.status == "running"
+        if card.status == ToolStatus.RUNNING
         else card
         for card in cards
     ]
 
 
-def stop_view(view: TurnView, *, status: str = "stopped", now_ms: int | None = None) -> TurnView:
-    """The turn after the run went away without an ending (stop, crash, restart)."""
-    card_status = "cancelled" if status == "stopped" else status
-    cards = [_closed(c, card_status, None) for c in view.cards]
-    end_ms = max(view.last_end_ms, now_ms or int(time.time() * 1000)) if view.cards else 0
-    stopped = dataclasses.replace(view, cards=cards, last_end_ms=end_ms)
-    return dataclasses.replace(
-        stopped,
-        running=False,
-        answer=view.answer or _answer(stopped, view.text, status=status),
-    )
-
-
 def _closed(card: CardView, status: str, error: str | None) -> CardView:
-    if card.status != "running":
+    if card.status != ToolStatus.RUNNING:
         return card
     return dataclasses.replace(card, status=status, status_label=status_label(status, None, error), progress_pct=-1)
 
@@ -324,7 +310,7 @@ def _answer(
             tool_name=c.tool_name,
             arguments=c.arguments,
             status=c.status,
-            duration=c.status_label.removeprefix("Completed (").removesuffix(")") if c.status == "completed" else "",
+            duration=seconds(c.duration_ms) if c.status == ToolStatus.COMPLETED else "",
             summary=c.summary,
             error=c.error,
         )
@@ -351,9 +337,7 @@ def format_cell(value: Any, column_type: str) -> tuple[str, str, str]:
     try:
         match column_type:
             case "money":
-                number = float(value)
-                sign = "-" if number < 0 else ""
-                return (f"{sign}${abs(number):,.2f}", column_type, "")
+                return (money(float(value)), column_type, "")
             case "percent":
                 return (f"{float(value):+.2f}%", column_type, "")
             case "share":

@@ -426,7 +426,7 @@ async def _reflex_clients(server: Any, clients: int, turns: int) -> dict[str, An
                 failures.append(str(exc)[:200])
                 return
             events += (watch.seqs[-1] + 1) if watch.seqs else 0
-            if tab.live["answer"][0]["status"] != "complete":
+            if tab.live["answer"][0]["status"] != "completed":
                 failures.append(f"answer {tab.live['answer'][0]['status']}")
 
     started = time.monotonic()

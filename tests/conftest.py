@@ -88,7 +88,7 @@ def finch_env(tmp_path, monkeypatch, finch_db) -> Iterator[None]:
     fresh cached settings/services."""
     from argon2 import PasswordHasher
 
-    from finch_app import chat_service, redact, settings
+    from finch_app import context, redact, settings
     from finch_app.auth import passwords
     from finch_app.db import engine
 
@@ -110,12 +110,12 @@ def finch_env(tmp_path, monkeypatch, finch_db) -> Iterator[None]:
     # already leaves the machine: tests use the bundled sample unless they opt in.
     monkeypatch.setenv("FINCH_DATA_MODE", "offline")
     settings.reset_settings()
-    chat_service.get_chat_service.cache_clear()
+    context.use_context(None)
     yield
     if finch_db is not None:
         engine.engine_for(finch_db).dispose()  # its pooled connections, before the schema goes
     settings.reset_settings()
-    chat_service.get_chat_service.cache_clear()
+    context.use_context(None)
     engine.engine_for.cache_clear()
 
 

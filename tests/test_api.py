@@ -25,9 +25,9 @@ from finch_app.agent.events import agent_event_adapter
 from finch_app.agent.loop import Agent
 from finch_app.agent.tools import ToolContext, ToolRegistry, tool
 from finch_app.api import api
-from finch_app.api.routes import get_service, heartbeat_interval
+from finch_app.api.deps import get_context, heartbeat_interval
 from finch_app.api.sse import encode_event
-from finch_app.chat_service import ChatService, build_providers
+from finch_app.context import AppContext, build_context
 from finch_app.db import crud
 from finch_app.db.engine import session_scope
 from finch_app.db.models import Message, Run, ToolCall
@@ -76,13 +76,11 @@ class Gate:
         return ToolRegistry.of([wait_for_gate])
 
 
-def make_service(model: ScriptedModel, registry: ToolRegistry) -> ChatService:
-    settings = get_settings()
-    agent = Agent(model=model, registry=registry, deps=build_providers(settings), system_prompt="test")
-    return ChatService(agent=agent, settings=settings)
+def make_service(model: ScriptedModel, registry: ToolRegistry) -> AppContext:
+    return build_context(get_settings(), model=model, tools=registry)
 
 
-def gated_service(gate: Gate) -> ChatService:
+def gated_service(gate: Gate) -> AppContext:
     model = ScriptedModel(tool_call("wait_for_gate", {"ticker": "NVDA"}, id="call_gate"), text("NVDA is at 123.45."))
     return make_service(model, gate.registry())
 
@@ -117,8 +115,8 @@ def serve() -> Iterator[Callable[..., LiveServer]]:
     """Start the API with a given service (and heartbeat interval); stop it afterwards."""
     servers: list[LiveServer] = []
 
-    def start(service: ChatService, *, heartbeat_s: float = 60.0) -> LiveServer:
-        api.dependency_overrides[get_service] = lambda: service
+    def start(service: AppContext, *, heartbeat_s: float = 60.0) -> LiveServer:
+        api.dependency_overrides[get_context] = lambda: service
         api.dependency_overrides[heartbeat_interval] = lambda: heartbeat_s
         servers.append(LiveServer().__enter__())
         return servers[-1]
@@ -192,7 +190,8 @@ def on_loop(loop: asyncio.AbstractEventLoop | None, fn: Callable[[], Any]) -> An
     assert loop is not None
 
     async def call() -> Any:
-        return fn()
+        result = fn()
+        return await result if asyncio.iscoroutine(result) else result
 
     return asyncio.run_coroutine_threadsafe(call(), loop).result(WAIT_S)
 
@@ -235,8 +234,11 @@ async def test_events_arrive_while_the_tool_is_still_blocked(serve):
             # The card is on the wire while the tool is running and cannot finish.
             await wait_set(gate.started, "the tool to start")
             assert not gate.finished.is_set()
-            _, calls, _ = rows()
-            assert [(c.tool_call_id, c.status) for c in calls] == [("call_gate", "running")]
+            # Its row follows a moment later, while the tool still runs.
+            await eventually(
+                lambda: [(c.tool_call_id, c.status) for c in rows()[1]] == [("call_gate", "running")],
+                "the tool's row to be written",
+            )
 
             gate.release.set()
             tail = await rest(messages)
@@ -265,7 +267,7 @@ async def test_events_arrive_while_the_tool_is_still_blocked(serve):
     runs, calls, messages_ = rows()
     assert [r.status for r in runs] == ["completed"]
     assert [(c.status, c.arguments) for c in calls] == [("completed", {"ticker": "NVDA"})]
-    assert [(m.role, m.status) for m in messages_] == [("user", "complete"), ("assistant", "complete")]
+    assert [(m.role, m.status) for m in messages_] == [("user", "completed"), ("assistant", "completed")]
     with session_scope() as session:
         listed = crud.list_conversations(session=session, user_id="local")
         assert [c.id for c in listed] == [conversation_id]
@@ -330,15 +332,15 @@ async def test_disconnect_mid_stream_cancels_the_tool_and_keeps_the_question(ser
     _, calls, stored = rows()
     assert [(c.tool_call_id, c.status) for c in calls] == [("call_gate", "cancelled")]
     assert [(m.role, m.content, m.status) for m in stored] == [
-        ("user", "NVDA please", "complete"),
-        ("assistant", "", "stopped"),
+        ("user", "NVDA please", "completed"),
+        ("assistant", "", "cancelled"),
     ]
     # Nothing is left to cancel: the run's task is done and unregistered.
-    assert on_loop(gate.loop, lambda: service.active.cancel(run_id)) is False
+    assert on_loop(gate.loop, lambda: service.runs.stop(run_id)) is False
     gate.release.set()
 
 
-async def test_stop_through_the_active_registry_ends_the_stream_cleanly(serve):
+async def test_stop_from_elsewhere_ends_the_stream_cleanly(serve):
     gate = Gate()
     service = gated_service(gate)
     server = serve(service)
@@ -348,8 +350,8 @@ async def test_stop_through_the_active_registry_ends_the_stream_cleanly(serve):
             first = await next_event(messages)
             assert (await next_event(messages)).event == "tool_call_start"
             await wait_set(gate.started, "the tool to start")
-            # What the UI's Stop does: the HTTP run is registered like a UI run.
-            assert on_loop(gate.loop, lambda: service.active.cancel(first.json["run_id"])) is True
+            # What the UI's Stop does: the HTTP run is a run like a UI run.
+            assert on_loop(gate.loop, lambda: service.runs.stop(first.json["run_id"])) is True
             tail = await rest(messages)
 
     assert [m.event for m in tail] == ["tool_call_complete", "error"]
@@ -360,7 +362,7 @@ async def test_stop_through_the_active_registry_ends_the_stream_cleanly(serve):
     runs, calls, stored = rows()
     assert [r.status for r in runs] == ["cancelled"]
     assert [c.status for c in calls] == ["cancelled"]
-    assert [(m.role, m.status) for m in stored] == [("user", "complete"), ("assistant", "stopped")]
+    assert [(m.role, m.status) for m in stored] == [("user", "completed"), ("assistant", "cancelled")]
 
 
 async def test_a_model_error_ends_the_stream_with_an_error_event(serve):
@@ -426,10 +428,10 @@ async def test_chat_returns_the_final_answer_with_its_tool_calls(serve):
         assert detail.status_code == 200
         messages = detail.json()["messages"]
         assert [(m["role"], m["status"]) for m in messages] == [
-            ("user", "complete"),
-            ("assistant", "complete"),
-            ("user", "complete"),
-            ("assistant", "complete"),
+            ("user", "completed"),
+            ("assistant", "completed"),
+            ("user", "completed"),
+            ("assistant", "completed"),
         ]
         assert [(c["id"], c["status"]) for c in messages[1]["tool_calls"]] == [("c1", "completed"), ("c2", "error")]
         assert messages[1]["tool_calls"][0]["arguments"] == {"symbol": "AAPL"}
@@ -513,8 +515,8 @@ async def test_a_second_message_while_a_run_is_answering_is_409(serve):
 @pytest.mark.parametrize("method", ["GET", "DELETE"])
 async def test_unknown_or_foreign_conversations_are_404(serve, method):
     service = make_service(ScriptedModel(text("mine")), ToolRegistry.of([]))
-    turn = await service.start_turn(user_id="alice", conversation_id=None, message="hello")
-    async for _ in turn.events():
+    turn = await service.runs.start(user_id="alice", conversation_id=None, message="hello")
+    async for _ in await service.runs.follow(turn.run_id):
         pass
     server = serve(service)
     async with client(server) as http:

@@ -309,18 +309,23 @@ def test_inline_scripts_of_the_build_are_allowed_by_hash(tmp_path):
 
 
 async def test_more_runs_than_the_limit_get_a_clear_429(configure, api):
-    from finch_app.chat_service import ChatInputError, get_chat_service
+    from finch_app.runs import RunRefused
+    from tests.fakes.scripted_model import ScriptedModel, tool_call
+    from tests.support import gate_tool, install_context
 
     configure(FINCH_MAX_RUNS_PER_USER="2")
-    service = get_chat_service()
-    # Started turns are `running` rows until their events are consumed: two are answering.
-    first = await service.start_turn(user_id="local", conversation_id=None, message="q1")
-    await service.start_turn(user_id="local", conversation_id=None, message="q2")
-    with pytest.raises(ChatInputError) as refused:
-        await service.start_turn(user_id="local", conversation_id=None, message="third")
+    release, tools = gate_tool()
+    service = install_context(ScriptedModel(*[tool_call("gated", {}, id=f"g{i}") for i in range(4)]), tools).runs
+    # Two runs wait in their tool: two are answering.
+    first = await service.start(user_id="local", conversation_id=None, message="q1")
+    await service.start(user_id="local", conversation_id=None, message="q2")
+    with pytest.raises(RunRefused) as refused:
+        await service.start(user_id="local", conversation_id=None, message="third")
     assert refused.value.status == 429
-    with pytest.raises(ChatInputError):
-        await service.start_retry(user_id="local", conversation_id=first.conversation_id)
+    await service.stop(first.run_id, wait=True)
+    second_try = await service.start(user_id="local", conversation_id=None, message="q3")
+    with pytest.raises(RunRefused):
+        await service.retry(user_id="local", conversation_id=first.conversation_id)
     async with client(api) as http:
         response = await http.post("/api/chat", json={"message": "third", "conversation_id": None})
         assert response.status_code == 429
@@ -328,7 +333,9 @@ async def test_more_runs_than_the_limit_get_a_clear_429(configure, api):
         stream = await http.post("/api/chat/stream", json={"message": "third", "conversation_id": None})
         assert stream.status_code == 429
     # Another user is not affected by this one's runs.
-    assert (await service.start_turn(user_id="someone-else", conversation_id=None, message="mine")).run_id
+    assert (await service.start(user_id="someone-else", conversation_id=None, message="mine")).run_id
+    release.set()
+    await service.stop(second_try.run_id, wait=True)
 
 
 async def test_the_api_applies_the_uis_message_limit(api):

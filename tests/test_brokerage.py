@@ -17,17 +17,17 @@ from cryptography.fernet import Fernet
 
 from finch_app import redact
 from finch_app.agent.tools import ToolContext
-from finch_app.chat_service import build_providers
+from finch_app.context import app_context, build_providers
 from finch_app.config_check import check
 from finch_app.db.engine import get_engine, session_scope
 from finch_app.db import crud
 from finch_app.providers.brokerage import (
+    SnapTradeLink,
     KEY_FILE_NAME,
     BrokerageError,
     BrokeragePortfolio,
     SecretBox,
     SecretKeyError,
-    brokerage_link,
     positions_from_snaptrade,
     snaptrade_user_id,
 )
@@ -61,7 +61,7 @@ def configured(fake, monkeypatch):
 
 
 async def portfolio(user_id: str):
-    deps = build_providers(get_settings())
+    deps = app_context().providers
     return await get_portfolio(ToolContext(deps=deps, user_id=user_id), get_portfolio.params_model())
 
 
@@ -80,7 +80,7 @@ def _database_bytes() -> bytes:
 
 async def test_without_snaptrade_credentials_there_is_no_brokerage_and_the_tools_say_so(monkeypatch):
     settings = get_settings()
-    assert not settings.brokerage_available and brokerage_link(settings) is None
+    assert not settings.brokerage_available and SnapTradeLink.from_settings(settings) is None
     deps = build_providers(settings)
     assert deps.brokerage_available is False
     offer = await request_brokerage_connection(ToolContext(deps=deps, user_id="u"), request_brokerage_connection.params_model())
@@ -115,8 +115,8 @@ async def test_the_panel_and_callout_state_offers_no_button_when_not_configured(
 
 async def test_connect_registers_once_signs_every_request_and_returns_the_portal(configured):
     fake = configured
-    link = brokerage_link()
-    assert link is not None and build_providers(get_settings()).brokerage_available is True
+    link = app_context().brokerage
+    assert link is not None and app_context().providers.brokerage_available is True
     url = await link.connect_url("alice")
     assert url.startswith(fake.base_url + "/portal?")
     again = await link.connect_url("alice")
@@ -133,7 +133,7 @@ async def test_connect_registers_once_signs_every_request_and_returns_the_portal
 
 
 async def test_the_user_secret_is_encrypted_at_rest(configured):
-    link = brokerage_link()
+    link = app_context().brokerage
     await link.connect_url("alice")
     secret = _secret_of(configured, "alice")
     with get_engine().connect() as connection:
@@ -153,7 +153,7 @@ async def test_the_user_secret_is_encrypted_at_rest(configured):
 async def test_connect_sync_then_get_portfolio_uses_the_brokerage_positions(configured):
     fake = configured
     assert (await portfolio("alice")).needs_auth  # nothing yet
-    link = brokerage_link()
+    link = app_context().brokerage
     await link.connect_url("alice")
 
     # Registered, but the user has not finished the portal yet: still no portfolio, and why.
@@ -194,7 +194,7 @@ async def test_a_fresh_sync_is_not_repeated_within_the_interval(configured, monk
     monkeypatch.setenv("FINCH_SNAPTRADE_SYNC_INTERVAL_S", "300")
     reset_settings()
     fake = configured
-    link = brokerage_link()
+    link = app_context().brokerage
     await link.connect_url("alice")
     fake.link(snaptrade_user_id("alice"), [stock("MSFT", 3, 300.0)])
     first = await portfolio("alice")
@@ -209,7 +209,7 @@ async def test_concurrent_asks_make_one_pull(configured, monkeypatch):
     monkeypatch.setenv("FINCH_SNAPTRADE_SYNC_INTERVAL_S", "60")
     reset_settings()
     fake = configured
-    await brokerage_link().connect_url("alice")
+    await app_context().brokerage.connect_url("alice")
     fake.link(snaptrade_user_id("alice"), [stock("MSFT", 3, 300.0)])
     results = await asyncio.gather(*(portfolio("alice") for _ in range(4)))
     assert all([h.symbol for h in r.holdings] == ["MSFT"] and r.source == "brokerage" for r in results)
@@ -218,7 +218,7 @@ async def test_concurrent_asks_make_one_pull(configured, monkeypatch):
 
 async def test_when_snaptrade_fails_get_portfolio_falls_back_to_the_last_sync(configured):
     fake = configured
-    link = brokerage_link()
+    link = app_context().brokerage
     await link.connect_url("alice")
     fake.link(snaptrade_user_id("alice"), [stock("NVDA", 5, 90.0)])
     assert [h.symbol for h in (await portfolio("alice")).holdings] == ["NVDA"]
@@ -231,7 +231,7 @@ async def test_when_snaptrade_fails_get_portfolio_falls_back_to_the_last_sync(co
 
 async def test_disconnect_forgets_the_user_at_snaptrade_and_in_finch_and_keeps_the_holdings(configured):
     fake = configured
-    link = brokerage_link()
+    link = app_context().brokerage
     await link.connect_url("alice")
     fake.link(snaptrade_user_id("alice"), [stock("AMD", 7, 100.0)])
     await link.sync("alice")
@@ -245,7 +245,7 @@ async def test_disconnect_forgets_the_user_at_snaptrade_and_in_finch_and_keeps_t
 
 
 async def test_sync_without_accounts_leaves_manual_holdings_alone(configured):
-    link = brokerage_link()
+    link = app_context().brokerage
     await HoldingsBook().save("alice", [validate_position("TSLA", 2, 200)])
     await link.connect_url("alice")
     result = await link.sync("alice")
@@ -260,7 +260,7 @@ async def test_errors_are_clear_and_carry_no_secret(configured, caplog):
     redact.install_log_redaction()  # as the app does at start: urllib3 logs request URLs, with userSecret
     caplog.set_level(logging.DEBUG)
     fake = configured
-    link = brokerage_link()
+    link = app_context().brokerage
     await link.connect_url("alice")
     secret = _secret_of(fake, "alice")
     fake.link(snaptrade_user_id("alice"), [stock("AAPL", 1, 1.0)])
@@ -294,7 +294,7 @@ async def test_a_hanging_snaptrade_times_out(configured, monkeypatch):
     monkeypatch.setenv("FINCH_SNAPTRADE_TIMEOUT_S", "0.5")
     reset_settings()
     fake = configured
-    link = brokerage_link()
+    link = app_context().brokerage
     await link.connect_url("alice")
     fake.hang_s = 5
     started = time.monotonic()
@@ -307,9 +307,9 @@ async def test_a_hanging_snaptrade_times_out(configured, monkeypatch):
 async def test_a_user_snaptrade_already_knows_gets_a_way_out(configured):
     configured.users[snaptrade_user_id("alice")] = FakeUser(secret="lost-secret-0123456789")  # Finch forgot it
     with pytest.raises(BrokerageError, match="already has a user for this Finch account") as caught:
-        await brokerage_link().connect_url("alice")
+        await app_context().brokerage.connect_url("alice")
     assert "lost-secret" not in str(caught.value)
-    assert await brokerage_link().connection("alice") is None
+    assert await app_context().brokerage.connection("alice") is None
 
 
 async def test_bad_credentials_are_reported_without_the_key(configured, monkeypatch):
@@ -317,7 +317,7 @@ async def test_bad_credentials_are_reported_without_the_key(configured, monkeypa
     monkeypatch.setenv("SNAPTRADE_CLIENT_ID", "SOMEONE-ELSE")
     reset_settings()
     with pytest.raises(BrokerageError) as caught:
-        await brokerage_link().connect_url("alice")
+        await app_context().brokerage.connect_url("alice")
     assert "HTTP 401" in str(caught.value) and "wrong-consumer-key" not in str(caught.value)
 
 
@@ -328,7 +328,7 @@ async def test_finch_secret_key_is_used_instead_of_a_key_file_and_a_changed_key_
     key = Fernet.generate_key().decode()
     monkeypatch.setenv("FINCH_SECRET_KEY", key)
     reset_settings()
-    link = brokerage_link()
+    link = app_context().brokerage
     await link.connect_url("alice")
     assert not (get_settings().data_dir / KEY_FILE_NAME).exists()
     with session_scope() as session:
@@ -338,13 +338,13 @@ async def test_finch_secret_key_is_used_instead_of_a_key_file_and_a_changed_key_
     # Rotation: a new key first, the old one still decrypts.
     monkeypatch.setenv("FINCH_SECRET_KEY", Fernet.generate_key().decode() + "," + key)
     reset_settings()
-    assert (await brokerage_link().connect_url("alice")).startswith(configured.base_url)
+    assert (await app_context().brokerage.connect_url("alice")).startswith(configured.base_url)
 
     # A key that cannot decrypt: a clear message, no crash, no secret.
     monkeypatch.setenv("FINCH_SECRET_KEY", "another passphrase that is long enough to use")
     reset_settings()
     with pytest.raises(BrokerageError, match="cannot be decrypted"):
-        await brokerage_link().connect_url("alice")
+        await app_context().brokerage.connect_url("alice")
     fallback = await portfolio("alice")
     assert fallback.needs_auth and "cannot be decrypted" in fallback.message
 
@@ -398,7 +398,7 @@ def test_snaptrade_positions_become_finch_holdings():
 
 async def test_brokerage_portfolio_without_a_connection_reads_the_holdings(configured):
     await HoldingsBook().save("carol", [validate_position("IBM", 1, 100)])
-    load = await BrokeragePortfolio(brokerage_link()).load("carol")
+    load = await BrokeragePortfolio(app_context().brokerage).load("carol")
     assert load.source == "holdings" and [p.symbol for p in load.positions] == ["IBM"] and load.note is None
     assert configured.requests == []  # no SnapTrade call for a user who never connected
 
@@ -442,6 +442,6 @@ async def test_a_registration_finch_cannot_store_is_undone_at_snaptrade(configur
     with monkeypatch.context() as patched:
         patched.setattr(crud, "add_brokerage_connection", broken)
         with pytest.raises(BrokerageError, match="could not store the brokerage connection"):
-            await brokerage_link().connect_url("alice")
+            await app_context().brokerage.connect_url("alice")
     assert configured.users == {}  # no orphan SnapTrade user that would block the next try
-    assert (await brokerage_link().connect_url("alice")).startswith(configured.base_url)
+    assert (await app_context().brokerage.connect_url("alice")).startswith(configured.base_url)

@@ -60,7 +60,7 @@ def test_every_log_record_is_masked_message_args_and_traceback(secrets, caplog):
 async def test_a_model_server_echoing_the_key_does_not_put_it_in_the_error():
     """The OpenAI client's error (what the card and the log show) never carries the key."""
     from finch_app.agent.model import ChatMessage, ModelError
-    from finch_app.agent.openai_model import OpenAIChatModel
+    from finch_app.models.openai import OpenAIChatModel
     from tests.fakes.openai_server import OpenAIServer, http_error
 
     key = "sk-live-abcdefghijklmnopqrstuvwxyz0123"

@@ -10,11 +10,12 @@ import pytest
 
 from finch_app.api import create_api
 from finch_app.auth import store
-from finch_app.chat_service import get_chat_service
 from finch_app.db import crud
 from finch_app.db.engine import session_scope
 from finch_app.providers.portfolio import DEMO_POSITIONS
 from finch_app.settings import reset_settings
+from tests.fakes.scripted_model import ScriptedModel, tool_call
+from tests.support import gate_tool, install_context
 
 pytestmark = pytest.mark.persistence
 
@@ -70,12 +71,17 @@ async def test_b_cannot_touch_as_conversations(users):
 
 async def test_b_cannot_stop_as_running_answer(users):
     (alice, alice_token), (_, bob_token) = users["alice"], users["bob"]
-    turn = await get_chat_service().start_turn(user_id=alice.id, conversation_id=None, message="long question")
+    release, tools = gate_tool()
+    runs = install_context(ScriptedModel(tool_call("gated", {}, id="g")), tools).runs
+    started = await runs.start(user_id=alice.id, conversation_id=None, message="long question")
+    feed = await runs.follow(started.run_id)
     async with as_user(bob_token) as b, as_user(alice_token) as a:
-        assert (await b.post(f"/api/conversations/{turn.conversation_id}/stop")).status_code == 404
-        assert (await a.post(f"/api/conversations/{turn.conversation_id}/stop")).status_code == 200
+        assert (await b.post(f"/api/conversations/{started.conversation_id}/stop")).status_code == 404
+        assert await runs.live_run(started.conversation_id) == started.run_id  # still answering
+        assert (await a.post(f"/api/conversations/{started.conversation_id}/stop")).json() == {"stopped": True}
+    assert [e.type async for e in feed][-1] == "error"
     with session_scope() as session:
-        assert crud.running_run(session=session, user_id=alice.id, conversation_id=turn.conversation_id) is not None
+        assert crud.get_run(session=session, user_id=alice.id, run_id=started.run_id).status == "cancelled"
 
 
 async def test_b_cannot_see_as_holdings_or_saved_results(users):

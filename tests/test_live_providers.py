@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from sqlmodel import create_engine, select
 
-from finch_app.chat_service import build_providers
+from finch_app.context import build_providers
 from finch_app.db.engine import session_scope
 from finch_app.db.models import CachedResponse
 from finch_app.providers import live as live_module

@@ -9,7 +9,7 @@ from typing import Annotated
 import pytest
 from pydantic import BaseModel, Field
 
-from finch_app.agent.events import AssistantMessage, Done, Error, Token, ToolCallComplete, ToolCallProgress, ToolCallStart
+from finch_app.agent.events import EventStamp, AssistantMessage, Done, Error, Token, ToolCallComplete, ToolCallProgress, ToolCallStart
 from finch_app.agent.loop import Agent
 from finch_app.agent.tools import ToolContext, ToolRegistry, tool
 from tests.fakes.scripted_model import ScriptedModel, model_error, raise_, text, tool_call, tool_calls
@@ -72,7 +72,7 @@ def make_agent(model: ScriptedModel, registry: ToolRegistry, max_rounds: int = 4
 
 async def collect(agent: Agent, message: str = "hi", timeline: Timeline | None = None):
     events = []
-    async for event in agent.run(history=[], user_message=message, run_id="run_t"):
+    async for event in agent.run(history=[], user_message=message, stamp=EventStamp("run_t"), user_id="local"):
         if timeline is not None:
             timeline.mark("event", f"{event.type}:{getattr(event, 'tool_name', '')}")
         events.append(event)
@@ -194,7 +194,7 @@ async def test_closing_the_stream_cancels_tools_in_flight():
     model = ScriptedModel(tool_call("slow_a", {"seconds": 0}, id="call_a"))
     agent = make_agent(model, make_tools(timeline, gate))
     before = asyncio.all_tasks()
-    stream = agent.run(history=[], user_message="hi", run_id="r")
+    stream = agent.run(history=[], user_message="hi", stamp=EventStamp("r"), user_id="local")
     seen = []
     async for event in stream:
         seen.append(event)
@@ -225,7 +225,7 @@ async def test_cancelling_the_consumer_task_cancels_tools_in_flight():
     started = asyncio.Event()
 
     async def consume():
-        async for event in agent.run(history=[], user_message="hi", run_id="r"):
+        async for event in agent.run(history=[], user_message="hi", stamp=EventStamp("r"), user_id="local"):
             if isinstance(event, ToolCallStart):
                 started.set()
 

@@ -9,8 +9,8 @@ import pytest
 from finch_app.agent.loop import Agent
 from finch_app.agent.model import ChatMessage, TextDelta, ToolCallRequest
 from finch_app.agent.offline import HELP_TEXT, OfflineChatModel
-from finch_app.agent.events import AssistantMessage, ToolCallComplete, ToolCallStart
-from finch_app.chat_service import build_providers
+from finch_app.agent.events import EventStamp, AssistantMessage, ToolCallComplete, ToolCallStart
+from finch_app.context import build_providers
 from finch_app.providers.base import Providers
 from finch_app.providers.portfolio import DemoPortfolio
 from finch_app.settings import get_settings
@@ -64,7 +64,7 @@ async def run_offline(message: str, providers: Providers | None = None) -> list:
         deps=providers or build_providers(get_settings()),
         system_prompt="",
     )
-    return [e async for e in agent.run(history=[], user_message=message, run_id="r")]
+    return [e async for e in agent.run(history=[], user_message=message, stamp=EventStamp("r"), user_id="local")]
 
 
 async def test_combined_answer_has_tables_overlap_and_provenance():

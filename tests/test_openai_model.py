@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from finch_app.agent.events import (
+    EventStamp,
     AssistantMessage,
     Done,
     Error,
@@ -28,7 +29,7 @@ from finch_app.agent.events import (
 )
 from finch_app.agent.loop import Agent
 from finch_app.agent.model import ChatMessage, ModelError, TextDelta, ToolCallRequest
-from finch_app.agent.openai_model import OpenAIChatModel
+from finch_app.models.openai import OpenAIChatModel
 from finch_app.agent.prompts import SYSTEM_PROMPT
 from finch_app.agent.tools import ToolContext, ToolRegistry, tool
 from finch_app.settings import Settings
@@ -123,7 +124,7 @@ def make_agent(model: OpenAIChatModel) -> Agent:
 
 async def run_agent(model: OpenAIChatModel, message: str = "How are AAPL and MSFT doing?") -> list[Any]:
     agent = make_agent(model)
-    return [event async for event in agent.run(history=[], user_message=message, run_id="run-1")]
+    return [event async for event in agent.run(history=[], user_message=message, stamp=EventStamp("run-1"), user_id="local")]
 
 
 async def collect(model: OpenAIChatModel, tools: list[dict[str, Any]] | None = None) -> list[Any]:

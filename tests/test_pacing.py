@@ -1,17 +1,19 @@
-"""Token batching for websocket pushes: urgent events at once, tokens paced, none stuck."""
+"""A follower's feed in paced batches: urgent events at once, tokens paced, none stuck."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 
-from finch_app.pacing import paced
+from finch_app.runs.feed import TOKEN_FLUSH_MAX_S, TOKEN_FLUSH_S, Feed, PushCost
 
 
-async def source(script):
+async def fill(feed: Feed, script) -> None:
+    """The run's side: put each item after its delay, then end the feed."""
     for delay, item in script:
         await asyncio.sleep(delay)
-        yield item
+        feed.put(item)
+    feed.close()
 
 
 def is_token(item: str) -> bool:
@@ -19,9 +21,13 @@ def is_token(item: str) -> bool:
 
 
 async def collect(script, interval=0.05):
+    feed = Feed()
+    producer = asyncio.create_task(fill(feed, script))
     out = []
-    async for batch in paced(source(script), holdable=is_token, interval_s=interval):
+    every = interval if callable(interval) else (lambda: interval)
+    async for batch in feed.batches(hold=is_token, interval=every):
         out.append((time.monotonic(), batch))
+    await producer
     return out
 
 
@@ -40,7 +46,7 @@ async def test_a_burst_of_tokens_becomes_few_updates_and_nothing_is_lost():
     assert len(batches) < 30
 
 
-async def test_a_held_token_is_flushed_when_the_source_stalls():
+async def test_a_held_token_is_flushed_when_the_run_stalls():
     t0 = time.monotonic()
     batches = await collect([(0, "start"), (0.0, "t1"), (0.01, "t2"), (0.5, "complete")], interval=0.05)
     # t2 must not wait for "complete": it goes out within the interval after it arrived.
@@ -48,26 +54,25 @@ async def test_a_held_token_is_flushed_when_the_source_stalls():
     assert when_t2 - t0 < 0.3
 
 
-async def test_closing_the_consumer_cancels_the_source():
-    cancelled = asyncio.Event()
-
-    async def endless():
-        try:
-            yield "start"
-            await asyncio.sleep(3600)
-        finally:
-            cancelled.set()
-
-    stream = paced(endless(), holdable=is_token, interval_s=0.05)
-    assert await anext(stream) == ["start"]
-    await stream.aclose()
-    assert cancelled.is_set()
+async def test_the_events_so_far_come_first_then_the_rest():
+    feed = Feed(["start", "t1"])
+    producer = asyncio.create_task(fill(feed, [(0.01, "complete")]))
+    batches = [batch async for batch in feed.batches(hold=is_token)]
+    await producer
+    assert batches[0] == ["start", "t1"] and batches[-1] == ["complete"]
 
 
-async def test_a_busy_consumer_gets_tokens_less_often_but_urgent_items_at_once():
-    from finch_app.states.chat import TOKEN_FLUSH_MAX_S, TOKEN_FLUSH_S, _PushCost
+async def test_a_follower_that_leaves_is_unhooked():
+    left = asyncio.Event()
+    feed = Feed(["start"], on_exit=left.set)
+    batches = feed.batches(hold=is_token)
+    assert await anext(batches) == ["start"]
+    await batches.aclose()
+    assert left.is_set()
 
-    cost = _PushCost()
+
+async def test_a_busy_follower_gets_tokens_less_often_but_urgent_items_at_once():
+    cost = PushCost()
     assert cost.token_interval() == TOKEN_FLUSH_S
     for _ in range(30):
         cost.observe(0.05)  # each push takes 50 ms: the server is busy

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from finch_app.agent.tools import ToolContext
-from finch_app.chat_service import build_providers
+from finch_app.context import build_providers
 from finch_app.providers.portfolio import (
     DEMO_POSITIONS,
     DbPortfolio,

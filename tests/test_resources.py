@@ -13,21 +13,24 @@ from finch_app.agent.events import ResourceSaved, ToolCallComplete, ToolCallProg
 from finch_app.agent.loop import Agent
 from finch_app.agent.resources import ResourceColumn, ResourceDraft
 from finch_app.agent.tools import ToolContext, ToolRegistry, tool
-from finch_app.chat_service import ChatService, build_providers
+from finch_app.context import build_providers
 from finch_app.db.engine import session_scope
 from finch_app.db.models import Resource
-from finch_app.resources import list_for_conversation, load, query_rows, to_csv
+from finch_app.reads import Reads
+from finch_app.runs import RunService
+from finch_app.tables import query_rows, to_csv
 from finch_app.settings import get_settings
 from finch_app.tools import default_registry
 from tests.fakes.scripted_model import ScriptedModel, text, tool_call, tool_calls
+from tests.support import answer, install_context
 
 pytestmark = [pytest.mark.usefixtures("demo_holdings"), pytest.mark.persistence]
 
 
-def make_service(model: ScriptedModel, registry: ToolRegistry | None = None) -> ChatService:
+def make_service(model: ScriptedModel, registry: ToolRegistry | None = None) -> RunService:
     settings = get_settings()
     agent = Agent(model=model, registry=registry or default_registry(), deps=build_providers(settings), system_prompt="")
-    return ChatService(agent=agent, settings=settings)
+    return RunService(agent=agent, settings=settings)
 
 
 async def test_each_data_tool_keeps_a_resource_announced_before_its_completion():
@@ -41,8 +44,7 @@ async def test_each_data_tool_keeps_a_resource_announced_before_its_completion()
         text("Done."),
     )
     service = make_service(model)
-    turn = await service.start_turn(user_id="local", conversation_id=None, message="lots")
-    events = [e async for e in turn.events()]
+    turn, events = await answer(service, "lots")
     saved = {e.tool_call_id: e for e in events if isinstance(e, ResourceSaved)}
     assert saved["s"].title == "Recent Senate trades" and saved["s"].row_count == 50 and saved["s"].kind == "senate_trades"
     assert saved["p"].kind == "holdings" and saved["p"].row_count == 8
@@ -51,12 +53,13 @@ async def test_each_data_tool_keeps_a_resource_announced_before_its_completion()
         complete = next(e for e in events if isinstance(e, ToolCallComplete) and e.tool_call_id == call_id)
         assert events.index(event) < events.index(complete)
         assert complete.resource_id == event.resource_id
-    listed = list_for_conversation("local", turn.conversation_id)
+    reads = Reads()
+    listed = await reads.resources("local", turn.conversation_id)
     assert {r.title for r in listed} == {"Recent Senate trades", "Your holdings", "NVDA price history (1mo)", "Trending on Reddit"}
-    senate = load("local", saved["s"].resource_id)
+    senate = await reads.resource("local", saved["s"].resource_id)
     assert len(senate.rows) == 50 and senate.columns[0]["key"] == "transaction_date"
     assert senate.source and "sample" in senate.source
-    assert load("someone-else", saved["s"].resource_id) is None  # scoped to its owner
+    assert await reads.resource("someone-else", saved["s"].resource_id) is None  # scoped to its owner
 
 
 async def test_partial_rows_grow_while_the_tool_runs_and_a_stop_keeps_them():
@@ -73,10 +76,9 @@ async def test_partial_rows_grow_while_the_tool_runs_and_a_stop_keeps_them():
         return {}
 
     service = make_service(ScriptedModel(tool_call("batches", {}, id="b")), ToolRegistry.of([batches]))
-    turn = await service.start_turn(user_id="local", conversation_id=None, message="go")
-    stream = turn.events()
+    turn = await service.start(user_id="local", conversation_id=None, message="go")
     counts = []
-    async for event in stream:
+    async for event in await service.follow(turn.run_id):
         if isinstance(event, ToolCallStart):
             gates[0].set()
         if isinstance(event, ResourceSaved):
@@ -84,8 +86,7 @@ async def test_partial_rows_grow_while_the_tool_runs_and_a_stop_keeps_them():
             if len(counts) == 1:
                 gates[1].set()
             if len(counts) == 2:
-                break  # the user stops the run before the third batch
-    await stream.aclose()
+                await service.stop(turn.run_id, wait=True)  # the user stops the run before the third batch
     assert counts == [(10, True), (20, True)]
     with session_scope() as session:
         kept = session.exec(select(Resource)).one()
@@ -103,7 +104,7 @@ def test_csv_export_quotes_unicode_and_neutralises_formulas():
             {"name": "@HYPERLINK(x)", "amount": 0},
         ],
     )
-    text = to_csv(resource)
+    text = to_csv(resource.columns, resource.rows)
     rows = list(csv.reader(io.StringIO(text)))
     assert rows[0] == ["Name, full", "Amount"]
     assert rows[1] == ['Zoë "Z" Müller', "1.5"]
@@ -124,16 +125,14 @@ async def test_resource_routes_list_read_and_export_only_for_their_owner():
     import httpx
 
     from finch_app.api import create_api
-    from finch_app.api.routes import current_user_id, get_service
+    from finch_app.api.deps import current_user_id
 
     model = ScriptedModel(tool_call("get_recent_house_trades", {"limit": 12}, id="h"), text("See the table."))
-    service = make_service(model)
-    turn = await service.start_turn(user_id="local", conversation_id=None, message="house trades")
-    events = [e async for e in turn.events()]
+    context = install_context(model)
+    turn, events = await answer(context.runs, "house trades")
     resource_id = next(e.resource_id for e in events if isinstance(e, ResourceSaved))
 
     app = create_api()
-    app.dependency_overrides[get_service] = lambda: service
     user = {"id": "local"}
     app.dependency_overrides[current_user_id] = lambda: user["id"]
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://finch") as http:
@@ -161,14 +160,13 @@ async def test_answers_link_to_the_saved_tables():
     from finch_app.views import link_resources
 
     settings = get_settings()
-    service = ChatService(
+    service = RunService(
         agent=Agent(model=OfflineChatModel(token_delay_s=0), registry=default_registry(), deps=build_providers(settings), system_prompt=""),
         settings=settings,
     )
-    turn = await service.start_turn(user_id="local", conversation_id=None, message="get recent senate trades")
-    events = [e async for e in turn.events()]
+    turn, events = await answer(service, "get recent senate trades")
     resource_id = next(e.resource_id for e in events if isinstance(e, ResourceSaved))
-    answer = next(e for e in events if isinstance(e, AssistantMessage)).content
-    assert f"[Recent Senate trades](resource:{resource_id})" in answer
-    assert f"[Recent Senate trades](/c/{turn.conversation_id}?r={resource_id})" in link_resources(answer, turn.conversation_id)
+    content = next(e for e in events if isinstance(e, AssistantMessage)).content
+    assert f"[Recent Senate trades](resource:{resource_id})" in content
+    assert f"[Recent Senate trades](/c/{turn.conversation_id}?r={resource_id})" in link_resources(content, turn.conversation_id)
     assert link_resources("[x](javascript:alert(1))", "c1") == "[x](javascript:alert(1))"  # only resource: links change

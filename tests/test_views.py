@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from finch_app.agent.events import AssistantMessage, Done, Error, RunStarted, Token, ToolCallComplete, ToolCallProgress, ToolCallStart
-from finch_app.views import TurnView, apply_event, arguments_label, seconds_label, stop_view, with_live_timers
+from finch_app.formatting import money, plural, seconds
+from finch_app.runs.ending import RunTracker
+from finch_app.views import TurnView, apply_event, arguments_label, with_live_timers
 
 C = {"run_id": "r1"}
 
@@ -46,19 +48,24 @@ def test_apply_event_never_mutates_the_previous_view():
     assert before.cards[0].arguments == "limit=5"
 
 
-def test_stopping_cancels_running_cards_and_keeps_the_partial_answer():
-    view = play(
+def test_the_closing_events_of_a_stop_cancel_running_cards_and_keep_the_partial_answer():
+    events = [
         RunStarted(**C, seq=0, timestamp=10.0, conversation_id="c", user_message_id="u", model="m"),
         ToolCallStart(**C, seq=1, timestamp=10.0, tool_call_id="a", tool_name="a", arguments={}),
         ToolCallStart(**C, seq=2, timestamp=10.0, tool_call_id="b", tool_name="b", arguments={}),
         ToolCallComplete(**C, seq=3, timestamp=10.5, tool_call_id="a", tool_name="a", status="completed", duration_ms=500),
         Token(**C, seq=4, timestamp=10.6, text="Partial"),
-    )
-    stopped = stop_view(view, now_ms=12_000)
+    ]
+    tracker = RunTracker("r1")
+    for event in events:
+        tracker.observe(event)
+    closing = tracker.closing_events("cancelled")
+    assert [(e.type, e.seq) for e in closing] == [("tool_call_complete", 5), ("error", 6)]
+    assert tracker.closing_events("cancelled") == [], "a run ends once"
+    stopped = play(*events, *closing)
     assert [c.status for c in stopped.cards] == ["completed", "cancelled"]
-    assert stopped.answer.status == "stopped" and stopped.answer.content == "Partial"
-    assert stopped.answer.steps_label == "Used 2 tools · 2.0 s"
-    assert stopped.running is False
+    assert stopped.answer.status == "cancelled" and stopped.answer.content == "Partial" and stopped.answer.error == ""
+    assert stopped.answer.steps_label.startswith("Used 2 tools · ")
 
 
 def test_an_error_event_ends_the_turn_with_an_error_answer():
@@ -72,7 +79,9 @@ def test_timers_of_cards_drawn_late_resume_from_the_elapsed_time():
 
 
 def test_labels():
-    assert seconds_label(412) == "0.4 s" and seconds_label(15_000) == "15 s" and seconds_label(185_000) == "3 min 5 s"
+    assert seconds(412) == "0.4 s" and seconds(15_000) == "15 s" and seconds(185_000) == "3 min 5 s"
+    assert money(-1234.5) == "-$1,234.50" and money(1234.5, cents=False) == "$1,234" and money(None) == "—"
+    assert plural(1, "row") == "1 row" and plural(1024, "row") == "1,024 rows"
     assert arguments_label({"symbol": "AAPL", "days": 30}) == 'symbol="AAPL", days=30'
 
 

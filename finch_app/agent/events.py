@@ -6,11 +6,12 @@ these same objects; wire names and fields follow the original Finch's SSE format
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import time
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, TypeAdapter
 
-ToolStatus = Literal["completed", "error", "cancelled"]
+from finch_app.agent.status import RunStatus, ToolStatus
 
 
 class _Event(BaseModel):
@@ -54,6 +55,7 @@ class ToolCallComplete(_Event):
     tool_call_id: str
     tool_name: str
     status: ToolStatus
+    """completed, error, cancelled (the run was stopped) or interrupted (its server stopped)."""
     duration_ms: int
     error: str | None = None
     summary: str | None = None
@@ -98,6 +100,9 @@ class Error(_Event):
     details: str | None = None
     retryable: bool = False
     """Whether sending the same message again may succeed."""
+    status: RunStatus = RunStatus.ERROR
+    """How the run ended: error (it failed), cancelled (stopped by the user or a client that
+    went away) or interrupted (its server stopped)."""
 
 
 AgentEvent = Annotated[
@@ -113,3 +118,23 @@ AgentEvent = Annotated[
     Field(discriminator="type"),
 ]
 agent_event_adapter: TypeAdapter[AgentEvent] = TypeAdapter(AgentEvent)
+
+
+TERMINAL_EVENTS = (Done, Error)
+"""Every run's stream ends with exactly one of these."""
+
+
+class EventStamp:
+    """Hands out the common fields of a run's events: its id, the next `seq`, the server time.
+
+    One per run, owned by whoever runs it: every event of the run, from `run_started` to the
+    closing ones of a stopped run, is numbered by the same stamp.
+    """
+
+    def __init__(self, run_id: str, next_seq: int = 0) -> None:
+        self.run_id = run_id
+        self.next_seq = next_seq
+
+    def __call__(self) -> dict[str, Any]:
+        seq, self.next_seq = self.next_seq, self.next_seq + 1
+        return {"run_id": self.run_id, "seq": seq, "timestamp": time.time()}

@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic
 
 from pydantic import BaseModel
 
@@ -24,13 +24,14 @@ from finch_app.agent.events import (
     AssistantMessage,
     Done,
     Error,
+    EventStamp,
     ResourceSaved,
     Token,
     ToolCallComplete,
     ToolCallProgress,
     ToolCallStart,
-    ToolStatus,
 )
+from finch_app.agent.status import ToolStatus
 from finch_app.agent.model import (
     ChatMessage,
     ChatModel,
@@ -46,6 +47,7 @@ from finch_app.agent.resources import (
     result_resource,
 )
 from finch_app.agent.tools import (
+    DepsT,
     ToolArgumentError,
     ToolContext,
     ToolRegistry,
@@ -58,18 +60,6 @@ from finch_app.agent.tools import (
 log = logging.getLogger(__name__)
 
 CANCELLED_TOOL_RESULT = "Cancelled: the user stopped this run before the tool finished."
-
-
-class _Stamper:
-    """Hands out the common fields of each event: run id, next seq, server time."""
-
-    def __init__(self, run_id: str, first_seq: int) -> None:
-        self.run_id = run_id
-        self._next = first_seq
-
-    def __call__(self) -> dict[str, Any]:
-        seq, self._next = self._next, self._next + 1
-        return {"run_id": self.run_id, "seq": seq, "timestamp": time.time()}
 
 
 @dataclass
@@ -96,12 +86,12 @@ class _Progress:
 
 
 @dataclass
-class Agent:
+class Agent(Generic[DepsT]):
     """A model, the tools it may call and their dependencies."""
 
     model: ChatModel
     registry: ToolRegistry
-    deps: Any
+    deps: DepsT
     system_prompt: str
     max_rounds: int = 6
     tool_result_max_chars: int = 50_000
@@ -111,17 +101,17 @@ class Agent:
         *,
         history: list[ChatMessage],
         user_message: str,
-        run_id: str,
-        user_id: str = "local",
-        first_seq: int = 0,
+        stamp: EventStamp,
+        user_id: str,
         resources: ResourceSink | None = None,
     ) -> AsyncIterator[AgentEvent]:
         """Answer `user_message` given the earlier conversation, as a stream of events.
 
         Args:
+            stamp: Numbers the events; the run's owner shares it, so its own events
+                (`run_started`, the closing ones of a stopped run) take their place in order.
             resources: Where tool results are kept as resources; None keeps nothing.
         """
-        stamp = _Stamper(run_id, first_seq)
         messages = [
             ChatMessage(role="system", content=self.system_prompt),
             *history,
@@ -193,7 +183,7 @@ class Agent:
     async def _run_tools(
         self,
         calls: list[ToolCallRequest],
-        stamp: _Stamper,
+        stamp: EventStamp,
         user_id: str,
         results: dict[str, str],
         needs_auth_calls: set[str],
@@ -228,7 +218,7 @@ class Agent:
                 **stamp(),
                 tool_call_id=call.id,
                 tool_name=call.name,
-                status="error",
+                status=ToolStatus.ERROR,
                 duration_ms=0,
                 error=message,
                 output=results[call.id],
@@ -265,7 +255,7 @@ class Agent:
                     )
                     continue
                 remaining -= 1
-                status: ToolStatus = "completed" if item.error is None else "error"
+                status = ToolStatus.COMPLETED if item.error is None else ToolStatus.ERROR
                 if item.error is None:
                     results[item.call.id] = result_to_text(item.result, self.tool_result_max_chars)
                     if item.resource_id and item.resource_title:

@@ -3,7 +3,7 @@
 A `ChatModel` takes the conversation and the tool schemas and streams back text
 deltas, then the tool calls it wants (complete, with raw JSON arguments). It raises
 `ModelError` for failures the user should hear about; the loop turns that into an
-`error` event. Implementations: `offline.OfflineChatModel`, `openai_model.OpenAIChatModel`.
+`error` event. Implementations live in `finch_app.models` (offline, OpenAI-compatible).
 """
 
 from __future__ import annotations
@@ -82,13 +82,20 @@ class ChatModel(Protocol):
         """Name shown to the user, e.g. "gpt-4o-mini" or "Offline model"."""
         ...
 
-    def stream(
-        self, messages: list[ChatMessage], tools: list[dict[str, Any]]
-    ) -> AsyncIterator[ModelOutput]:
+    def stream(self, messages: list[ChatMessage], tools: list[dict[str, Any]]) -> AsyncIterator[ModelOutput]:
         """Stream text deltas, then every tool call this round wants.
 
         Args:
             messages: The conversation so far, system prompt first.
             tools: OpenAI-style function tool schemas.
         """
+        ...
+
+
+@runtime_checkable
+class TitlingModel(Protocol):
+    """A model that can name a conversation from its first question, at once and without I/O."""
+
+    def title_for(self, question: str) -> str:
+        """A short title, e.g. "Portfolio vs Senate trades"; "" when it has none to offer."""
         ...

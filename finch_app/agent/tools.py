@@ -14,12 +14,13 @@ import json
 import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, get_type_hints
+from typing import Any, Generic, TypeVar, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from finch_app.agent.resources import ResourceDraft
 
+DepsT = TypeVar("DepsT")
 ProgressCallback = Callable[[str, float | None], Awaitable[None]]
 RowsCallback = Callable[["ResourceDraft"], Awaitable[None]]
 
@@ -33,12 +34,13 @@ async def _ignore_rows(draft: ResourceDraft) -> None:
 
 
 @dataclass
-class ToolContext:
+class ToolContext(Generic[DepsT]):
     """What a tool may use: its dependencies, the user, and a progress reporter."""
 
-    deps: Any
+    deps: DepsT
     """The app's data providers; tools never read settings or globals."""
-    user_id: str = "local"
+    user_id: str
+    """Whose data the tool may touch."""
     report_progress: ProgressCallback = _ignore_progress
     publish_rows: RowsCallback = _ignore_rows
     """Hand over the rows found so far (all of them each time), so the user sees them early."""

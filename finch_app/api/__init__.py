@@ -1,12 +1,12 @@
 """Finch's HTTP API for programs (FastAPI), mounted into the Reflex app with `api_transformer`.
 
-`api` serves `/api/chat`, `/api/chat/stream` (SSE) and `/api/conversations`, with the
-OpenAPI document at `/api/openapi.json` and interactive docs at `/api/docs`.
+`api` serves `/api/chat`, `/api/chat/stream` (SSE), `/api/conversations` and `/api/resources`,
+with the OpenAPI document at `/api/openapi.json` and interactive docs at `/api/docs`.
 """
 
 from __future__ import annotations
 
-from finch_app.api.routes import create_api
+from finch_app.api.app import create_api
 
 api = create_api()
 

@@ -40,12 +40,6 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
-
-
 def name_key(name: str) -> str:
     return unicodedata.normalize("NFKC", name).strip().casefold()
 
@@ -81,8 +75,8 @@ def _account(user: User) -> Account:
         is_admin=user.is_admin,
         disabled=user.disabled,
         source=user.source,
-        created_at=_aware(user.created_at),
-        last_login_at=_aware(user.last_login_at),
+        created_at=user.created_at,
+        last_login_at=user.last_login_at,
     )
 
 
@@ -215,7 +209,7 @@ def locked_until(name: str, client_ip: str, rules: ThrottleRules) -> datetime | 
         latest = None
         for key, _limit in _throttle_keys(name, client_ip, rules):
             row = session.get(LoginThrottle, key)
-            until = _aware(row.locked_until) if row else None
+            until = row.locked_until if row else None
             if until is not None and until > now and (latest is None or until > latest):
                 latest = until
         return latest
@@ -228,7 +222,7 @@ def record_failure(name: str, client_ip: str, rules: ThrottleRules) -> tuple[flo
     with session_scope() as session:
         for key, limit in _throttle_keys(name, client_ip, rules):
             row = session.get(LoginThrottle, key)
-            if row is None or (_aware(row.first_failure_at) or now) < now - rules.lockout:
+            if row is None or (row.first_failure_at or now) < now - rules.lockout:
                 row = row or LoginThrottle(key=key)
                 row.failures, row.first_failure_at, row.locked_until = 0, now, None
             row.failures += 1
@@ -315,8 +309,8 @@ def _info(row: ApiToken) -> TokenInfo:
         id=row.id,
         name=row.name,
         prefix=row.prefix,
-        created_at=_aware(row.created_at),
-        last_used_at=_aware(row.last_used_at),
+        created_at=row.created_at,
+        last_used_at=row.last_used_at,
     )
 
 
@@ -370,7 +364,7 @@ def token_user(token: str) -> Account | None:
         if found is None:
             return None
         row, user = found
-        last = _aware(row.last_used_at)
+        last = row.last_used_at
         if last is None or (now - last).total_seconds() >= TOKEN_TOUCH_S:
             row.last_used_at = now
             session.add(row)

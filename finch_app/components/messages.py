@@ -143,7 +143,7 @@ def assistant_bubble(message: rx.Var[MessageView]) -> rx.Component:
             rx.match(
                 message.status,
                 ("error", rx.el.div("⚠ ", message.error, rx.cond(message.retryable, " — you can try again.", ""), class_name="finch-callout finch-callout-error")),
-                ("stopped", rx.el.div("■ Stopped", class_name="finch-mark")),
+                ("cancelled", rx.el.div("■ Stopped", class_name="finch-mark")),
                 ("interrupted", rx.el.div("⚠ Interrupted: ", message.error, class_name="finch-callout finch-callout-error")),
                 rx.fragment(),
             ),

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime
 from sqlmodel import Field, SQLModel
+
+from finch_app.db.types import UTCDateTime
 
 from finch_app.db.models import _when, new_id
 
@@ -31,7 +32,7 @@ class User(SQLModel, table=True):
     source: str = "password"
     """password | header: how the account came to be."""
     created_at: datetime = _when()
-    last_login_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    last_login_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class AuthSession(SQLModel, table=True):
@@ -59,8 +60,8 @@ class ApiToken(SQLModel, table=True):
     prefix: str
     """The token's first characters, so its owner can tell tokens apart."""
     created_at: datetime = _when()
-    last_used_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
-    revoked_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class LoginThrottle(SQLModel, table=True):
@@ -72,4 +73,4 @@ class LoginThrottle(SQLModel, table=True):
     """"name:<case-folded name>" or "ip:<address>"."""
     failures: int = 0
     first_failure_at: datetime = _when()
-    locked_until: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -13,6 +13,7 @@ from sqlalchemy import delete, func, update
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
+from finch_app.agent.status import OPEN_TOOL_FATE, MessageStatus, RunStatus, ToolStatus
 from finch_app.db.models import (
     BrokerageConnection,
     Conversation,
@@ -21,17 +22,11 @@ from finch_app.db.models import (
     Resource,
     Run,
     ToolCall,
+    new_id,
     utcnow,
 )
 
 TITLE_CHARS = 60
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    """SQLite hands datetimes back naive; they were written as UTC."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
 
 
 def title_from(message: str) -> str:
@@ -42,8 +37,10 @@ def title_from(message: str) -> str:
 # --- conversations ----------------------------------------------------------------------
 
 
-def create_conversation(*, session: Session, user_id: str, title: str) -> Conversation:
-    conversation = Conversation(user_id=user_id, title=title_from(title) or "New chat")
+def create_conversation(
+    *, session: Session, user_id: str, title: str, conversation_id: str | None = None
+) -> Conversation:
+    conversation = Conversation(id=conversation_id or new_id(), user_id=user_id, title=title_from(title) or "New chat")
     session.add(conversation)
     session.flush()
     return conversation
@@ -99,7 +96,7 @@ def add_message(
     role: str,
     content: str,
     run_id: str | None = None,
-    status: str = "complete",
+    status: str = MessageStatus.COMPLETED,
     needs_auth: bool = False,
     error: str | None = None,
     retryable: bool = False,
@@ -136,21 +133,18 @@ def start_run(
     return run
 
 
-_OPEN_CALL_FATE = {"cancelled": "cancelled", "interrupted": "interrupted"}
-
-
-def finish_run(*, session: Session, user_id: str, run_id: str, status: str) -> None:
+def finish_run(*, session: Session, user_id: str, run_id: str, status: RunStatus) -> None:
     session.exec(
         update(Run)
         .where(Run.id == run_id, Run.user_id == user_id)  # type: ignore[arg-type]
         .values(status=status, finished_at=utcnow())
     )
-    if status != "completed":
+    if status != RunStatus.COMPLETED:
         # No card may stay "running" once its run has ended.
         session.exec(
             update(ToolCall)
-            .where(ToolCall.run_id == run_id, ToolCall.user_id == user_id, ToolCall.status == "running")  # type: ignore[arg-type]
-            .values(status=_OPEN_CALL_FATE.get(status, "error"), finished_at=utcnow())
+            .where(ToolCall.run_id == run_id, ToolCall.user_id == user_id, ToolCall.status == ToolStatus.RUNNING)  # type: ignore[arg-type]
+            .values(status=OPEN_TOOL_FATE.get(status, ToolStatus.ERROR), finished_at=utcnow())
         )
 
 
@@ -209,19 +203,6 @@ def record_tool_complete(
     )
 
 
-def running_run(*, session: Session, user_id: str, conversation_id: str) -> Run | None:
-    return session.exec(
-        select(Run).where(Run.conversation_id == conversation_id, Run.user_id == user_id, Run.status == "running")
-    ).first()
-
-
-def count_running_runs(*, session: Session, user_id: str) -> int:
-    """How many of the user's runs are answering now (any conversation)."""
-    return session.exec(
-        select(func.count()).select_from(Run).where(Run.user_id == user_id, Run.status == "running")
-    ).one()
-
-
 def get_run(*, session: Session, user_id: str, run_id: str) -> Run | None:
     return session.exec(select(Run).where(Run.id == run_id, Run.user_id == user_id)).first()
 
@@ -235,20 +216,20 @@ def supersede_answers(*, session: Session, user_id: str, message_ids: list[str])
             Message.user_id == user_id,  # type: ignore[arg-type]
             Message.role == "assistant",  # type: ignore[arg-type]
         )
-        .values(status="superseded")
+        .values(status=MessageStatus.SUPERSEDED)
     )
 
 
 def mark_interrupted_runs(*, session: Session) -> int:
     """Runs still `running` when the server starts died with the last process."""
-    stale = session.exec(select(Run).where(Run.status == "running")).all()
+    stale = session.exec(select(Run).where(Run.status == RunStatus.RUNNING)).all()
     return sum(interrupt_run(session=session, user_id=run.user_id, run_id=run.id) for run in stale)
 
 
 def running_runs_started_before(*, session: Session, before: datetime) -> list[tuple[str, str]]:
     """`(run id, user id)` of every user's runs still `running` that started before `before`."""
-    rows = session.exec(select(Run.id, Run.user_id, Run.started_at).where(Run.status == "running")).all()
-    return [(run_id, user_id) for run_id, user_id, started in rows if _aware(started) < before]  # type: ignore[operator]
+    rows = session.exec(select(Run.id, Run.user_id, Run.started_at).where(Run.status == RunStatus.RUNNING)).all()
+    return [(run_id, user_id) for run_id, user_id, started in rows if started < before]
 
 
 def interrupt_run(*, session: Session, user_id: str, run_id: str) -> bool:
@@ -256,12 +237,12 @@ def interrupt_run(*, session: Session, user_id: str, run_id: str) -> bool:
     run = session.exec(select(Run).where(Run.id == run_id, Run.user_id == user_id)).first()
     ended = session.exec(
         update(Run)
-        .where(Run.id == run_id, Run.user_id == user_id, Run.status == "running")  # type: ignore[arg-type]
-        .values(status="interrupted", finished_at=utcnow())
+        .where(Run.id == run_id, Run.user_id == user_id, Run.status == RunStatus.RUNNING)  # type: ignore[arg-type]
+        .values(status=RunStatus.INTERRUPTED, finished_at=utcnow())
     )
     if run is None or ended.rowcount != 1:
         return False
-    finish_run(session=session, user_id=user_id, run_id=run_id, status="interrupted")
+    finish_run(session=session, user_id=user_id, run_id=run_id, status=RunStatus.INTERRUPTED)
     has_answer = session.exec(select(Message.id).where(Message.run_id == run_id, Message.role == "assistant")).first()
     if not has_answer:
         add_message(
@@ -271,7 +252,7 @@ def interrupt_run(*, session: Session, user_id: str, run_id: str) -> bool:
             role="assistant",
             content="",
             run_id=run_id,
-            status="interrupted",
+            status=MessageStatus.INTERRUPTED,
             error="The server stopped while this answer was being written.",
             retryable=True,
         )
@@ -295,7 +276,7 @@ def conversation_turns(*, session: Session, user_id: str, conversation_id: str) 
         .where(
             Message.conversation_id == conversation_id,
             Message.user_id == user_id,
-            Message.status != "superseded",
+            Message.status != MessageStatus.SUPERSEDED,
         )
         .order_by(col(Message.created_at), col(Message.role).desc())
     ).all()
@@ -306,11 +287,9 @@ def conversation_turns(*, session: Session, user_id: str, conversation_id: str) 
     ).all()
     by_run: dict[str, list[ToolCall]] = {}
     for call in calls:
-        call.started_at = _aware(call.started_at)  # type: ignore[assignment]
         by_run.setdefault(call.run_id, []).append(call)
     turns = []
     for message in messages:
-        message.created_at = _aware(message.created_at)  # type: ignore[assignment]
         attached = by_run.get(message.run_id or "", []) if message.role == "assistant" else []
         turns.append(Turn(message=message, tool_calls=attached))
     return turns
@@ -325,7 +304,7 @@ def conversation_page(
     visible = (
         Message.conversation_id == conversation_id,
         Message.user_id == user_id,
-        Message.status != "superseded",
+        Message.status != MessageStatus.SUPERSEDED,
     )
     query = select(Message).where(*visible)
     if before:
@@ -361,11 +340,9 @@ def conversation_page(
     )
     by_run: dict[str, list[ToolCall]] = {}
     for call in calls:
-        call.started_at = _aware(call.started_at)  # type: ignore[assignment]
         by_run.setdefault(call.run_id, []).append(call)
     turns = []
     for message in messages:
-        message.created_at = _aware(message.created_at)  # type: ignore[assignment]
         attached = by_run.get(message.run_id or "", []) if message.role == "assistant" else []
         turns.append(Turn(message=message, tool_calls=attached))
     return turns, more
@@ -405,11 +382,7 @@ def clear_holdings(*, session: Session, user_id: str) -> None:
 
 
 def get_brokerage_connection(*, session: Session, user_id: str) -> BrokerageConnection | None:
-    connection = session.get(BrokerageConnection, user_id)
-    if connection is not None:
-        connection.created_at = _aware(connection.created_at)  # type: ignore[assignment]
-        connection.last_synced_at = _aware(connection.last_synced_at)
-    return connection
+    return session.get(BrokerageConnection, user_id)
 
 
 def add_brokerage_connection(

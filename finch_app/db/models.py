@@ -9,8 +9,11 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
+
+from finch_app.agent.status import MessageStatus, RunStatus, ToolStatus
+from finch_app.db.types import UTCDateTime
 
 
 def new_id() -> str:
@@ -22,7 +25,7 @@ def utcnow() -> datetime:
 
 
 def _when(**kwargs: Any) -> Any:
-    return Field(default_factory=utcnow, sa_type=DateTime(timezone=True), **kwargs)
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, **kwargs)
 
 
 class Conversation(SQLModel, table=True):
@@ -41,8 +44,8 @@ class Message(SQLModel, table=True):
     role: str
     """"user" or "assistant"."""
     content: str = Field(sa_column=Column(Text, nullable=False))
-    status: str = "complete"
-    """complete | error | stopped | interrupted."""
+    status: str = MessageStatus.COMPLETED
+    """A `MessageStatus`: completed | error | cancelled | interrupted | superseded."""
     needs_auth: bool = False
     error: str | None = None
     retryable: bool = False
@@ -56,11 +59,11 @@ class Run(SQLModel, table=True):
     conversation_id: str = Field(foreign_key="conversation.id", index=True, ondelete="CASCADE")
     user_id: str = Field(index=True)
     user_message_id: str
-    status: str = Field(default="running", index=True)
-    """running | completed | error | cancelled | interrupted."""
+    status: str = Field(default=RunStatus.RUNNING, index=True)
+    """A `RunStatus`: running | completed | error | cancelled | interrupted."""
     model: str
     started_at: datetime = _when()
-    finished_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class ToolCall(SQLModel, table=True):
@@ -74,10 +77,10 @@ class ToolCall(SQLModel, table=True):
     """Order of the call within its run."""
     name: str
     arguments: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    status: str = "running"
-    """running | completed | error | cancelled | interrupted."""
+    status: str = ToolStatus.RUNNING
+    """A `ToolStatus`: running | completed | error | cancelled | interrupted."""
     started_at: datetime = _when()
-    finished_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     duration_ms: int | None = None
     summary: str | None = None
     error: str | None = None
@@ -111,7 +114,7 @@ class BrokerageConnection(SQLModel, table=True):
     encrypted_secret: str = Field(sa_column=Column(Text, nullable=False))
     """SnapTrade's userSecret, Fernet-encrypted (never stored in the clear)."""
     created_at: datetime = _when()
-    last_synced_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    last_synced_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     """When positions were last pulled into the user's holdings; None: never."""
 
 
@@ -144,5 +147,5 @@ class Resource(SQLModel, table=True):
     """True while rows are still arriving, or when the run stopped before they all did."""
     chart: str | None = None
     source: str | None = None
-    as_of: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    as_of: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = _when(index=True)

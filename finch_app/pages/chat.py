@@ -189,8 +189,8 @@ def answer_actions() -> rx.Component:
         rx.el.div(
             rx.match(
                 status,
-                ("error", "stopped", "interrupted", _action("↻ Retry", "Send the last question again", "retry")),
-                ("complete", _action("↻ Regenerate", "Answer the last question again", "regenerate")),
+                ("error", "cancelled", "interrupted", _action("↻ Retry", "Send the last question again", "retry")),
+                ("completed", _action("↻ Regenerate", "Answer the last question again", "regenerate")),
                 rx.fragment(),
             ),
             class_name="finch-actions",

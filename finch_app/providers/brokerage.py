@@ -53,7 +53,7 @@ from finch_app.db.engine import session_scope
 from finch_app.providers.base import PortfolioLoad, Position
 from finch_app.providers.portfolio import MAX_HOLDINGS, DbPortfolio, HoldingError, validate_position
 from finch_app.redact import redact
-from finch_app.settings import Settings, get_settings
+from finch_app.settings import Settings
 
 log = logging.getLogger("finch.brokerage")
 T = TypeVar("T")
@@ -615,15 +615,3 @@ class BrokeragePortfolio:
                 f"{n} {why}" for why, n in sorted(result.skipped.items())
             ) + "."
         return PortfolioLoad(result.positions, source="brokerage", note=note, synced_at=result.synced_at)
-
-
-_link_cache: tuple[Settings, SnapTradeLink | None] | None = None
-
-
-def brokerage_link(settings: Settings | None = None) -> SnapTradeLink | None:
-    """The process's SnapTrade link for the current settings (None when not configured)."""
-    global _link_cache
-    settings = settings or get_settings()
-    if _link_cache is None or _link_cache[0] is not settings:
-        _link_cache = (settings, SnapTradeLink.from_settings(settings))
-    return _link_cache[1]

@@ -171,8 +171,6 @@ class DataCache:
             # A copy written by an older version of Finch: as good as none.
             log.warning("ignoring unreadable cached copy of %s: %s", key.id, error)
             return None
-        if fetched_at.tzinfo is None:
-            fetched_at = fetched_at.replace(tzinfo=UTC)  # SQLite hands back naive UTC
         return Cached(value, fetched_at)
 
     def _write(self, key: CacheKey, entry: Cached[BaseModel]) -> None:

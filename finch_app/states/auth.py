@@ -72,7 +72,7 @@ class LoginState(rx.State):
 
     @rx.event
     async def on_load(self):
-        from finch_app.api.auth_routes import safe_next
+        from finch_app.api.routes.auth import safe_next
 
         settings = get_settings()
         params = self.router.url.query_parameters

@@ -1,66 +1,35 @@
-"""Reflex states: thin adapters between the browser and `ChatService`.
+"""Reflex states of the chat page: thin adapters between the browser and the run service.
 
-Two classes on purpose. `ChatState` holds the transcript and the conversation list
-and changes about once per turn. `LiveTurnState` holds the running turn (its cards,
-the streaming text, the run flags) and changes on every event. Reflex re-renders per
-State class, so a tool event never re-sends or re-renders the transcript.
+Two classes on purpose. `ChatState` holds the transcript and the conversation list and changes
+about once per turn. `LiveTurnState` holds the running turn (its cards, the streaming text, the
+run flags) and changes on every event. Reflex re-renders per State class, so a tool event never
+re-sends or re-renders the transcript. A run is started by the service and then followed here,
+like any other follower; the states never drive a run or read the database themselves.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from contextlib import aclosing
 from dataclasses import dataclass
 
 import reflex as rx
 
-from finch_app.agent.events import ResourceSaved, RunStarted, Token
-from finch_app.chat_service import ChatInputError, get_chat_service
-from finch_app.db import crud
-from finch_app.db.engine import session_scope
-from finch_app.pacing import paced
-from finch_app.states import auth as auth_state
-from finch_app.settings import get_settings
+from finch_app.agent.events import ResourceSaved
+from finch_app.context import app_context
+from finch_app.runs import RunRefused, StartedRun
+from finch_app.runs.feed import Feed, PushCost
+from finch_app.states.auth import current_user_id
+from finch_app.states.results import ResultsState
 from finch_app.views import (
     CardView,
     MessageView,
     TurnView,
     apply_event,
     message_from_turn,
-    stop_view,
     stream_blocks,
     with_live_timers,
 )
-
-LOCAL_USER = "local"
-TOKEN_FLUSH_S = 0.05
-"""Streaming text is pushed at most this often; tool events go out at once."""
-TOKEN_FLUSH_MAX_S = 0.5
-"""…and at least this often, however busy the server is."""
-
-
-@dataclass
-class _PushCost:
-    """How long this tab's pushes take (lock, state store, send), as a moving average.
-
-    When the server is busy each push costs more; streamed text then goes out less often
-    (up to `TOKEN_FLUSH_MAX_S`), which leaves the server the time to send the next tool card
-    at once. Tool events are never held back.
-    """
-
-    average_s: float = 0.0
-
-    def observe(self, seconds: float) -> None:
-        self.average_s = 0.8 * self.average_s + 0.2 * seconds
-
-    def token_interval(self) -> float:
-        return min(TOKEN_FLUSH_MAX_S, max(TOKEN_FLUSH_S, 4 * self.average_s))
-
-
-def current_user_id(state: rx.State) -> str:
-    """The tab's signed-in user (`finch_app.auth`); raises `NotSignedIn` when there is none."""
-    return auth_state.current_user_id(state)
 
 
 @dataclass
@@ -68,45 +37,6 @@ class ConversationItem:
     id: str
     title: str
     href: str
-
-
-def _load_conversations(user_id: str) -> list[ConversationItem]:
-    with session_scope() as session:
-        rows = crud.list_conversations(session=session, user_id=user_id)
-        return [ConversationItem(id=c.id, title=c.title, href=f"/c/{c.id}") for c in rows]
-
-
-@dataclass
-class TranscriptPage:
-    title: str
-    rows: list[MessageView]
-    """In reading order."""
-    more: bool
-    """Whether older messages exist."""
-    cursor: str
-    """Id of the oldest message in `rows`: the next page ends before it."""
-
-
-def _load_transcript(user_id: str, conversation_id: str, before: str | None = None) -> TranscriptPage | None:
-    """The latest page of the conversation (or the page before message `before`)."""
-    with session_scope() as session:
-        conversation = crud.get_conversation(session=session, user_id=user_id, conversation_id=conversation_id)
-        if conversation is None:
-            return None
-        turns, more = crud.conversation_page(
-            session=session,
-            user_id=user_id,
-            conversation_id=conversation_id,
-            limit=get_settings().transcript_page,
-            before=before,
-        )
-        cursor = turns[0].message.id if turns else ""
-        return TranscriptPage(conversation.title, [message_from_turn(t) for t in turns], more, cursor)
-
-
-def _owns_run(user_id: str, run_id: str) -> bool:
-    with session_scope() as session:
-        return crud.get_run(session=session, user_id=user_id, run_id=run_id) is not None
 
 
 class ChatState(rx.State):
@@ -146,23 +76,22 @@ class ChatState(rx.State):
         resource_id = self.router.url.query_parameters.get("r", "")
         if not resource_id:
             return follow
-        from finch_app.states.results import ResultsState
-
         return [event for event in (follow, ResultsState.open(resource_id)) if event is not None]
 
     async def _arrive(self):
-        settings = get_settings()
-        service = get_chat_service()
+        context = app_context()
         user_id = current_user_id(self)
-        self.model_label = service.model_label
-        self.offline_model = settings.offline_model
-        self.conversations = await asyncio.to_thread(_load_conversations, user_id)
-        requested = self.router.page.params.get("cid", "") or self.conversation_id
+        self.model_label = context.runs.model_label
+        self.offline_model = context.settings.offline_model
+        await self._list_conversations(user_id)
+        requested = self.router.url.path.removeprefix("/c/").strip("/") if self.router.url.path.startswith("/c/") else ""
+        requested = requested or self.conversation_id
         live = await self.get_state(LiveTurnState)
-        if live.running and live.conversation_id == requested and await service.active.alive(live._run_id):
-            # This tab's run goes on (a reload): its cards are in state; timers resume, not restart.
-            live.cards = with_live_timers(live._view.cards, int(time.time() * 1000))
-            return None
+        if live.running and live.conversation_id == requested and live._run_id:
+            if await context.runs.live_run(requested) == live._run_id:
+                # This tab's run goes on (a reload): its cards are in state; timers resume, not restart.
+                live.cards = with_live_timers(live._view.cards, int(time.time() * 1000))
+                return None
         if not requested:
             if not live.running:
                 live.clear()
@@ -171,7 +100,7 @@ class ChatState(rx.State):
         await self._open(requested, user_id)
         live.clear()
         live.running = False
-        run_id = await service.active.find_run(requested)
+        run_id = await context.runs.live_run(requested)
         if run_id and self.messages and self.messages[-1].role == "user":
             # A run is answering here (another tab, the API, a reload with a new tab):
             # show its question in the live turn and follow its events from the start.
@@ -184,48 +113,47 @@ class ChatState(rx.State):
             return LiveTurnState.follow_run(run_id)
         return None
 
+    async def _list_conversations(self, user_id: str) -> None:
+        self.conversations = [
+            ConversationItem(id=c.id, title=c.title, href=f"/c/{c.id}")
+            for c in await app_context().reads.conversations(user_id)
+        ]
+
     async def _open(self, conversation_id: str, user_id: str) -> None:
-        page = await asyncio.to_thread(_load_transcript, user_id, conversation_id)
+        page = await app_context().reads.transcript(user_id, conversation_id)
         self.conversation_id = conversation_id
         self.not_found = page is None
-        self.title = page.title if page else ""
-        self.messages = page.rows if page else []
+        self.title = page.conversation.title if page else ""
+        self.messages = [message_from_turn(t) for t in page.turns] if page else []
         self.earlier = []
         self.added = []
         self.has_earlier = page.more if page else False
         self._cursor = page.cursor if page else ""
-        await self._show_results(conversation_id if page else "")
-
-    async def _show_results(self, conversation_id: str) -> None:
-        from finch_app.states.results import ResultsState  # a sibling state; imported late (it imports this module)
-
-        await (await self.get_state(ResultsState)).show_conversation(conversation_id)
+        await (await self.get_state(ResultsState))._show_conversation(conversation_id if page else "")
 
     @rx.event
     async def load_earlier(self):
         """Prepend the page of messages before the oldest one shown."""
         if not (self.has_earlier and self.conversation_id and self._cursor):
             return
-        page = await asyncio.to_thread(
-            _load_transcript, current_user_id(self), self.conversation_id, self._cursor
-        )
+        page = await app_context().reads.transcript(current_user_id(self), self.conversation_id, self._cursor)
         if page is None:
             self.has_earlier = False
             return
-        self.earlier = [*page.rows, *self.earlier]
+        self.earlier = [*(message_from_turn(t) for t in page.turns), *self.earlier]
         self.has_earlier = page.more
         self._cursor = page.cursor or self._cursor
 
-    def append_turn(self, rows: list[MessageView]) -> None:
+    def _append_turn(self, rows: list[MessageView]) -> None:
         """Add a finished turn: only `added` is re-sent, not the page loaded at open."""
         added = [*self.added, *rows]
-        if len(added) > 2 * get_settings().transcript_page:
+        if len(added) > 2 * app_context().settings.transcript_page:
             # A very long visit: fold into the page once, so `added` stays small.
             self.messages = [*self.messages, *added]
             added = []
         self.added = added
 
-    def take_last_question(self) -> str | None:
+    def _take_last_question(self) -> str | None:
         """Remove the last question (and its answer) from the transcript, for a retry."""
         source = "added" if self.added else "messages"
         rows = list(getattr(self, source))
@@ -237,6 +165,17 @@ class ChatState(rx.State):
         setattr(self, source, rows)
         return question
 
+    def _announce(self, started: StartedRun) -> None:
+        """A run opened a new conversation: it becomes the open one and tops the list."""
+        if self.conversation_id or started.title is None:
+            return
+        self.conversation_id = started.conversation_id
+        self.title = started.title
+        self.conversations = [
+            ConversationItem(id=started.conversation_id, title=started.title, href=f"/c/{started.conversation_id}"),
+            *self.conversations,
+        ]
+
     @rx.event
     async def new_chat(self):
         self.conversation_id = ""
@@ -247,7 +186,7 @@ class ChatState(rx.State):
         self.has_earlier = False
         self._cursor = ""
         self.not_found = False
-        await self._show_results("")
+        await (await self.get_state(ResultsState))._show_conversation("")
         live = await self.get_state(LiveTurnState)
         if not live.running:
             live.clear()
@@ -256,10 +195,8 @@ class ChatState(rx.State):
     @rx.event
     async def delete_conversation(self, conversation_id: str):
         try:
-            await get_chat_service().delete_conversation(
-                user_id=current_user_id(self), conversation_id=conversation_id
-            )
-        except ChatInputError as exc:
+            await app_context().runs.delete_conversation(user_id=current_user_id(self), conversation_id=conversation_id)
+        except RunRefused as exc:
             live = await self.get_state(LiveTurnState)
             live.notice = exc.message
             return None
@@ -314,7 +251,7 @@ class LiveTurnState(rx.State):
         text = message.strip()
         if not text:
             return None
-        limit = get_settings().max_message_chars
+        limit = app_context().settings.max_message_chars
         if len(text) > limit:
             self.notice = (
                 f"Your message is {len(text):,} characters; the limit is {limit:,}. "
@@ -332,7 +269,7 @@ class LiveTurnState(rx.State):
         """Move a finished turn into the transcript: the history var changes once per turn."""
         if self.answer and self.conversation_id == chat.conversation_id:
             question = MessageView(id=f"user-{self._view.run_id}", role="user", content=self.user_text)
-            chat.append_turn([question, *self.answer])
+            chat._append_turn([question, *self.answer])
         self.clear()
         self.notice = ""
 
@@ -346,7 +283,7 @@ class LiveTurnState(rx.State):
             return None
         if self.answer and self.conversation_id == chat.conversation_id:
             question = self.user_text
-        elif (question := chat.take_last_question()) is None:
+        elif (question := chat._take_last_question()) is None:
             return None
         self.clear()
         self.notice = ""
@@ -357,18 +294,16 @@ class LiveTurnState(rx.State):
 
     @rx.event(background=True)
     async def run_turn(self, message: str, conversation_id: str, retry: bool):
-        """Run the agent for one message and mirror its events into this state."""
-        service = get_chat_service()
+        """Start a run for the message, then follow it like any other follower."""
+        runs = app_context().runs
         async with self:
             user_id = current_user_id(self)
         try:
             if retry:
-                turn = await service.start_retry(user_id=user_id, conversation_id=conversation_id)
+                started = await runs.retry(user_id=user_id, conversation_id=conversation_id)
             else:
-                turn = await service.start_turn(
-                    user_id=user_id, conversation_id=conversation_id or None, message=message
-                )
-        except ChatInputError as exc:
+                started = await runs.start(user_id=user_id, conversation_id=conversation_id or None, message=message)
+        except RunRefused as exc:
             async with self:
                 self.running = False
                 self.user_text = ""
@@ -376,8 +311,15 @@ class LiveTurnState(rx.State):
             if not retry:
                 yield rx.set_value("composer", message)  # nothing the user typed is lost
             return
-        service.active.add(turn.run_id, asyncio.current_task())  # type: ignore[arg-type]
-        async for update in self._mirror(turn.events(), turn.run_id, new_conversation_title=None if conversation_id else message):
+        feed = await runs.follow(started.run_id)
+        async with self:
+            self._run_id = started.run_id
+            if started.title is not None:
+                self.conversation_id = started.conversation_id
+                (await self.get_state(ChatState))._announce(started)
+        if started.title is not None:
+            yield rx.redirect(f"/c/{started.conversation_id}", replace=True)
+        async for update in self._mirror(feed, started.run_id):
             yield update
 
     @rx.event(background=True)
@@ -385,55 +327,41 @@ class LiveTurnState(rx.State):
         """Show a run that another tab (or the API) started, live, until it ends."""
         async with self:
             user_id = current_user_id(self)
-        if not await asyncio.to_thread(_owns_run, user_id, run_id):
+        context = app_context()
+        if not await context.reads.owns_run(user_id, run_id):
             return  # not this user's run (the id came from the browser): nothing to show
-        async for update in self._mirror(get_chat_service().active.follow(run_id), run_id, new_conversation_title=None):
+        async for update in self._mirror(await context.runs.follow(run_id), run_id):
             yield update
 
-    async def _mirror(self, events, run_id: str, new_conversation_title: str | None):
+    async def _mirror(self, feed: Feed, run_id: str):
         """Apply a run's events to this tab's state, pacing tokens, until the run ends."""
-        service = get_chat_service()
         async with self:
             self._run_id = run_id
         view = TurnView()
-        cost = _PushCost()
-        try:
-            batches = paced(events, holdable=lambda e: isinstance(e, Token), interval_s=cost.token_interval)
-            async with aclosing(batches) as updates:
-                async for batch in updates:
-                    for event in batch:
-                        view = apply_event(view, event)
-                    started = next((e for e in batch if isinstance(e, RunStarted)), None)
-                    announce = started is not None and new_conversation_title is not None
-                    saved = [e for e in batch if isinstance(e, ResourceSaved)]
-                    pushing = time.monotonic()
-                    async with self:
-                        self._show(view)
-                        self.last_seq = batch[-1].seq
-                        if saved:
-                            await self._list_resources(saved, view.conversation_id)
-                        if announce:
-                            await self._announce_conversation(started.conversation_id, new_conversation_title)
-                    cost.observe(time.monotonic() - pushing)
-                    if announce:
-                        yield rx.redirect(f"/c/{started.conversation_id}", replace=True)
-        except asyncio.CancelledError:
-            pass  # our own Stop: the cleanup below is the whole answer to it
-        finally:
-            service.active.discard(run_id, asyncio.current_task())
-            ended_as = service.active.ended_as(run_id)
-            async with self:
-                if view.running or view.answer is None:
-                    self._show(stop_view(view, status=ended_as))
-                self.running = False
+        cost = PushCost()
+        async with aclosing(feed.batches(interval=cost.token_interval)) as batches:
+            async for batch in batches:
+                for event in batch:
+                    view = apply_event(view, event)
+                saved = [e for e in batch if isinstance(e, ResourceSaved)]
+                pushing = time.monotonic()
+                async with self:
+                    self._show(view)
+                    self.last_seq = batch[-1].seq
+                    if saved:
+                        await self._list_resources(saved, view.conversation_id)
+                cost.observe(time.monotonic() - pushing)
+        async with self:
+            self.running = False
+        if not feed.found:
+            # The run ended before we could follow it: what it left is in the database.
+            yield ChatState.on_load
 
     async def _list_resources(self, saved: list[ResourceSaved], conversation_id: str) -> None:
         """Announce new (or growing) resources in the Results panel: titles and counts only."""
-        from finch_app.states.results import ResultsState
-
         results = await self.get_state(ResultsState)
         for event in saved:
-            results.upsert(
+            results._upsert(
                 resource_id=event.resource_id,
                 title=event.title,
                 kind=event.kind,
@@ -446,7 +374,7 @@ class LiveTurnState(rx.State):
     async def stop(self):
         """Cancel the running turn wherever it runs: its tools get CancelledError, its cards turn cancelled."""
         if self.running and self._run_id:
-            await get_chat_service().active.stop(self._run_id)
+            await app_context().runs.stop(self._run_id)
 
     def _show(self, view: TurnView) -> None:
         """Copy the changed parts of the view into vars, so the delta stays small."""
@@ -464,15 +392,3 @@ class LiveTurnState(rx.State):
         if view.conversation_id and view.conversation_id != self.conversation_id:
             self.conversation_id = view.conversation_id
         self._view = view
-
-    async def _announce_conversation(self, conversation_id: str, message: str) -> None:
-        chat = await self.get_state(ChatState)
-        if not chat.conversation_id:
-            chat.conversation_id = conversation_id
-            chat.title = crud.title_from(message)
-            self.conversation_id = conversation_id
-            chat.conversations = [
-                ConversationItem(id=conversation_id, title=chat.title, href=f"/c/{conversation_id}"),
-                *chat.conversations,
-            ]
-

@@ -9,9 +9,11 @@ from typing import TypeVar
 import reflex as rx
 
 from finch_app.providers.base import Position
-from finch_app.providers.brokerage import BrokerageError, BrokerageNotConfigured, SnapTradeLink, brokerage_link
+from finch_app.context import app_context
+from finch_app.providers.brokerage import BrokerageError, BrokerageNotConfigured, SnapTradeLink
 from finch_app.providers.portfolio import HoldingError, HoldingsBook, parse_holdings_csv, validate_position
-from finch_app.states.chat import LiveTurnState, current_user_id
+from finch_app.states.auth import current_user_id
+from finch_app.states.chat import LiveTurnState
 
 T = TypeVar("T")
 MAX_CSV_BYTES = 2_000_000
@@ -28,7 +30,7 @@ class HoldingItem:
 
 async def _brokerage_view(user_id: str) -> tuple[bool, bool, str]:
     """(SnapTrade configured, user linked, "Synced …" label) for the panel."""
-    link = brokerage_link()
+    link = app_context().brokerage
     connection = await link.connection(user_id) if link is not None else None
     synced = connection.last_synced_at if connection else None
     return link is not None, connection is not None, f"Synced {synced:%b %d, %Y %H:%M} UTC" if synced else ""
@@ -72,7 +74,7 @@ class PortfolioState(rx.State):
             self.brokerage_busy = True
             self._say(message=busy_message)
         try:
-            link = brokerage_link()
+            link = app_context().brokerage
             if link is None:
                 raise BrokerageNotConfigured()
             result = await action(link, user_id)

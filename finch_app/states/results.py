@@ -6,15 +6,17 @@ and counts; a table's rows are read from the database when it is opened, a page 
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import Any
 
 import reflex as rx
 
-from finch_app import resources
 from finch_app.charts import ChartData, chart_for
-from finch_app.states.chat import current_user_id
+from finch_app.context import app_context
+from finch_app.formatting import plural
+from finch_app.reads import ResourceSummary
+from finch_app.states.auth import current_user_id
+from finch_app.tables import query_rows
 from finch_app.views import format_cell
 
 PAGE_SIZE = 50
@@ -48,11 +50,10 @@ class Cell:
 
 
 def rows_label(row_count: int, partial: bool) -> str:
-    noun = "row" if row_count == 1 else "rows"
-    return f"{row_count:,} {noun} so far" if partial else f"{row_count:,} {noun}"
+    return f"{plural(row_count, 'row')} so far" if partial else plural(row_count, "row")
 
 
-def _item(summary: resources.ResourceSummary) -> ResourceItem:
+def _item(summary: ResourceSummary) -> ResourceItem:
     return ResourceItem(
         id=summary.id,
         title=summary.title,
@@ -81,18 +82,16 @@ class ResultsState(rx.State):
     match_count: int = 0
     chart: ChartData = ChartData()
 
-    async def show_conversation(self, conversation_id: str) -> None:
+    async def _show_conversation(self, conversation_id: str) -> None:
         """Load the list for a conversation (called when one is opened)."""
         user_id = current_user_id(self)
         self.conversation_id = conversation_id
-        summaries = (
-            await asyncio.to_thread(resources.list_for_conversation, user_id, conversation_id) if conversation_id else []
-        )
-        self.items = [_item(s) for s in summaries]
+        summaries = await app_context().reads.resources(user_id, conversation_id) if conversation_id else None
+        self.items = [_item(s) for s in summaries or []]
         if self.open_id and all(i.id != self.open_id for i in self.items):
             self.close()
 
-    def upsert(self, *, resource_id: str, title: str, kind: str, row_count: int, partial: bool, conversation_id: str) -> None:
+    def _upsert(self, *, resource_id: str, title: str, kind: str, row_count: int, partial: bool, conversation_id: str) -> None:
         """A resource was saved (or grew) in the running turn: newest first, no rows."""
         if conversation_id != self.conversation_id:
             self.conversation_id = conversation_id
@@ -144,12 +143,13 @@ class ResultsState(rx.State):
 
     async def _render(self) -> None:
         user_id = current_user_id(self)
-        resource = await asyncio.to_thread(resources.load, user_id, self.open_id)
+        reads = app_context().reads
+        resource = await reads.resource(user_id, self.open_id)
         if resource is None:
             self.close()
             return
         columns: list[dict[str, Any]] = resource.columns
-        rows = resources.query_rows(
+        rows = query_rows(
             resource.rows, filter_text=self.filter_text, sort_key=self.sort_key, descending=self.descending
         )
         self.match_count = len(rows)
@@ -173,4 +173,5 @@ class ResultsState(rx.State):
             [Cell(*format_cell(row.get(c["key"]), c.get("type", "text"))) for c in columns]
             for row in rows[start : start + PAGE_SIZE]
         ]
-        self.chart = await asyncio.to_thread(chart_for, user_id, resource)
+        trade_rows = await reads.trade_rows(user_id, resource.conversation_id) if resource.chart == "price_line" else []
+        self.chart = chart_for(resource, trade_rows)

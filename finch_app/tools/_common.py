@@ -9,7 +9,12 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, WithJsonSchema
 
 from finch_app.agent.resources import ResourceColumn, ResourceDraft
+from finch_app.agent.tools import ToolContext
+from finch_app.providers.base import Providers
 from finch_app.providers.records import DataSet
+
+Ctx = ToolContext[Providers]
+"""What every Finch tool gets: the data providers and the user."""
 
 TICKER_PATTERN = re.compile(r"^[A-Z][A-Z.\-]{0,9}$")
 
@@ -44,11 +49,6 @@ def draft(
         as_of=provenance.as_of if provenance else None,
         chart=chart,  # type: ignore[arg-type]
     )
-
-
-def money(value: float) -> str:
-    sign = "-" if value < 0 else ""
-    return f"{sign}${abs(value):,.0f}"
 
 
 def _ticker(value: object) -> str:

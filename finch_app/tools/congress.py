@@ -7,11 +7,10 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from finch_app.agent.tools import ToolContext, tool
-from finch_app.providers.base import Providers
+from finch_app.agent.tools import tool
 from finch_app.providers.records import CongressTrade, DataSet
 from finch_app.agent.resources import ResourceDraft
-from finch_app.tools._common import Clamped, Provenance, draft
+from finch_app.tools._common import Clamped, Ctx, Provenance, draft
 
 
 class TradeRow(BaseModel):
@@ -68,27 +67,27 @@ def _result(chamber: Literal["senate", "house"], data: DataSet[CongressTrade], l
 
 @tool
 async def get_recent_senate_trades(
-    ctx: ToolContext, limit: Clamped(1, 100) = 20
+    ctx: Ctx, limit: Clamped(1, 100) = 20
 ) -> TradesResult:
     """Recent stock trades disclosed by U.S. senators, newest first.
 
     Args:
         limit: How many trades to return (at most 100).
     """
-    deps: Providers = ctx.deps
+    deps = ctx.deps
     await ctx.report_progress("Reading Senate periodic transaction reports…")
     return _result("senate", await deps.market.senate_trades(limit), limit)
 
 
 @tool
 async def get_recent_house_trades(
-    ctx: ToolContext, limit: Clamped(1, 100) = 20
+    ctx: Ctx, limit: Clamped(1, 100) = 20
 ) -> TradesResult:
     """Recent stock trades disclosed by members of the U.S. House of Representatives, newest first.
 
     Args:
         limit: How many trades to return (at most 100).
     """
-    deps: Providers = ctx.deps
+    deps = ctx.deps
     await ctx.report_progress("Reading House periodic transaction reports…")
     return _result("house", await deps.market.house_trades(limit), limit)

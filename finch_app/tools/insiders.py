@@ -7,11 +7,10 @@ from datetime import UTC, date, datetime, timedelta
 
 from pydantic import BaseModel
 
-from finch_app.agent.tools import ToolContext, tool
-from finch_app.providers.base import Providers
+from finch_app.agent.tools import tool
 from finch_app.providers.records import DataSet, InsiderTrade
 from finch_app.agent.resources import ResourceDraft
-from finch_app.tools._common import Clamped, Provenance, Ticker, draft
+from finch_app.tools._common import Clamped, Ctx, Provenance, Ticker, draft
 
 PER_HOLDING = 25
 CONCURRENT_LOOKUPS = 4
@@ -111,38 +110,38 @@ def _newest_first(trades: list[InsiderTrade]) -> list[InsiderTrade]:
 
 
 @tool
-async def get_recent_insider_trades(ctx: ToolContext, limit: Clamped(1, 100) = 20) -> InsiderResult:
+async def get_recent_insider_trades(ctx: Ctx, limit: Clamped(1, 100) = 20) -> InsiderResult:
     """The latest insider transactions filed with the SEC (Form 4) across all companies, newest first.
 
     Args:
         limit: How many transaction lines to return (at most 100).
     """
-    deps: Providers = ctx.deps
+    deps = ctx.deps
     data = await deps.market.recent_insider_trades(limit)
     trades = list(data.rows)[:limit]
     return _result("market", sorted({t.ticker for t in trades}), trades, [data])
 
 
 @tool
-async def search_ticker_insider_activity(ctx: ToolContext, ticker: Ticker) -> InsiderResult:
+async def search_ticker_insider_activity(ctx: Ctx, ticker: Ticker) -> InsiderResult:
     """Recent insider transactions (Form 4: officers, directors, 10% owners) at one company.
 
     Args:
         ticker: Exchange ticker, e.g. "AAPL".
     """
-    deps: Providers = ctx.deps
+    deps = ctx.deps
     data = await deps.market.insider_trades(ticker, 50)
     return _result(ticker, [ticker], _newest_first(list(data.rows)), [data])
 
 
 @tool
-async def get_portfolio_insider_activity(ctx: ToolContext, days_back: Clamped(1, 365) = 90) -> InsiderResult:
+async def get_portfolio_insider_activity(ctx: Ctx, days_back: Clamped(1, 365) = 90) -> InsiderResult:
     """Insider transactions (Form 4) at every company in the user's portfolio over the last days.
 
     Args:
         days_back: How many days back to look (at most 365).
     """
-    deps: Providers = ctx.deps
+    deps = ctx.deps
     symbols = [p.symbol for p in await deps.portfolio.positions(ctx.user_id)]
     if not symbols:
         return InsiderResult(

@@ -8,11 +8,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from finch_app.agent.tools import ToolContext, tool
-from finch_app.providers.base import Providers
+from finch_app.agent.tools import tool
 from finch_app.providers.records import DataSet, PricePoint, RedditTicker
 from finch_app.agent.resources import ResourceDraft
-from finch_app.tools._common import Provenance, Ticker, draft
+from finch_app.tools._common import Ctx, Provenance, Ticker, draft
 
 PriceRange = Literal["5d", "1mo", "3mo", "6mo", "1y", "2y", "5y"]
 RANGE_DAYS: dict[str, int] = {"5d": 7, "1mo": 31, "3mo": 92, "6mo": 183, "1y": 366, "2y": 731, "5y": 1827}
@@ -43,13 +42,13 @@ class QuoteResult(BaseModel):
 
 
 @tool
-async def get_stock_quote(ctx: ToolContext, ticker: Ticker) -> QuoteResult:
+async def get_stock_quote(ctx: Ctx, ticker: Ticker) -> QuoteResult:
     """The latest price of a stock or ETF and its change since the previous close.
 
     Args:
         ticker: Exchange ticker, e.g. "AAPL".
     """
-    deps: Providers = ctx.deps
+    deps = ctx.deps
     data = await deps.market.quotes([ticker])
     quote = next((q for q in data.rows if q.symbol == ticker), None)
     if quote is None:
@@ -89,14 +88,14 @@ class HistoryResult(BaseModel):
 
 
 @tool
-async def get_price_history(ctx: ToolContext, ticker: Ticker, range: PriceRange = "3mo") -> HistoryResult:  # noqa: A002
+async def get_price_history(ctx: Ctx, ticker: Ticker, range: PriceRange = "3mo") -> HistoryResult:  # noqa: A002
     """Daily closing prices of a stock or ETF over a period, with its change, high and low.
 
     Args:
         ticker: Exchange ticker, e.g. "NVDA".
         range: The period: 5d, 1mo, 3mo, 6mo, 1y, 2y or 5y.
     """
-    deps: Providers = ctx.deps
+    deps = ctx.deps
     data = await deps.market.price_history(ticker, RANGE_DAYS[range])
     points = list(data.rows)
     if not points:
@@ -169,14 +168,14 @@ def _sentiment(ticker: str, data: DataSet[RedditTicker]) -> SentimentResult:
 
 
 @tool
-async def get_reddit_ticker_sentiment(ctx: ToolContext, ticker: Ticker) -> SentimentResult:
+async def get_reddit_ticker_sentiment(ctx: Ctx, ticker: Ticker) -> SentimentResult:
     """How much Reddit talks about one ticker: its rank, mentions and upvotes over the last 24 hours
     and the change from the day before.
 
     Args:
         ticker: Exchange ticker, e.g. "GME".
     """
-    deps: Providers = ctx.deps
+    deps = ctx.deps
     return _sentiment(ticker, await deps.market.ticker_buzz(ticker))
 
 
@@ -197,14 +196,14 @@ class SentimentComparison(BaseModel):
 
 @tool
 async def compare_reddit_sentiment(
-    ctx: ToolContext, tickers: Annotated[list[Ticker], Field(min_length=2, max_length=10)]
+    ctx: Ctx, tickers: Annotated[list[Ticker], Field(min_length=2, max_length=10)]
 ) -> SentimentComparison:
     """Compare Reddit attention for 2 to 10 tickers side by side: rank, mentions, upvotes, 24 h change.
 
     Args:
         tickers: Exchange tickers to compare, e.g. ["AMD", "NVDA"].
     """
-    deps: Providers = ctx.deps
+    deps = ctx.deps
     symbols = list(dict.fromkeys(tickers))
     await ctx.report_progress(f"Looking up {len(symbols)} tickers on Reddit…")
     results = await asyncio.gather(*(deps.market.ticker_buzz(s) for s in symbols))

@@ -6,10 +6,11 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from finch_app.agent.tools import ToolContext, tool
-from finch_app.providers.base import Providers, load_portfolio
+from finch_app.agent.tools import tool
+from finch_app.providers.base import load_portfolio
 from finch_app.agent.resources import ResourceDraft
-from finch_app.tools._common import Provenance, draft, money
+from finch_app.formatting import money
+from finch_app.tools._common import Ctx, Provenance, draft
 
 
 class HoldingRow(BaseModel):
@@ -47,7 +48,7 @@ class PortfolioResult(BaseModel):
     def summary(self) -> str:
         if self.needs_auth:
             return "No holdings yet"
-        return f"{len(self.holdings)} holdings · {money(self.total_value)}"
+        return f"{len(self.holdings)} holdings · {money(self.total_value, cents=False)}"
 
     def resource(self) -> ResourceDraft | None:
         if self.needs_auth:
@@ -62,12 +63,12 @@ class PortfolioResult(BaseModel):
 
 
 @tool
-async def get_portfolio(ctx: ToolContext) -> PortfolioResult:
+async def get_portfolio(ctx: Ctx) -> PortfolioResult:
     """The user's current holdings with shares, cost basis, latest price, value, gain and weight.
 
     Use it whenever the user asks about their portfolio, holdings, positions or performance.
     """
-    deps: Providers = ctx.deps
+    deps = ctx.deps
     await ctx.report_progress("Loading your holdings…", 0.1)
     loaded = await load_portfolio(deps.portfolio, ctx.user_id)
     positions = loaded.positions
@@ -141,13 +142,13 @@ class BrokerageConnectionResult(BaseModel):
 
 
 @tool
-async def request_brokerage_connection(ctx: ToolContext) -> BrokerageConnectionResult:
+async def request_brokerage_connection(ctx: Ctx) -> BrokerageConnectionResult:
     """Offer the user a way to give Finch their portfolio: connect a brokerage account (when available),
     add holdings by hand, import a broker CSV export, or load a demo portfolio.
 
     Use it when the user asks to link or connect their broker or account.
     """
-    deps: Providers = ctx.deps
+    deps = ctx.deps
     if deps.brokerage_available:
         message = "The user can connect a brokerage account (opens SnapTrade), or add holdings or import a CSV."
     else:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from finch_app.agent.tools import ToolContext, tool
-from finch_app.providers.base import Providers
+from finch_app.agent.tools import tool
 from finch_app.agent.resources import ResourceDraft
-from finch_app.tools._common import Clamped, Provenance, draft
+from finch_app.tools._common import Clamped, Ctx, Provenance, draft
 
 
 class TrendingRow(BaseModel):
@@ -40,13 +39,13 @@ class TrendingResult(BaseModel):
 
 
 @tool
-async def get_reddit_trending_stocks(ctx: ToolContext, limit: Clamped(1, 50) = 10) -> TrendingResult:
+async def get_reddit_trending_stocks(ctx: Ctx, limit: Clamped(1, 50) = 10) -> TrendingResult:
     """Stocks with the most Reddit mentions in the last 24 hours (r/wallstreetbets, r/stocks and more).
 
     Args:
         limit: How many tickers to return, most mentioned first (at most 50).
     """
-    deps: Providers = ctx.deps
+    deps = ctx.deps
     await ctx.report_progress("Asking ApeWisdom for Reddit mentions…")
     data = await deps.market.reddit_trending(limit)
     rows = [

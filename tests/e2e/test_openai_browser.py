@@ -97,7 +97,7 @@ def test_parallel_tool_calls_run_together_then_streamed_answer(fake, app, page):
     expect(cards(page, status="completed")).to_have_count(2, timeout=10_000)
     answer = page.get_by_test_id("assistant-message")
     expect(answer).to_have_count(1, timeout=10_000)
-    expect(answer).to_have_attribute("data-status", "complete")
+    expect(answer).to_have_attribute("data-status", "completed")
     expect(answer).to_contain_text(answer_text)
     expect(answer.locator("summary")).to_contain_text("Used 2 tools")
     expect(page.get_by_test_id("send")).to_be_visible()
@@ -149,7 +149,7 @@ def test_answer_streams_into_the_page_before_it_is_final(fake, app, page):
     expect(answer).to_have_count(1, timeout=15_000)
     expect(answer).to_contain_text("STREAM-END")
     expect(answer).to_contain_text("word59")
-    expect(answer).to_have_attribute("data-status", "complete")
+    expect(answer).to_have_attribute("data-status", "completed")
     expect(streaming).to_have_count(0)
 
     snapshots = page.evaluate("window.__streamed")
@@ -207,7 +207,7 @@ def test_broken_tool_arguments_fail_that_card_only(fake, app, page):
     expect(ok).to_have_attribute("data-status", "completed", timeout=10_000)
     answer = page.get_by_test_id("assistant-message")
     expect(answer).to_contain_text("here is your portfolio", timeout=10_000)
-    expect(answer).to_have_attribute("data-status", "complete")
+    expect(answer).to_have_attribute("data-status", "completed")
     assert cards(page, status="running").count() == 0
 
     fake.assert_complete()

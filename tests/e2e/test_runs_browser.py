@@ -51,19 +51,19 @@ def test_stop_cancels_the_tool_and_the_next_message_works(slow_finch, page):
     expect(card).to_have_attribute("data-status", "cancelled", timeout=1_000)
     expect(card).to_contain_text("Cancelled")
     answer = page.get_by_test_id("assistant-message")
-    expect(answer).to_have_attribute("data-status", "stopped")
+    expect(answer).to_have_attribute("data-status", "cancelled")
     expect(answer).to_contain_text("Stopped")
     expect(page.get_by_test_id("send")).to_be_visible()
 
     assert rows(slow_finch, "select status from run") == [("cancelled",)]
     assert rows(slow_finch, "select name, status from toolcall") == [("get_recent_house_trades", "cancelled")]
-    assert ("stopped",) in rows(slow_finch, "select status from message where role = 'assistant'")
+    assert ("cancelled",) in rows(slow_finch, "select status from message where role = 'assistant'")
 
     send(page, "what's trending on reddit?")
     expect(page.locator('[data-testid="tool-card"][data-tool="get_reddit_trending_stocks"]')).to_be_visible()
     expect(page.get_by_test_id("assistant-message").last).to_contain_text("Trending on Reddit", timeout=10_000)
     # The stopped turn stayed in the transcript, marked.
-    expect(page.locator('[data-testid="assistant-message"][data-status="stopped"]')).to_have_count(1)
+    expect(page.locator('[data-testid="assistant-message"][data-status="cancelled"]')).to_have_count(1)
 
 
 def test_progress_and_live_timer_show_on_a_running_card(slow_finch, page):
@@ -123,7 +123,7 @@ def test_retry_after_a_stop_answers_the_same_question(slow_finch, page):
     send(page, "what's trending on reddit?")
     running_card(page, "get_reddit_trending_stocks")
     page.get_by_test_id("stop").click()
-    expect(page.get_by_test_id("assistant-message")).to_have_attribute("data-status", "stopped")
+    expect(page.get_by_test_id("assistant-message")).to_have_attribute("data-status", "cancelled")
     page.get_by_test_id("retry").click()
     expect(page.get_by_test_id("user-message")).to_have_count(1)
     expect(page.get_by_test_id("assistant-message")).to_contain_text("Trending on Reddit", timeout=10_000)
@@ -131,7 +131,7 @@ def test_retry_after_a_stop_answers_the_same_question(slow_finch, page):
     expect(page.get_by_test_id("regenerate")).to_be_visible()
     page.reload()
     expect(page.get_by_test_id("assistant-message")).to_have_count(1)
-    expect(page.get_by_test_id("assistant-message")).to_have_attribute("data-status", "complete")
+    expect(page.get_by_test_id("assistant-message")).to_have_attribute("data-status", "completed")
 
 
 def test_a_run_cut_off_by_a_server_crash_is_marked_interrupted(browser, tmp_path):

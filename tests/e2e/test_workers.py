@@ -104,7 +104,7 @@ def test_what_one_worker_starts_the_other_lists_and_streams(workers):
         moved = await open_on(b, conversation_id, token=token)
         for t in (moved, follower):
             await t.wait_until(lambda t: t.live.get("answer") and not t.live["running"], TOOL_MS / 1000 + 15)
-            assert statuses(t) == ["completed"] and t.live["answer"][0]["status"] == "complete"
+            assert statuses(t) == ["completed"] and t.live["answer"][0]["status"] == "completed"
         for t in (moved, follower, other):
             await t.close()
 
@@ -125,7 +125,7 @@ def test_stop_on_the_other_worker_cancels_the_run_where_it_runs(workers):
         # The owner's turn ends only after the agent has cancelled its tool tasks and awaited
         # them; well before the tool's own time, so the tool coroutine was cancelled.
         assert time.monotonic() - pressed < TOOL_MS / 1000 / 2, "cancelled, not waited out"
-        assert owner.live["answer"][0]["status"] == "stopped"
+        assert owner.live["answer"][0]["status"] == "cancelled"
         await owner.close()
         await follower.close()
         return conversation_id
@@ -133,7 +133,7 @@ def test_stop_on_the_other_worker_cancels_the_run_where_it_runs(workers):
     conversation_id = run(scenario())
     stored = conversation(b, conversation_id)
     answer = stored["messages"][-1]
-    assert answer["status"] == "stopped"
+    assert answer["status"] == "cancelled"
     assert [c["status"] for c in answer["tool_calls"]] == ["cancelled"]
 
 
