@@ -119,7 +119,7 @@ def check(settings: Settings, *, database: bool = True) -> Report:
 
 def _check_brokerage(settings: Settings, report: Report) -> None:
     """SnapTrade (brokerage linking) and the key that encrypts its secrets at rest."""
-    from finch_app.providers.brokerage import SecretKeyError, _fernet_key, base_url_problem
+    from finch_app.providers.brokerage import SecretKeyError, fernet_key, base_url_problem
 
     client_id = bool((settings.snaptrade_client_id or "").strip())
     consumer_key = bool(settings.snaptrade_consumer_key and settings.snaptrade_consumer_key.get_secret_value().strip())
@@ -132,7 +132,7 @@ def _check_brokerage(settings: Settings, report: Report) -> None:
     configured = settings.secret_key.get_secret_value() if settings.secret_key else ""
     for part in (p for p in configured.split(",") if p.strip()):
         try:
-            _fernet_key(part)
+            fernet_key(part)
         except SecretKeyError as exc:
             report.errors.append(str(exc))
             break

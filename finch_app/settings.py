@@ -143,20 +143,10 @@ class Settings(BaseSettings):
         return [f"http://{host}:{self.port}" for host in ("localhost", "127.0.0.1", "[::1]")]
 
     @property
-    def auth_enabled(self) -> bool:
-        return self.auth != "none"
-
-    @property
     def offline_model(self) -> bool:
         """True when no API key is configured, so the built-in offline model answers."""
         key = self.openai_api_key.get_secret_value() if self.openai_api_key else ""
         return not key.strip()
-
-    @property
-    def model_label(self) -> str:
-        if self.offline_model:
-            return "Offline model"
-        return self.model
 
 
 @lru_cache

@@ -22,6 +22,7 @@ from finch_app.context import build_providers
 from finch_app.db.engine import session_scope
 from finch_app.db.models import CachedResponse
 from finch_app.providers import live as live_module
+from finch_app.providers import sec as sec_module
 from finch_app.providers.base import DataUnavailable
 from finch_app.providers.cache import CacheKey, DataCache
 from finch_app.providers.live import LiveMarketData
@@ -281,7 +282,7 @@ LATEST_FEED = b"""<?xml version="1.0" encoding="ISO-8859-1" ?>
 
 
 def test_latest_filings_feed_parses_each_form4_once_from_the_issuers_folder() -> None:
-    filings = live_module.parse_latest_form4_feed(LATEST_FEED)
+    filings = sec_module.parse_latest_form4_feed(LATEST_FEED)
     assert [(f.accession_number, f.form, f.cik, f.company) for f in filings] == [
         ("0001999001-26-000003", "4", 732717, "AT&T INC."),  # the issuer's entry, not the owner's
         ("0001888002-26-000041", "4/A", 1888002, "Example Holdings Corp"),
@@ -291,7 +292,7 @@ def test_latest_filings_feed_parses_each_form4_once_from_the_issuers_folder() ->
     assert filings[1].filing_date == date(2026, 11, 18)  # "Filed:", not the acceptance time
 
     with pytest.raises(ValueError, match="not an Atom feed"):
-        live_module.parse_latest_form4_feed(b"<html><body>Latest Filings</body></html>")
+        sec_module.parse_latest_form4_feed(b"<html><body>Latest Filings</body></html>")
 
 
 def test_form4_document_of_a_filing_index() -> None:
@@ -308,9 +309,9 @@ def test_form4_document_of_a_filing_index() -> None:
             "parent-dir": "/Archives/edgar/data/732717",
         }
     }
-    assert live_module.form4_document(index) == ("wk-form4_1795.xml", "xslF345X05")
+    assert sec_module.form4_document(index) == ("wk-form4_1795.xml", "xslF345X05")
     index["directory"]["item"] = index["directory"]["item"][1:3]
-    assert live_module.form4_document(index) is None
+    assert sec_module.form4_document(index) is None
 
 
 async def test_sec_latest_insider_trades_from_the_feed(sources: DataSourcesServer, closing) -> None:

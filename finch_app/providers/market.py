@@ -26,7 +26,8 @@ from typing import Literal, TypeVar
 
 from finch_app.providers.base import DataUnavailable
 from finch_app.providers.cache import CacheKey, DataCache
-from finch_app.providers.live import APEWISDOM, APEWISDOM_PAGE_SIZE, HOUSE_WATCHER, SEC, YAHOO, LiveMarketData
+from finch_app.providers.live import APEWISDOM, APEWISDOM_PAGE_SIZE, HOUSE_WATCHER, YAHOO, LiveMarketData
+from finch_app.providers.sec import SEC
 from finch_app.providers.records import (
     CongressTrade,
     DataSet,

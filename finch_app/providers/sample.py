@@ -17,7 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
-from finch_app.providers.live import Form4Filing, newest_filings_first, parse_form4
+from finch_app.providers.sec import Form4Filing, newest_filings_first, parse_form4
 from finch_app.providers.parsing import (
     parse_apewisdom,
     parse_date,

@@ -1,169 +1,36 @@
-"""Linking a brokerage account through SnapTrade, and its positions as the user's portfolio.
-
-On when `SNAPTRADE_CLIENT_ID` and `SNAPTRADE_CONSUMER_KEY` are set (`Settings.brokerage_available`).
-`FINCH_SNAPTRADE_BASE_URL` points the official SDK (`snaptrade-python-sdk`) elsewhere (tests use a
-loopback fake).
-
-The flow:
-
-1. `SnapTradeLink.connect_url(user_id)`: on a user's first connect, registers a SnapTrade user
-   whose id is derived from Finch's user id (`finch-<sha256>`: stable, and no e-mail address
-   leaves Finch) and stores the `userSecret` SnapTrade returns — Fernet-encrypted, see `SecretBox`
-   — in `brokerage_connection`. Then asks for a Connection Portal URL (valid ~5 minutes) that
-   the UI opens in a popup, where the user links their broker.
-2. `SnapTradeLink.sync(user_id)`: lists the user's accounts and each account's positions, turns
-   stocks/ETFs/ADRs/funds into `Position`s (options, crypto, futures, cash equivalents and
-   shorts are skipped and counted), merges a symbol held in several accounts, and writes them
-   as the user's holdings (replacing them) with `last_synced_at` as the marker.
-3. `BrokeragePortfolio` is what `get_portfolio` reads when SnapTrade is configured: for a user
-   with a connection it syncs (at most every `FINCH_SNAPTRADE_SYNC_INTERVAL_S`), and if SnapTrade
-   cannot answer it falls back to the holdings of the last sync, saying so.
-
-Secrets at rest: `FINCH_SECRET_KEY` if set (a Fernet key, or any 32+ character string from which
-one is derived with SHA-256; comma-separated keys rotate: the first encrypts, all decrypt), else
-a key generated once into `<FINCH_DATA_DIR>/secret.key` with mode 0600. Losing that key makes the
-stored secrets unreadable (the user disconnects and connects again). Several workers on several
-machines must share `FINCH_SECRET_KEY`.
+"""The SnapTrade client: register a user, open the connection portal, sync positions, disconnect.
 
 The SDK is blocking (urllib3): every call runs in a worker thread. Its errors carry request URLs,
 and SnapTrade puts `userSecret` in the query string, so they never leave this module as they
-are: `BrokerageError` messages say what failed in words, with SnapTrade's own `detail`
-scrubbed of secrets.
+are: `BrokerageError` messages say what failed in words, with SnapTrade's own `detail` scrubbed
+of secrets.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import logging
-import os
 import re
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, TypeVar
-
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from finch_app.db import crud
 from finch_app.db.engine import session_scope
-from finch_app.providers.base import PortfolioLoad, Position
-from finch_app.providers.portfolio import MAX_HOLDINGS, DbPortfolio, HoldingError, validate_position
+from finch_app.providers.base import Position
+from finch_app.providers.brokerage.errors import BrokerageError
+from finch_app.providers.brokerage.secrets import SecretBox
+from finch_app.providers.portfolio import MAX_HOLDINGS, HoldingError, validate_position
 from finch_app.redact import redact
 from finch_app.settings import Settings
 
 log = logging.getLogger("finch.brokerage")
 T = TypeVar("T")
 
-KEY_FILE_NAME = "secret.key"
 SECURITY_KINDS = frozenset({"stock", "adr", "etf", "mutualfund", "cef", "equity"})
 """Instrument kinds that are a ticker Finch can quote; the rest (options, futures, crypto…) are skipped."""
-
-
-class BrokerageError(Exception):
-    """Linking or reading a brokerage failed. The message is meant for the user and carries no secret."""
-
-
-class BrokerageNotConfigured(BrokerageError):
-    def __init__(self) -> None:
-        super().__init__(
-            "Brokerage linking is not configured on this Finch (SNAPTRADE_CLIENT_ID and "
-            "SNAPTRADE_CONSUMER_KEY are not set)."
-        )
-
-
-# --- secrets at rest ------------------------------------------------------------------------
-
-
-class SecretKeyError(BrokerageError, ValueError):
-    """`FINCH_SECRET_KEY` (or the key file) is not usable; the message says why, without the key."""
-
-
-def _fernet_key(text: str) -> bytes:
-    """A Fernet key from FINCH_SECRET_KEY's text: used as is when it is one, else derived."""
-    value = text.strip()
-    try:
-        Fernet(value.encode())
-        return value.encode()
-    except (ValueError, TypeError):
-        pass
-    if len(value) < 32:
-        raise SecretKeyError(
-            "FINCH_SECRET_KEY must be a Fernet key (python -c 'from cryptography.fernet import Fernet; "
-            "print(Fernet.generate_key().decode())') or at least 32 random characters."
-        )
-    return base64.urlsafe_b64encode(hashlib.sha256(value.encode()).digest())
-
-
-def key_file_key(path: Path) -> bytes:
-    """The key in `path`, made once (mode 0600) when there is none. Safe when several processes
-    start at once: the key is written to a private temporary file and linked into place, so a
-    reader never sees a half-written file and only one key ever wins."""
-    try:
-        return _read_key_file(path)
-    except FileNotFoundError:
-        pass
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor, temporary = tempfile.mkstemp(prefix=".secret-", dir=path.parent)  # mode 0600
-        try:
-            with os.fdopen(descriptor, "wb") as handle:
-                handle.write(Fernet.generate_key() + b"\n")
-                handle.flush()
-                os.fsync(handle.fileno())
-            try:
-                os.link(temporary, path)
-            except FileExistsError:
-                pass  # another process won: use its key
-        finally:
-            os.unlink(temporary)
-        return _read_key_file(path)
-    except OSError as exc:
-        raise SecretKeyError(f"Cannot make the key file {path} ({exc.strerror}); set FINCH_SECRET_KEY instead.") from None
-
-
-def _read_key_file(path: Path) -> bytes:
-    try:
-        key = path.read_bytes().strip()
-    except PermissionError:
-        raise SecretKeyError(f"Cannot read the key file {path} (permission denied).") from None
-    try:
-        Fernet(key)
-    except (ValueError, TypeError):
-        raise SecretKeyError(f"{path} does not hold a Fernet key; restore it, or set FINCH_SECRET_KEY.") from None
-    return key
-
-
-class SecretBox:
-    """Encrypts short secrets for the database (Fernet: AES-128-CBC + HMAC-SHA256, timestamped)."""
-
-    def __init__(self, keys: list[bytes]) -> None:
-        if not keys:
-            raise SecretKeyError("No secret key.")
-        self._fernet = MultiFernet([Fernet(key) for key in keys])
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> SecretBox:
-        configured = settings.secret_key.get_secret_value() if settings.secret_key else ""
-        parts = [part for part in configured.split(",") if part.strip()]
-        if parts:
-            return cls([_fernet_key(part) for part in parts])
-        return cls([key_file_key(Path(settings.data_dir) / KEY_FILE_NAME)])
-
-    def encrypt(self, plaintext: str) -> str:
-        return self._fernet.encrypt(plaintext.encode()).decode()
-
-    def decrypt(self, token: str) -> str:
-        try:
-            return self._fernet.decrypt(token.encode()).decode()
-        except InvalidToken:
-            raise BrokerageError(
-                "The stored brokerage connection cannot be decrypted: Finch's secret key changed "
-                "(FINCH_SECRET_KEY or the data directory's secret.key). Disconnect the brokerage and connect it again."
-            ) from None
 
 
 # --- SnapTrade positions → Finch positions ------------------------------------------------------
@@ -229,7 +96,7 @@ def positions_from_snaptrade(raw_positions: list[dict[str, Any]]) -> Conversion:
     return result
 
 
-# --- the SnapTrade client -----------------------------------------------------------------------
+# --- the client ---------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -276,7 +143,7 @@ def base_url_problem(url: str) -> str | None:
     return None
 
 
-def _when(value: datetime | None) -> str:
+def describe_time(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%b %d, %Y %H:%M UTC") if value else "never"
 
 
@@ -567,51 +434,3 @@ class SnapTradeLink:
                 crud.delete_brokerage_connection(session=session, user_id=user_id)
 
         await asyncio.to_thread(forget)
-
-
-# --- the portfolio source -----------------------------------------------------------------------
-
-
-class BrokeragePortfolio:
-    """`get_portfolio`'s source when SnapTrade is configured: a connected user's brokerage
-    positions (synced on each call, at most every `sync_interval_s`), else their holdings."""
-
-    def __init__(self, link: SnapTradeLink, *, stored: DbPortfolio | None = None, sync_interval_s: float = 15.0) -> None:
-        self.link = link
-        self.stored = stored or DbPortfolio()
-        self.sync_interval_s = sync_interval_s
-
-    async def positions(self, user_id: str) -> list[Position]:
-        return (await self.load(user_id)).positions
-
-    async def load(self, user_id: str) -> PortfolioLoad:
-        connection = await self.link.connection(user_id)
-        if connection is None:
-            return PortfolioLoad(await self.stored.positions(user_id))
-        last = connection.last_synced_at
-        try:
-            result = await self.link.sync_if_stale(user_id, self.sync_interval_s)
-        except BrokerageError as exc:
-            positions = await self.stored.positions(user_id)
-            if last is not None:
-                note = f"{exc} These are the holdings of the last sync ({_when(last)})."
-            else:
-                note = f"{exc} Nothing was synced from the brokerage yet."
-            return PortfolioLoad(positions, source="brokerage" if last else "holdings", note=note, synced_at=last)
-        if result is None:  # synced moments ago (or by a concurrent call): the stored copy is current
-            fresh = await self.link.connection(user_id)
-            return PortfolioLoad(
-                await self.stored.positions(user_id), source="brokerage", synced_at=fresh.last_synced_at if fresh else last
-            )
-        if not result.accounts:
-            return PortfolioLoad(
-                await self.stored.positions(user_id),
-                note="A SnapTrade user exists but no brokerage account is linked yet: the user should finish "
-                "connecting in the SnapTrade window, then ask again.",
-            )
-        note = None
-        if result.skipped:
-            note = "Left out of the brokerage positions: " + ", ".join(
-                f"{n} {why}" for why, n in sorted(result.skipped.items())
-            ) + "."
-        return PortfolioLoad(result.positions, source="brokerage", note=note, synced_at=result.synced_at)
