@@ -46,6 +46,11 @@ def draft(
     )
 
 
+def count(n: int, singular: str, plural: str | None = None) -> str:
+    """ "1 trade", "20 trades": card summaries are read by people."""
+    return f"{n:,} {singular if n == 1 else plural or singular + 's'}"
+
+
 def money(value: float) -> str:
     sign = "-" if value < 0 else ""
     return f"{sign}${abs(value):,.0f}"

@@ -11,7 +11,7 @@ from finch_app.agent.tools import ToolContext, tool
 from finch_app.providers.base import Providers
 from finch_app.providers.records import CongressTrade, DataSet
 from finch_app.agent.resources import ResourceDraft
-from finch_app.tools._common import Clamped, Provenance, draft
+from finch_app.tools._common import Clamped, Provenance, count, draft
 
 
 class TradeRow(BaseModel):
@@ -36,7 +36,7 @@ class TradesResult(BaseModel):
             return "No trades"
         latest = max((t.transaction_date for t in self.trades if t.transaction_date), default=None)
         suffix = f" · latest {latest:%b %d, %Y}" if latest else ""
-        return f"{len(self.trades)} trades{suffix}"
+        return f"{count(len(self.trades), 'trade')}{suffix}"
 
     def resource(self) -> ResourceDraft:
         columns = [

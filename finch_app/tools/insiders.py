@@ -11,7 +11,7 @@ from finch_app.agent.tools import ToolContext, tool
 from finch_app.providers.base import Providers
 from finch_app.providers.records import DataSet, InsiderTrade
 from finch_app.agent.resources import ResourceDraft
-from finch_app.tools._common import Clamped, Provenance, Ticker, draft
+from finch_app.tools._common import Clamped, Provenance, Ticker, count, draft
 
 PER_HOLDING = 25
 CONCURRENT_LOOKUPS = 4
@@ -50,7 +50,8 @@ class InsiderResult(BaseModel):
     def summary(self) -> str:
         if self.needs_auth:
             return "No holdings yet"
-        return f"{len(self.trades)} Form 4 lines · {self.buys} buys, {self.sells} sells"
+        lines = count(len(self.trades), "Form 4 line")
+        return f"{lines} · {count(self.buys, 'buy')}, {count(self.sells, 'sell')}"
 
     def resource(self) -> ResourceDraft | None:
         if self.needs_auth:

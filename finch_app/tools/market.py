@@ -12,7 +12,7 @@ from finch_app.agent.tools import ToolContext, tool
 from finch_app.providers.base import Providers
 from finch_app.providers.records import DataSet, PricePoint, RedditTicker
 from finch_app.agent.resources import ResourceDraft
-from finch_app.tools._common import Provenance, Ticker, draft
+from finch_app.tools._common import Provenance, Ticker, count, draft
 
 PriceRange = Literal["5d", "1mo", "3mo", "6mo", "1y", "2y", "5y"]
 RANGE_DAYS: dict[str, int] = {"5d": 7, "1mo": 31, "3mo": 92, "6mo": 183, "1y": 366, "2y": 731, "5y": 1827}
@@ -80,7 +80,7 @@ class HistoryResult(BaseModel):
 
     def summary(self) -> str:
         change = f" · {self.change_pct:+.1f}%" if self.change_pct is not None else ""
-        return f"{self.symbol} · {len(self.points)} daily closes ({self.range}){change}"
+        return f"{self.symbol} · {count(len(self.points), 'daily close')} ({self.range}){change}"
 
     def resource(self) -> ResourceDraft:
         title = f"{self.symbol} price history ({self.range})"
@@ -188,7 +188,7 @@ class SentimentComparison(BaseModel):
     def summary(self) -> str:
         found = sum(1 for t in self.tickers if t.found)
         lead = f" · most discussed {self.most_discussed}" if self.most_discussed else ""
-        return f"{len(self.tickers)} tickers, {found} ranked{lead}"
+        return f"{count(len(self.tickers), 'ticker')}, {found} ranked{lead}"
 
     def resource(self) -> ResourceDraft:
         title = "Reddit sentiment: " + ", ".join(t.ticker for t in self.tickers)

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from finch_app.agent.tools import ToolContext, tool
 from finch_app.providers.base import Providers, load_portfolio
 from finch_app.agent.resources import ResourceDraft
-from finch_app.tools._common import Provenance, draft, money
+from finch_app.tools._common import Provenance, count, draft, money
 
 
 class HoldingRow(BaseModel):
@@ -47,7 +47,7 @@ class PortfolioResult(BaseModel):
     def summary(self) -> str:
         if self.needs_auth:
             return "No holdings yet"
-        return f"{len(self.holdings)} holdings · {money(self.total_value)}"
+        return f"{count(len(self.holdings), 'holding')} · {money(self.total_value)}"
 
     def resource(self) -> ResourceDraft | None:
         if self.needs_auth:

@@ -7,7 +7,7 @@ from pydantic import BaseModel
 from finch_app.agent.tools import ToolContext, tool
 from finch_app.providers.base import Providers
 from finch_app.agent.resources import ResourceDraft
-from finch_app.tools._common import Clamped, Provenance, draft
+from finch_app.tools._common import Clamped, Provenance, count, draft
 
 
 class TrendingRow(BaseModel):
@@ -28,7 +28,7 @@ class TrendingResult(BaseModel):
     def summary(self) -> str:
         if not self.tickers:
             return "No tickers"
-        return f"Top {len(self.tickers)} tickers · #1 {self.tickers[0].ticker}"
+        return f"Top {count(len(self.tickers), 'ticker')} · #1 {self.tickers[0].ticker}"
 
     def resource(self) -> ResourceDraft:
         columns = [
