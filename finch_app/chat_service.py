@@ -35,7 +35,7 @@ from finch_app.agent.events import (
 )
 from finch_app.agent.loop import CANCELLED_TOOL_RESULT, Agent
 from finch_app.agent.model import ChatMessage, ChatModel, ToolCallRequest
-from finch_app.agent.offline import OfflineChatModel
+from finch_app.models.offline import OfflineChatModel
 from finch_app.agent.prompts import SYSTEM_PROMPT
 from finch_app.db import crud
 from finch_app.db.engine import session_scope

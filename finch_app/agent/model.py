@@ -3,7 +3,7 @@
 A `ChatModel` takes the conversation and the tool schemas and streams back text
 deltas, then the tool calls it wants (complete, with raw JSON arguments). It raises
 `ModelError` for failures the user should hear about; the loop turns that into an
-`error` event. Implementations: `offline.OfflineChatModel`, `openai_model.OpenAIChatModel`.
+`error` event. Implementations: `finch_app.models.offline.OfflineChatModel`, `openai_model.OpenAIChatModel`.
 """
 
 from __future__ import annotations

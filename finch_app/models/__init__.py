@@ -1,0 +1,1 @@
+"""`ChatModel` implementations that live outside the agent core."""
