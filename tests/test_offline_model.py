@@ -464,6 +464,8 @@ CASES = [
             "15.1% of your portfolio",
             "18.2% below its Oct 9 high of $229.73",
             "Yahoo Finance, sample data as of Nov 20, 2026",
+            "[Your holdings](resource:",
+            "[Insider trades: NVDA](resource:",
             "not financial advice",
         ],
     ),

@@ -506,18 +506,14 @@ def why(ask: Ask, results: Sequence[Result]) -> str:
             congress_bullet(chambers, symbol, start, stop, label),
             reddit_bullet(_by_ticker(results, "get_reddit_ticker_sentiment", symbol)),
         ]
-        links = [
-            x
-            for x in (s.link(r) for r in results if r.ok and (tk.same(r.ticker, symbol) or r in chambers))
-            if x
-        ]
+        links = _links_for(symbol, results, chambers)
         blocks.append(
             s.paragraphs(
                 heading,
                 price,
                 "What happened around it:\n\n" + "\n".join(b for b in bullets if b),
                 NO_NEWS.format(symbol=symbol),
-                f"Tables and charts in Results: {w.join_and(links)}." if links else "",
+                _links_line(links),
             )
         )
     return "\n\n".join(blocks)
@@ -581,9 +577,22 @@ def advice(ask: Ask, results: Sequence[Result]) -> str:
                 "\n".join(b for b in bullets if b),
                 "**Not in Finch's data:** news, earnings, valuation and analysts' views — worth "
                 "checking before you decide.",
+                _links_line(_links_for(symbol, results, chambers, portfolio)),
             )
         )
     return "\n\n".join(blocks)
+
+
+def _links_for(
+    symbol: str, results: Sequence[Result], chambers: Sequence[Result], *extra: Result | None
+) -> list[str]:
+    """Links to the saved tables behind a ticker's answer: its own results, Congress, and `extra`."""
+    used = [r for r in results if r.ok and (tk.same(r.ticker, symbol) or r in chambers or r in extra)]
+    return [x for x in (s.link(r) for r in used) if x]
+
+
+def _links_line(links: list[str]) -> str:
+    return f"Tables and charts in Results: {w.join_and(links)}." if links else ""
 
 
 def _position_bullet(portfolio: Result | None, symbol: str) -> str:
