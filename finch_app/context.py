@@ -40,7 +40,7 @@ class AppContext:
 def build_model(settings: Settings) -> ChatModel:
     """The offline model without an API key, else the OpenAI-compatible one."""
     if settings.offline_model:
-        from finch_app.agent.offline import OfflineChatModel
+        from finch_app.models.offline import OfflineChatModel
 
         return OfflineChatModel()
     from finch_app.models.openai import OpenAIChatModel

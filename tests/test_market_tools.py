@@ -85,3 +85,12 @@ async def test_sentiment_for_an_unranked_ticker_says_so():
     assert not result.found and "not among" in result.summary()
     comparison = await call("compare_reddit_sentiment", {"tickers": ["TSLA", "ZZZZ"]})
     assert comparison.most_discussed == "TSLA"
+
+
+async def test_card_summaries_count_in_the_singular_too():
+    one_trade = await call("get_recent_senate_trades", {"limit": 1})
+    assert one_trade.summary().startswith("1 trade ·")
+    assert (await call("get_reddit_trending_stocks", {"limit": 1})).summary() == "Top 1 ticker · #1 SPY"
+    nvda = await call("search_ticker_insider_activity", {"ticker": "NVDA"})
+    assert nvda.summary() == "3 Form 4 lines · 1 buy, 1 sell"
+    assert (await call("get_recent_house_trades", {"limit": 20})).summary().startswith("20 trades ·")

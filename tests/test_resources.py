@@ -155,7 +155,7 @@ async def test_resource_routes_list_read_and_export_only_for_their_owner():
 
 
 async def test_answers_link_to_the_saved_tables():
-    from finch_app.agent.offline import OfflineChatModel
+    from finch_app.models.offline import OfflineChatModel
     from finch_app.agent.events import AssistantMessage
     from finch_app.views import link_resources
 

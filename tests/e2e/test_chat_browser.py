@@ -122,7 +122,7 @@ def test_two_tools_for_a_combined_question_and_markdown_is_not_raw_html(finch, p
     expect(page.locator('[data-testid="tool-card"][data-status="running"]')).to_have_count(2)
     expect(page.locator('[data-testid="tool-card"][data-status="completed"]')).to_have_count(2, timeout=10_000)
     answer = page.get_by_test_id("assistant-message")
-    expect(answer).to_contain_text("How this relates to your portfolio", timeout=10_000)
+    expect(answer).to_contain_text("Your portfolio vs Senate trades", timeout=10_000)
     expect(answer.locator("summary")).to_contain_text("Used 2 tools")
     # The user's text is shown as text, never parsed as HTML.
     expect(page.get_by_test_id("user-message").last).to_contain_text("<img src=x onerror=alert(1)>")

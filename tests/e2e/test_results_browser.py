@@ -82,7 +82,7 @@ def test_a_price_history_answer_draws_a_chart_and_links_its_table(finch, page):
     page.get_by_test_id("new-chat").click()
     send(page, "show me NVDA over the last 3 months")
     answer = page.get_by_test_id("assistant-message")
-    expect(answer).to_contain_text("NVDA over 3mo", timeout=15_000)
+    expect(answer).to_contain_text("NVDA over 3 months", timeout=15_000)
     # The answer links its table; following the link opens it.
     answer.get_by_role("link", name="NVDA price history (3mo)").click()
     chart = page.get_by_test_id("chart")
@@ -140,7 +140,7 @@ def test_parallel_tools_finish_in_their_own_order(live_sources, page):
     expect(portfolio).to_have_attribute("data-status", "running")
     sources.release("yahoo", 2)
     expect(portfolio).to_have_attribute("data-status", "completed", timeout=10_000)
-    expect(page.get_by_test_id("assistant-message")).to_contain_text("How this relates to your portfolio", timeout=10_000)
+    expect(page.get_by_test_id("assistant-message")).to_contain_text("Your portfolio vs Senate trades", timeout=10_000)
     # Both cards belong to one group, in the order the model asked for them.
     assert page.locator(".finch-cards [data-testid=tool-card]").evaluate_all("els => els.map(e => e.dataset.tool)") == [
         "get_portfolio",
