@@ -16,10 +16,15 @@ from typing import Any, TypeVar
 from finch_app.charts import TRADE_KINDS
 from finch_app.db import crud
 from finch_app.db.crud import Turn
-from finch_app.db.engine import session_scope
-from finch_app.db.models import Conversation, Resource
+from finch_app.db.engine import get_engine, session_scope
+from finch_app.db.models import Conversation, Resource, ToolCall
 
 T = TypeVar("T")
+
+ToolCallRecord = ToolCall
+"""A stored tool call as the read side hands it out (detached: reading it touches no database)."""
+
+__all__ = ["ConversationInfo", "Reads", "ResourceSummary", "ToolCallRecord", "TranscriptPage", "Turn"]
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,15 @@ class Reads:
 
     def __init__(self, *, transcript_page: int = 50) -> None:
         self.transcript_page = transcript_page
+
+    async def ping(self) -> None:
+        """Raise if the database does not answer (the health check)."""
+
+        def work() -> None:
+            with get_engine().connect() as connection:
+                connection.exec_driver_sql("SELECT 1")
+
+        await _read(work)
 
     async def conversations(self, user_id: str) -> list[ConversationInfo]:
         """The user's conversations, most recently active first."""

@@ -8,8 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from finch_app.agent.status import MessageStatus, ToolStatus
-from finch_app.db.models import ToolCall
-from finch_app.reads import ConversationInfo, ResourceSummary
+from finch_app.reads import ConversationInfo, ResourceSummary, ToolCallRecord
 
 
 class ApiModel(BaseModel):
@@ -43,7 +42,7 @@ class ToolCallResult(ApiModel):
     """One line a person can read, e.g. "8 holdings · $84,210"."""
 
     @classmethod
-    def of(cls, call: ToolCall) -> ToolCallResult:
+    def of(cls, call: ToolCallRecord) -> ToolCallResult:
         return cls(
             id=call.tool_call_id,
             name=call.name,

@@ -24,7 +24,8 @@ def test_the_quick_benchmark_runs_and_loses_no_events(tmp_path):
     for row in report["latency"]:
         assert row["reflex"]["n"] > 0 and row["sse"]["n"] > 0, row
     for row in report["bytes"]["rows"]:
-        assert row["tool_event_frames"] >= 4 and row["bytes_per_tool_event"], row
+        # Cards that start together go out in one frame: two tools, at least their starts and ends.
+        assert row["tool_event_frames"] >= 2 and row["bytes_per_tool_event"], row
     rows = list(report["throughput"])
     if "one" in report["workers"]:
         rows += [report["workers"]["one"], report["workers"]["two"]]

@@ -71,7 +71,7 @@ def test_tool_card_runs_live_then_answer_then_history_survives_reload(finch, pag
     expect(answer.get_by_test_id("tool-steps")).to_contain_text("get_portfolio")
 
     page.reload()
-    link = page.get_by_test_id("conversation-link").filter(has_text="review my portfolio")
+    link = page.get_by_test_id("conversation-link").filter(has_text="Portfolio review")
     expect(link).to_be_visible()
     expect(page.get_by_test_id("user-message")).to_have_text("review my portfolio")
     expect(page.get_by_test_id("assistant-message")).to_have_count(1)
@@ -164,7 +164,7 @@ def test_the_http_api_is_served_by_the_prod_app_and_shares_its_history(finch, pa
     assert "Recent Senate trades" in reply["content"]
     # Runs started over HTTP appear in the UI's conversation list.
     page.goto(finch.url)
-    page.get_by_test_id("conversation-link").filter(has_text="get recent senate trades").click()
+    page.get_by_test_id("conversation-link").filter(has_text="Recent Senate trades").click()
     expect(page.get_by_test_id("assistant-message")).to_contain_text("Recent Senate trades")
 
 

@@ -11,20 +11,12 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 
-from finch_app.settings import get_settings
+from finch_app.api.deps import Context
 
 CHECK_TIMEOUT_S = 3.0
 
 router = APIRouter(prefix="/api", tags=["health"])
-
-
-def _database() -> None:
-    from finch_app.db.engine import get_engine
-
-    with get_engine().connect() as connection:
-        connection.execute(text("SELECT 1"))
 
 
 async def _redis(url: str) -> None:
@@ -48,10 +40,10 @@ async def _probe(work: Any) -> str:
 
 
 @router.get("/health", summary="Health of the app and what it depends on")
-async def health() -> JSONResponse:
+async def health(context: Context) -> JSONResponse:
     """200 with `"status": "ok"` when every check passes; 503 naming what is down otherwise."""
-    settings = get_settings()
-    checks = {"database": await _probe(asyncio.to_thread(_database))}
+    settings = context.settings
+    checks = {"database": await _probe(context.reads.ping())}
     if settings.redis_url:
         checks["redis"] = await _probe(_redis(settings.redis_url))
     else:
