@@ -8,6 +8,7 @@ resource of another user reads as missing (None / False), exactly like one that 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -62,6 +63,9 @@ class ResourceSummary:
     created_at: datetime
     conversation_id: str
     tool_call_id: str
+    run_id: str = ""
+    question: str = ""
+    """The question whose answer saved it ("" when unknown)."""
 
 
 def _info(conversation: Conversation) -> ConversationInfo:
@@ -81,6 +85,7 @@ def summarize(resource: Resource) -> ResourceSummary:
         created_at=resource.created_at,
         conversation_id=resource.conversation_id,
         tool_call_id=resource.tool_call_id,
+        run_id=resource.run_id,
     )
 
 
@@ -167,9 +172,10 @@ class Reads:
             with session_scope() as session:
                 if crud.get_conversation(session=session, user_id=user_id, conversation_id=conversation_id) is None:
                     return None
+                found = crud.list_resources(session=session, user_id=user_id, conversation_id=conversation_id)
+                questions = crud.run_questions(session=session, user_id=user_id, run_ids={r.run_id for r in found})
                 return [
-                    summarize(r)
-                    for r in crud.list_resources(session=session, user_id=user_id, conversation_id=conversation_id)
+                    dataclasses.replace(summarize(r), question=questions.get(r.run_id, "")) for r in found
                 ]
 
         return await _read(work)

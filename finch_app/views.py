@@ -167,6 +167,8 @@ class TurnView:
 
     run_id: str = ""
     conversation_id: str = ""
+    question_id: str = ""
+    """The stored id of the question this turn answers."""
     cards: list[CardView] = field(default_factory=list)
     text: str = ""
     running: bool = False
@@ -182,7 +184,11 @@ def apply_event(view: TurnView, event: AgentEvent) -> TurnView:
     match event:
         case RunStarted():
             return dataclasses.replace(
-                view, run_id=event.run_id, conversation_id=event.conversation_id, running=True
+                view,
+                run_id=event.run_id,
+                conversation_id=event.conversation_id,
+                question_id=event.user_message_id,
+                running=True,
             )
         case ToolCallStart():
             card = CardView(

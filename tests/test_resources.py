@@ -7,6 +7,7 @@ import csv
 import io
 
 import pytest
+from pydantic import BaseModel
 from sqlmodel import select
 
 from finch_app.agent.events import ResourceSaved, ToolCallComplete, ToolCallProgress, ToolCallStart
@@ -170,3 +171,35 @@ async def test_answers_link_to_the_saved_tables():
     assert f"[Recent Senate trades](resource:{resource_id})" in content
     assert f"[Recent Senate trades](/c/{turn.conversation_id}?r={resource_id})" in link_resources(content, turn.conversation_id)
     assert link_resources("[x](javascript:alert(1))", "c1") == "[x](javascript:alert(1))"  # only resource: links change
+
+
+async def test_rows_published_from_parallel_tasks_keep_one_resource_that_ends_complete():
+    @tool
+    async def fan_out(ctx: ToolContext) -> dict:
+        """Publishes rows from eight lookups at once, like a portfolio-wide search."""
+        found: list[dict] = []
+
+        async def lookup(n: int) -> None:
+            await asyncio.sleep(0.001 * (n % 3))
+            found.append({"n": n})
+            draft = ResourceDraft(kind="test", title="Fan-out", columns=[ResourceColumn(key="n", label="N", type="int")], rows=list(found))
+            await ctx.publish_rows(draft)
+
+        await asyncio.gather(*(lookup(n) for n in range(8)))
+        return _Rows(rows=sorted(found, key=lambda r: r["n"]))
+
+    service = make_service(ScriptedModel(tool_call("fan_out", {}, id="f"), text("done")), ToolRegistry.of([fan_out]))
+    turn, events = await answer(service, "go")
+    saved = [e for e in events if isinstance(e, ResourceSaved)]
+    assert len({e.resource_id for e in saved}) == 1, "every batch updates the one resource"
+    assert saved[-1].partial is False and saved[-1].row_count == 8
+    with session_scope() as session:
+        kept = session.exec(select(Resource)).one()
+        assert (kept.row_count, kept.partial) == (8, False)
+
+
+class _Rows(BaseModel):
+    rows: list[dict]
+
+    def resource(self) -> ResourceDraft:
+        return ResourceDraft(kind="test", title="Fan-out", columns=[ResourceColumn(key="n", label="N", type="int")], rows=self.rows)

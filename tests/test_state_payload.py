@@ -303,10 +303,10 @@ async def test_finishing_a_turn_sends_the_new_rows_not_the_transcript() -> None:
             live._view = view
         sent = len(tab.frames)
         async with tab.locked(LiveTurnState, emit=True) as live:
-            live._settle(await live.get_state(ChatState))
+            await live._settle(await live.get_state(ChatState))
         (frame,) = tab.frames[sent:]
         chat_delta = frame.delta[ChatState.get_full_name()]
         print(f"\n  turn joins a 500-message transcript: {frame.size} B")
         assert "messages_rx_state_" not in chat_delta
-        assert [row["role"] for row in chat_delta["added_rx_state_"]] == ["user", "assistant"]
+        assert [row["role"] for row in chat_delta["turn_0_rx_state_"]] == ["user", "assistant"]
         assert frame.size < 5_000

@@ -292,6 +292,9 @@ class Agent(Generic[DepsT]):
     ) -> None:
         resource_id: str | None = None
         resource_title: str | None = None
+        # A tool may publish rows from several tasks at once: one save at a time, so every
+        # batch updates the one resource the first save created (never a second, stuck partial).
+        saving = asyncio.Lock()
 
         async def report_progress(message: str, fraction: float | None = None) -> None:
             inbox.put_nowait(_Progress(call.id, message, fraction))
@@ -300,15 +303,16 @@ class Agent(Generic[DepsT]):
             nonlocal resource_id, resource_title
             if resources is None:
                 return
-            try:
-                saved = await resources.save(
-                    tool_call_id=call.id, draft=draft, partial=partial, resource_id=resource_id
-                )
-            except Exception:  # keeping a copy must never fail the tool itself
-                log.exception("Could not save the resource of %s", call.name)
-                return
-            resource_id, resource_title = saved.resource_id, saved.title
-            inbox.put_nowait(_Saved(call.id, saved))
+            async with saving:
+                try:
+                    saved = await resources.save(
+                        tool_call_id=call.id, draft=draft, partial=partial, resource_id=resource_id
+                    )
+                except Exception:  # keeping a copy must never fail the tool itself
+                    log.exception("Could not save the resource of %s", call.name)
+                    return
+                resource_id, resource_title = saved.resource_id, saved.title
+                inbox.put_nowait(_Saved(call.id, saved))
 
         async def publish_rows(draft: ResourceDraft) -> None:
             await keep(draft, partial=True)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import reflex as rx
 
-from finch_app.states.results import Cell, HeaderCell, ResourceItem, ResultsState
+from finch_app.states import visit
+from finch_app.states.results import Cell, HeaderCell, ResourceItem, ResultGroup, ResultsState
 
 PALETTE = ["#3f8f62", "#5b8def", "#e0a030", "#c8553d", "#8e6bbf", "#2a9d8f", "#d17fb0", "#7a8b99"]
 AXIS = {"stroke": "#8a8a85", "font_size": 12}
@@ -31,11 +32,20 @@ def _item(item: rx.Var[ResourceItem]) -> rx.Component:
     )
 
 
+def _group(group: rx.Var[ResultGroup]) -> rx.Component:
+    return rx.el.section(
+        rx.el.h3(group.question, class_name="finch-res-question", title=group.question),
+        rx.foreach(group.items, _item),
+        class_name="finch-res-group",
+        custom_attrs={"data-testid": "result-group"},
+    )
+
+
 def results_panel() -> rx.Component:
     return rx.el.aside(
         rx.el.button(
             rx.cond(ResultsState.panel_open, "Results ›", "‹ Results"),
-            rx.cond(ResultsState.items.length() > 0, rx.el.span(ResultsState.items.length(), class_name="finch-badge")),
+            rx.cond(ResultsState.count > 0, rx.el.span(ResultsState.count, class_name="finch-badge")),
             on_click=ResultsState.toggle_panel,
             type="button",
             class_name="finch-res-toggle",
@@ -44,8 +54,33 @@ def results_panel() -> rx.Component:
         ),
         rx.el.div(
             rx.cond(
-                ResultsState.items.length() > 0,
-                rx.foreach(ResultsState.items, _item),
+                ResultsState.count > 0,
+                rx.el.div(
+                    rx.foreach(ResultsState.live_group, _group),
+                    rx.el.div(
+                        *[
+                            rx.el.div(
+                                rx.foreach(getattr(ResultsState, visit.slot_var("visit", index)), _group),
+                                class_name="finch-visit-turn",
+                                style={"order": ResultsState.visit_order[index]},
+                            )
+                            for index in range(visit.SLOTS)
+                        ],
+                        class_name="finch-visit",
+                    ),
+                    rx.cond(
+                        ResultsState.has_more,
+                        rx.el.button(
+                            "Show all results",
+                            on_click=ResultsState.show_all,
+                            type="button",
+                            class_name="finch-action",
+                            custom_attrs={"data-testid": "show-all-results"},
+                        ),
+                    ),
+                    rx.foreach(ResultsState.groups, _group),
+                    class_name="finch-res-groups",
+                ),
                 rx.el.p("Tables and charts of what Finch looks up will appear here.", class_name="finch-muted finch-small"),
             ),
             class_name="finch-res-list",

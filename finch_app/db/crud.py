@@ -203,6 +203,18 @@ def record_tool_complete(
     )
 
 
+def run_questions(*, session: Session, user_id: str, run_ids: set[str]) -> dict[str, str]:
+    """The question each run answered: run id → the user's message."""
+    if not run_ids:
+        return {}
+    rows = session.exec(
+        select(Run.id, Message.content)
+        .join(Message, col(Message.id) == col(Run.user_message_id))
+        .where(col(Run.id).in_(run_ids), Run.user_id == user_id, Message.user_id == user_id)
+    ).all()
+    return dict(rows)
+
+
 def get_run(*, session: Session, user_id: str, run_id: str) -> Run | None:
     return session.exec(select(Run).where(Run.id == run_id, Run.user_id == user_id)).first()
 

@@ -11,6 +11,7 @@ from finch_app.components.tool_card import tool_card
 from finch_app.pages.account import sign_out_button
 from finch_app.settings import get_settings
 from finch_app.states.auth import AuthState
+from finch_app.states import visit
 from finch_app.states.chat import ChatState, ConversationItem, LiveTurnState
 from finch_app.states.portfolio import PortfolioState
 
@@ -132,6 +133,21 @@ def load_earlier() -> rx.Component:
         hidden=~ChatState.has_earlier,
         class_name="finch-load-earlier",
         custom_attrs={"data-testid": "load-earlier"},
+    )
+
+
+def visit_turns() -> rx.Component:
+    """The turns finished during this visit, one slot each, in the order `turn_order` gives them."""
+    return rx.el.div(
+        *[
+            rx.el.div(
+                rx.foreach(getattr(ChatState, visit.slot_var("turn", index)), lambda m: message_row(message=m, key=m.id)),
+                class_name="finch-visit-turn",
+                style={"order": ChatState.turn_order[index]},
+            )
+            for index in range(visit.SLOTS)
+        ],
+        class_name="finch-visit",
     )
 
 
@@ -258,14 +274,14 @@ def chat_page() -> rx.Component:
                     ),
                     rx.cond(
                         (ChatState.messages.length() == 0)
-                        & (ChatState.added.length() == 0)
+                        & (ChatState.turn_0.length() == 0)
                         & (LiveTurnState.user_text == ""),
                         empty_state(),
                     ),
                     load_earlier(),
                     rx.foreach(ChatState.earlier, lambda m: message_row(message=m, key=m.id)),
                     rx.foreach(ChatState.messages, lambda m: message_row(message=m, key=m.id)),
-                    rx.foreach(ChatState.added, lambda m: message_row(message=m, key=m.id)),
+                    visit_turns(),
                     live_turn(),
                     answer_actions(),
                     class_name="finch-thread",

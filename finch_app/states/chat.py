@@ -19,6 +19,7 @@ from finch_app.agent.events import ResourceSaved
 from finch_app.context import app_context
 from finch_app.runs import RunRefused, StartedRun
 from finch_app.runs.feed import Feed, PushCost
+from finch_app.states import visit
 from finch_app.states.auth import current_user_id
 from finch_app.states.results import ResultsState
 from finch_app.views import (
@@ -42,16 +43,34 @@ class ConversationItem:
 class ChatState(rx.State):
     """The conversation list and the transcript of the open conversation.
 
-    The transcript is three lists, so that each change sends only what changed (a delta
-    carries the whole value of a changed var): `messages` is the latest page, loaded when
-    the conversation opens; `earlier` grows at the front on "Load earlier messages";
-    `added` gets each finished turn of this visit.
+    The transcript is in parts, so that each change sends only what changed (a delta carries
+    the whole value of a changed var): `messages` is the latest page, loaded when the
+    conversation opens; `earlier` grows at the front on "Load earlier messages"; each turn
+    finished during this visit goes into one of the fixed slots `turn_0…` (`states/visit.py`),
+    ordered on the page by `turn_order`.
     """
 
     conversations: list[ConversationItem] = []
     messages: list[MessageView] = []
     earlier: list[MessageView] = []
-    added: list[MessageView] = []
+    turn_0: list[MessageView] = []
+    turn_1: list[MessageView] = []
+    turn_2: list[MessageView] = []
+    turn_3: list[MessageView] = []
+    turn_4: list[MessageView] = []
+    turn_5: list[MessageView] = []
+    turn_6: list[MessageView] = []
+    turn_7: list[MessageView] = []
+    turn_8: list[MessageView] = []
+    turn_9: list[MessageView] = []
+    turn_10: list[MessageView] = []
+    turn_11: list[MessageView] = []
+    turn_order: list[int] = [0] * visit.SLOTS
+    """Each slot's place on the page (CSS `order`)."""
+    _turns: int = 0
+    """Turns finished during this visit (slots used, counting those reused)."""
+    _slot_questions: list[str] = [""] * visit.SLOTS
+    """The stored id of each slot's question: where "Load earlier" continues once the ring is full."""
     has_earlier: bool = False
     _cursor: str = ""
     conversation_id: str = ""
@@ -59,14 +78,28 @@ class ChatState(rx.State):
     not_found: bool = False
     model_label: str = ""
     offline_model: bool = True
+    last_status: str = ""
+    """Status of the last answer in the transcript ("" when the last row is not an answer)."""
 
-    @rx.var
-    def last_status(self) -> str:
-        """Status of the last answer in the transcript ("" when the last row is not an answer)."""
-        rows = self.added or self.messages
-        if rows and rows[-1].role == "assistant":
-            return rows[-1].status
-        return ""
+    def _slot(self, index: int) -> list[MessageView]:
+        return getattr(self, visit.slot_var("turn", index))
+
+    def _set_slot(self, index: int, rows: list[MessageView]) -> None:
+        setattr(self, visit.slot_var("turn", index), rows)
+
+    def _clear_visit(self) -> None:
+        for index in range(visit.SLOTS):
+            if self._slot(index):
+                self._set_slot(index, [])
+        self._turns = 0
+        self._slot_questions = [""] * visit.SLOTS
+
+    def _note_last_status(self) -> None:
+        newest = visit.newest_slot(self._turns)
+        rows = self._slot(newest) if newest is not None else self.messages
+        status = rows[-1].status if rows and rows[-1].role == "assistant" else ""
+        if status != self.last_status:
+            self.last_status = status
 
     @rx.event
     async def on_load(self):
@@ -126,9 +159,10 @@ class ChatState(rx.State):
         self.title = page.conversation.title if page else ""
         self.messages = [message_from_turn(t) for t in page.turns] if page else []
         self.earlier = []
-        self.added = []
+        self._clear_visit()
         self.has_earlier = page.more if page else False
         self._cursor = page.cursor if page else ""
+        self._note_last_status()
         await (await self.get_state(ResultsState))._show_conversation(conversation_id if page else "")
 
     @rx.event
@@ -144,25 +178,40 @@ class ChatState(rx.State):
         self.has_earlier = page.more
         self._cursor = page.cursor or self._cursor
 
-    def _append_turn(self, rows: list[MessageView]) -> None:
-        """Add a finished turn: only `added` is re-sent, not the page loaded at open."""
-        added = [*self.added, *rows]
-        if len(added) > 2 * app_context().settings.transcript_page:
-            # A very long visit: fold into the page once, so `added` stays small.
-            self.messages = [*self.messages, *added]
-            added = []
-        self.added = added
+    def _append_turn(self, rows: list[MessageView], question_id: str) -> None:
+        """Add a finished turn: one slot and the slots' order change, nothing else is re-sent."""
+        placed = visit.place(self._turns)
+        if placed.evicts:
+            # The oldest turn leaves the page: what came before it now loads on demand.
+            if self.messages:
+                self.messages = []
+            if self.earlier:
+                self.earlier = []
+            self.has_earlier = True
+            self._cursor = self._slot_questions[visit.oldest_slot(self._turns + 1)]
+        self._set_slot(placed.slot, rows)
+        self._slot_questions[placed.slot] = question_id
+        order = list(self.turn_order)
+        order[placed.slot] = placed.position
+        self.turn_order = order
+        self._turns += 1
+        self._note_last_status()
 
     def _take_last_question(self) -> str | None:
         """Remove the last question (and its answer) from the transcript, for a retry."""
-        source = "added" if self.added else "messages"
-        rows = list(getattr(self, source))
+        newest = visit.newest_slot(self._turns)
+        rows = list(self._slot(newest) if newest is not None else self.messages)
         if rows and rows[-1].role == "assistant":
             rows.pop()
         if not rows or rows[-1].role != "user":
             return None
         question = rows.pop().content
-        setattr(self, source, rows)
+        if newest is not None:
+            self._set_slot(newest, rows)
+            self._turns -= 1
+        else:
+            self.messages = rows
+        self._note_last_status()
         return question
 
     def _announce(self, started: StartedRun) -> None:
@@ -182,10 +231,11 @@ class ChatState(rx.State):
         self.title = ""
         self.messages = []
         self.earlier = []
-        self.added = []
+        self._clear_visit()
         self.has_earlier = False
         self._cursor = ""
         self.not_found = False
+        self.last_status = ""
         await (await self.get_state(ResultsState))._show_conversation("")
         live = await self.get_state(LiveTurnState)
         if not live.running:
@@ -259,17 +309,19 @@ class LiveTurnState(rx.State):
             )
             return None
         chat = await self.get_state(ChatState)
-        self._settle(chat)
+        await self._settle(chat)
         self.user_text = text
         self.running = True
         self.conversation_id = chat.conversation_id
         return [rx.set_value("composer", ""), LiveTurnState.run_turn(text, chat.conversation_id, False)]
 
-    def _settle(self, chat: ChatState) -> None:
-        """Move a finished turn into the transcript: the history var changes once per turn."""
+    async def _settle(self, chat: ChatState) -> None:
+        """Move a finished turn into the transcript and its results into the visit's list: one
+        slot each changes, nothing that grows with the visit is re-sent."""
         if self.answer and self.conversation_id == chat.conversation_id:
-            question = MessageView(id=f"user-{self._view.run_id}", role="user", content=self.user_text)
-            chat._append_turn([question, *self.answer])
+            question = MessageView(id=self._view.question_id, role="user", content=self.user_text)
+            chat._append_turn([question, *self.answer], self._view.question_id)
+            (await self.get_state(ResultsState))._settle_turn()
         self.clear()
         self.notice = ""
 
@@ -368,6 +420,8 @@ class LiveTurnState(rx.State):
                 row_count=event.row_count,
                 partial=event.partial,
                 conversation_id=conversation_id,
+                run_id=event.run_id,
+                question=self.user_text,
             )
 
     @rx.event

@@ -1,7 +1,11 @@
-"""The Results panel: the open conversation's resources, and the one being looked at.
+"""The Results panel: the open conversation's resources, grouped under the question that
+saved them, and the one being looked at.
 
-Its own State class, so a tool event never carries resource rows: the list holds titles
-and counts; a table's rows are read from the database when it is opened, a page at a time.
+Its own State class, so a tool event never carries resource rows: the list holds titles and
+counts; a table's rows are read from the database when it is opened, a page at a time. The
+list is in parts so no update grows with a visit: `groups` is what the conversation had when
+it was opened, `live_group` the running turn's results, and each finished turn of the visit
+keeps its group in one of the fixed slots `visit_0…` (`states/visit.py`).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from finch_app.charts import ChartData, chart_for
 from finch_app.context import app_context
 from finch_app.formatting import plural
 from finch_app.reads import ResourceSummary
+from finch_app.states import visit
 from finch_app.states.auth import current_user_id
 from finch_app.tables import query_rows
 from finch_app.views import format_cell
@@ -53,6 +58,16 @@ def rows_label(row_count: int, partial: bool) -> str:
     return f"{plural(row_count, 'row')} so far" if partial else plural(row_count, "row")
 
 
+@dataclass
+class ResultGroup:
+    """The results one question saved, newest first."""
+
+    key: str
+    """The run that saved them."""
+    question: str
+    items: list[ResourceItem]
+
+
 def _item(summary: ResourceSummary) -> ResourceItem:
     return ResourceItem(
         id=summary.id,
@@ -64,8 +79,49 @@ def _item(summary: ResourceSummary) -> ResourceItem:
     )
 
 
+def grouped(summaries: list[ResourceSummary]) -> list[ResultGroup]:
+    """Results by the question that saved them, newest question first; a title repeated within
+    one answer (the same lookup twice) is listed once, as its newest copy."""
+    groups: dict[str, ResultGroup] = {}
+    for summary in summaries:  # newest first
+        group = groups.setdefault(summary.run_id, ResultGroup(summary.run_id, summary.question, []))
+        if all(i.title != summary.title for i in group.items):
+            group.items.append(_item(summary))
+    return list(groups.values())
+
+
+def with_item(group: ResultGroup, item: ResourceItem) -> ResultGroup:
+    """The group with `item` added (newest first) or updated in place; one item per title."""
+    kept = [i for i in group.items if i.id != item.id and i.title != item.title]
+    updated = any(i.id == item.id or i.title == item.title for i in group.items)
+    items = [item if (i.id == item.id or i.title == item.title) else i for i in group.items] if updated else [item, *kept]
+    return ResultGroup(group.key, group.question, items)
+
+
 class ResultsState(rx.State):
-    items: list[ResourceItem] = []
+    groups: list[ResultGroup] = []
+    """The conversation's results when it was opened."""
+    live_group: list[ResultGroup] = []
+    """The running turn's results (0 or 1 group)."""
+    visit_0: list[ResultGroup] = []
+    visit_1: list[ResultGroup] = []
+    visit_2: list[ResultGroup] = []
+    visit_3: list[ResultGroup] = []
+    visit_4: list[ResultGroup] = []
+    visit_5: list[ResultGroup] = []
+    visit_6: list[ResultGroup] = []
+    visit_7: list[ResultGroup] = []
+    visit_8: list[ResultGroup] = []
+    visit_9: list[ResultGroup] = []
+    visit_10: list[ResultGroup] = []
+    visit_11: list[ResultGroup] = []
+    visit_order: list[int] = [0] * visit.SLOTS
+    """Each slot's place in the list (CSS `order`: newest first)."""
+    _turns: int = 0
+    count: int = 0
+    """How many results the conversation has (the panel's badge)."""
+    has_more: bool = False
+    """Groups of this visit left the list (the ring was full): "Show all results" reloads them."""
     panel_open: bool = True
     conversation_id: str = ""
 
@@ -82,24 +138,76 @@ class ResultsState(rx.State):
     match_count: int = 0
     chart: ChartData = ChartData()
 
+    def _slot(self, index: int) -> list[ResultGroup]:
+        return getattr(self, visit.slot_var("visit", index))
+
+    def _set_slot(self, index: int, groups: list[ResultGroup]) -> None:
+        setattr(self, visit.slot_var("visit", index), groups)
+
+    def _reset_visit(self) -> None:
+        for index in range(visit.SLOTS):
+            if self._slot(index):
+                self._set_slot(index, [])
+        if self.live_group:
+            self.live_group = []
+        self._turns = 0
+        self.has_more = False
+
     async def _show_conversation(self, conversation_id: str) -> None:
         """Load the list for a conversation (called when one is opened)."""
         user_id = current_user_id(self)
         self.conversation_id = conversation_id
         summaries = await app_context().reads.resources(user_id, conversation_id) if conversation_id else None
-        self.items = [_item(s) for s in summaries or []]
-        if self.open_id and all(i.id != self.open_id for i in self.items):
+        self.groups = grouped(summaries or [])
+        self.count = sum(len(g.items) for g in self.groups)
+        self._reset_visit()
+        if self.open_id and all(i.id != self.open_id for g in self.groups for i in g.items):
             self.close()
 
-    def _upsert(self, *, resource_id: str, title: str, kind: str, row_count: int, partial: bool, conversation_id: str) -> None:
-        """A resource was saved (or grew) in the running turn: newest first, no rows."""
+    @rx.event
+    async def show_all(self):
+        """Reload the whole list (after this visit's oldest groups left it)."""
+        await self._show_conversation(self.conversation_id)
+
+    def _upsert(
+        self,
+        *,
+        resource_id: str,
+        title: str,
+        kind: str,
+        row_count: int,
+        partial: bool,
+        conversation_id: str,
+        run_id: str,
+        question: str,
+    ) -> None:
+        """A resource was saved (or grew) in the running turn: only the running turn's group is re-sent."""
         if conversation_id != self.conversation_id:
             self.conversation_id = conversation_id
-            self.items = []
-        item = ResourceItem(resource_id, title, kind, row_count, partial, rows_label(row_count, partial))
-        others = [i for i in self.items if i.id != resource_id]
-        existing = len(others) != len(self.items)
-        self.items = [item if i.id == resource_id else i for i in self.items] if existing else [item, *others]
+            self.groups = []
+            self.count = 0
+            self._reset_visit()
+        if self.live_group and self.live_group[0].key != run_id:
+            self._settle_turn()  # a retry's new run: the earlier answer's results keep their own group
+        group = self.live_group[0] if self.live_group else ResultGroup(run_id, question, [])
+        before = len(group.items)
+        group = with_item(group, ResourceItem(resource_id, title, kind, row_count, partial, rows_label(row_count, partial)))
+        self.count += len(group.items) - before
+        self.live_group = [group]
+
+    def _settle_turn(self) -> None:
+        """The running turn is over: its group takes a slot of the visit (one var changes)."""
+        if not self.live_group:
+            return
+        placed = visit.place(self._turns)
+        if placed.evicts:
+            self.has_more = True
+        self._set_slot(placed.slot, self.live_group)
+        order = list(self.visit_order)
+        order[placed.slot] = -placed.position
+        self.visit_order = order
+        self._turns += 1
+        self.live_group = []
 
     @rx.event
     def toggle_panel(self):
