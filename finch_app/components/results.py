@@ -35,7 +35,7 @@ def _item(item: rx.Var[ResourceItem]) -> rx.Component:
 def _group(group: rx.Var[ResultGroup]) -> rx.Component:
     return rx.el.section(
         rx.el.h3(group.question, class_name="finch-res-question", title=group.question),
-        rx.foreach(group.items, _item),
+        rx.foreach(group.results, _item),
         class_name="finch-res-group",
         custom_attrs={"data-testid": "result-group"},
     )

@@ -65,7 +65,7 @@ class ResultGroup:
     key: str
     """The run that saved them."""
     question: str
-    items: list[ResourceItem]
+    results: list[ResourceItem]
 
 
 def _item(summary: ResourceSummary) -> ResourceItem:
@@ -85,16 +85,16 @@ def grouped(summaries: list[ResourceSummary]) -> list[ResultGroup]:
     groups: dict[str, ResultGroup] = {}
     for summary in summaries:  # newest first
         group = groups.setdefault(summary.run_id, ResultGroup(summary.run_id, summary.question, []))
-        if all(i.title != summary.title for i in group.items):
-            group.items.append(_item(summary))
+        if all(i.title != summary.title for i in group.results):
+            group.results.append(_item(summary))
     return list(groups.values())
 
 
 def with_item(group: ResultGroup, item: ResourceItem) -> ResultGroup:
     """The group with `item` added (newest first) or updated in place; one item per title."""
-    kept = [i for i in group.items if i.id != item.id and i.title != item.title]
-    updated = any(i.id == item.id or i.title == item.title for i in group.items)
-    items = [item if (i.id == item.id or i.title == item.title) else i for i in group.items] if updated else [item, *kept]
+    kept = [i for i in group.results if i.id != item.id and i.title != item.title]
+    updated = any(i.id == item.id or i.title == item.title for i in group.results)
+    items = [item if (i.id == item.id or i.title == item.title) else i for i in group.results] if updated else [item, *kept]
     return ResultGroup(group.key, group.question, items)
 
 
@@ -159,9 +159,9 @@ class ResultsState(rx.State):
         self.conversation_id = conversation_id
         summaries = await app_context().reads.resources(user_id, conversation_id) if conversation_id else None
         self.groups = grouped(summaries or [])
-        self.count = sum(len(g.items) for g in self.groups)
+        self.count = sum(len(g.results) for g in self.groups)
         self._reset_visit()
-        if self.open_id and all(i.id != self.open_id for g in self.groups for i in g.items):
+        if self.open_id and all(i.id != self.open_id for g in self.groups for i in g.results):
             self.close()
 
     @rx.event
@@ -190,9 +190,9 @@ class ResultsState(rx.State):
         if self.live_group and self.live_group[0].key != run_id:
             self._settle_turn()  # a retry's new run: the earlier answer's results keep their own group
         group = self.live_group[0] if self.live_group else ResultGroup(run_id, question, [])
-        before = len(group.items)
+        before = len(group.results)
         group = with_item(group, ResourceItem(resource_id, title, kind, row_count, partial, rows_label(row_count, partial)))
-        self.count += len(group.items) - before
+        self.count += len(group.results) - before
         self.live_group = [group]
 
     def _settle_turn(self) -> None:
