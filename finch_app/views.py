@@ -100,6 +100,9 @@ class MessageView:
     steps: list[StepView] = field(default_factory=list)
     steps_label: str = ""
     """"Used 2 tools · 0.9 s", or "" when no tool ran."""
+    cards: list[CardView] = field(default_factory=list)
+    """The turn's tool cards as they ended, on an answer that just arrived (they fade out, leaving
+    `steps_label`); none on answers read from the database."""
 
 
 def steps_label(steps: list[StepView], total_ms: int) -> str:

@@ -426,8 +426,9 @@ async def _reflex_clients(server: Any, clients: int, turns: int) -> dict[str, An
                 failures.append(str(exc)[:200])
                 return
             events += (watch.seqs[-1] + 1) if watch.seqs else 0
-            if tab.live["answer"][0]["status"] != "completed":
-                failures.append(f"answer {tab.live['answer'][0]['status']}")
+            answer = tab.last_answer
+            if answer is None or answer["status"] != "completed":
+                failures.append(f"answer {answer['status'] if answer else 'missing'}")
 
     started = time.monotonic()
     await asyncio.gather(*(chat(t) for t in tabs))

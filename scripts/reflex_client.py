@@ -130,19 +130,22 @@ class ReflexTab:
     async def ask_and_wait(self, message: str, timeout: float = 60) -> None:
         """Ask `message` and wait for the answer (this turn's: not the last one's)."""
         started = False
+        answered = False
         refused = ""
 
         def note(frame: Frame) -> None:
-            nonlocal started, refused
+            nonlocal started, answered, refused
             live = frame.delta.get(LIVE, {})
             started = started or live.get(f"running{SUFFIX}") is True
             refused = live.get(f"notice{SUFFIX}") or refused
+            # The answer moves the turn into one of the transcript's slots.
+            answered = answered or (started and any(k.startswith("turn_") for k in frame.delta.get(CHAT, {})))
 
         self.listeners.append(note)
         try:
             await self.ask(message)
             await self.wait_until(
-                lambda t: bool(refused) or (started and not t.live.get("running") and bool(t.live.get("answer"))),
+                lambda t: bool(refused) or (started and answered and not t.live.get("running")),
                 timeout,
             )
         finally:
@@ -165,6 +168,17 @@ class ReflexTab:
     @property
     def chat(self) -> dict[str, Any]:
         return self.state.get(CHAT, {})
+
+    @property
+    def last_answer(self) -> dict[str, Any] | None:
+        """The newest answer this visit added to the transcript (its rows are in slots `turn_0…`,
+        ordered by `turn_order`), with the cards it ended with; None before the first."""
+        order = self.chat.get("turn_order") or []
+        filled = [(order[i], rows) for i in range(len(order)) if (rows := self.chat.get(f"turn_{i}"))]
+        if not filled:
+            return None
+        rows = max(filled, key=lambda pair: pair[0])[1]
+        return rows[-1] if rows and rows[-1].get("role") == "assistant" else None
 
     async def wait_until(self, predicate: Callable[[ReflexTab], bool], timeout: float = 15) -> None:
         deadline = time.monotonic() + timeout

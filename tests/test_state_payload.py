@@ -17,6 +17,7 @@ import pytest
 
 from finch_app.agent.events import (
     AgentEvent,
+    AssistantMessage,
     RunStarted,
     Token,
     ToolCallComplete,
@@ -296,14 +297,14 @@ async def test_finishing_a_turn_sends_the_new_rows_not_the_transcript() -> None:
         view = TurnView()
         for _, event in turn_events():
             view = apply_event(view, event)
+        view = apply_event(view, AssistantMessage(run_id=RUN_ID, seq=99, timestamp=T0 + 2, content=view.text))
         async with tab.locked(LiveTurnState, emit=True) as live:
             live.user_text = "How is my portfolio doing?"
             live.conversation_id = CONVERSATION_ID
-            live.answer = [MessageView(id=f"answer-{RUN_ID}", role="assistant", content=view.text)]
             live._view = view
         sent = len(tab.frames)
         async with tab.locked(LiveTurnState, emit=True) as live:
-            await live._settle(await live.get_state(ChatState))
+            await live._settle(view)
         (frame,) = tab.frames[sent:]
         chat_delta = frame.delta[ChatState.get_full_name()]
         print(f"\n  turn joins a 500-message transcript: {frame.size} B")

@@ -62,17 +62,18 @@ async def test_a_hundred_turns_each_saving_a_result_send_no_bigger_frames_than_t
     print(f"  largest frame: turn 2 {max(first)} B, turn {TURNS} {max(later)} B")
     assert_no_growth(sizes)
 
-    # What the turn-start frame carries: one slot of the transcript and the slots' order, never
-    # the whole visit; the results list sends only the running turn's group.
-    start = turns[-1][0].delta
-    chat_delta = start.get(ChatState.get_full_name(), {})
-    assert not {"messages_rx_state_", "earlier_rx_state_"} & set(chat_delta) or all(
-        chat_delta.get(k) == [] for k in ("messages_rx_state_", "earlier_rx_state_") if k in chat_delta
-    )
-    slots = [k for k in chat_delta if k.startswith("turn_") and k != "turn_order_rx_state_"]
-    assert len(slots) == 1 and len(chat_delta[slots[0]]) == 2
-    results_delta = [f.delta.get(ResultsState.get_full_name(), {}) for f in turns[-1]]
-    assert all("groups_rx_state_" not in d for d in results_delta)
+    # The question's frame carries no transcript at all; the answer's frame moves the turn into
+    # one slot of the transcript (plus the slots' order), never the whole visit; the results list
+    # sends only the running turn's group.
+    last = turns[-1]
+    assert ChatState.get_full_name() not in last[0].delta
+    chat_deltas = [f.delta[ChatState.get_full_name()] for f in last if ChatState.get_full_name() in f.delta]
+    assert len(chat_deltas) == 1
+    slots = [k for k in chat_deltas[0] if k.startswith("turn_") and k != "turn_order_rx_state_"]
+    assert len(slots) == 1 and [row["role"] for row in chat_deltas[0][slots[0]]] == ["user", "assistant"]
+    assert not [k for k in chat_deltas[0] if k.startswith(("messages", "earlier")) and chat_deltas[0][k]]
+    results_deltas = [f.delta.get(ResultsState.get_full_name(), {}) for f in last]
+    assert all("groups_rx_state_" not in d for d in results_deltas)
 
 
 def assert_no_growth(sizes: list[list[int]]) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import reflex as rx
 
 from finch_app.components.portfolio import connect_brokerage_button
+from finch_app.components.tool_card import tool_card
 from finch_app.states.chat import LiveTurnState
 from finch_app.states.portfolio import PortfolioState
 from finch_app.views import MessageView, StepView
@@ -156,9 +157,23 @@ def assistant_bubble(message: rx.Var[MessageView]) -> rx.Component:
 
 @rx.memo
 def message_row(message: rx.Var[MessageView], rest: rx.RestProp) -> rx.Component:
-    """One transcript row; `rest` forwards the list's `key` so React can skip unchanged rows."""
+    """One transcript row; `rest` forwards the list's `key` so React can skip unchanged rows.
+
+    An answer that just arrived brings its turn's cards, which stay where the live cards were
+    and fade out like them (CSS), so moving the turn into the transcript changes nothing on screen.
+    """
     return rx.el.div(
-        rx.cond(message.role == "user", user_bubble(message.content), assistant_bubble(message)),
+        rx.cond(
+            message.role == "user",
+            user_bubble(message.content),
+            rx.fragment(
+                rx.cond(
+                    message.cards.length() > 0,
+                    rx.el.div(rx.foreach(message.cards, tool_card), class_name="finch-cards"),
+                ),
+                assistant_bubble(message),
+            ),
+        ),
         rest,
         class_name="finch-row-wrap",
     )

@@ -161,24 +161,20 @@ def live_turn() -> rx.Component:
             aria_live="polite",
         ),
         rx.cond(
-            LiveTurnState.answer.length() > 0,
-            rx.foreach(LiveTurnState.answer, assistant_bubble),
-            rx.cond(
-                (LiveTurnState.text != "") | (LiveTurnState.streamed.length() > 0),
+            (LiveTurnState.text != "") | (LiveTurnState.streamed.length() > 0),
+            rx.el.div(
+                rx.el.div("F", class_name="finch-avatar", aria_hidden="true"),
                 rx.el.div(
-                    rx.el.div("F", class_name="finch-avatar", aria_hidden="true"),
-                    rx.el.div(
-                        rx.foreach(LiveTurnState.streamed, lambda block, i: markdown_block(text=block, key=i)),
-                        markdown(LiveTurnState.text),
-                        class_name="finch-assistant-body finch-streaming",
-                    ),
-                    class_name="finch-row finch-row-assistant",
-                    custom_attrs={"data-testid": "streaming-message"},
+                    rx.foreach(LiveTurnState.streamed, lambda block, i: markdown_block(text=block, key=i)),
+                    markdown(LiveTurnState.text),
+                    class_name="finch-assistant-body finch-streaming",
                 ),
-                rx.cond(
-                    LiveTurnState.running & (LiveTurnState.cards.length() == 0),
-                    rx.el.div(rx.el.span(class_name="finch-dots"), "Thinking…", class_name="finch-thinking"),
-                ),
+                class_name="finch-row finch-row-assistant",
+                custom_attrs={"data-testid": "streaming-message"},
+            ),
+            rx.cond(
+                LiveTurnState.running & (LiveTurnState.user_text != "") & (LiveTurnState.cards.length() == 0),
+                rx.el.div(rx.el.span(class_name="finch-dots"), "Thinking…", class_name="finch-thinking"),
             ),
         ),
         class_name="finch-live",
@@ -199,7 +195,7 @@ def _action(label: str, title: str, testid: str) -> rx.Component:
 
 def answer_actions() -> rx.Component:
     """Retry after an error or a stop; regenerate a finished answer."""
-    status = rx.cond(LiveTurnState.answer.length() > 0, LiveTurnState.answer[0].status, ChatState.last_status)
+    status = ChatState.last_status
     return rx.cond(
         ~LiveTurnState.running & (ChatState.conversation_id != ""),
         rx.el.div(

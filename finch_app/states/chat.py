@@ -9,6 +9,7 @@ like any other follower; the states never drive a run or read the database thems
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -265,8 +266,6 @@ class LiveTurnState(rx.State):
     """The streaming answer's finished markdown blocks (they never change once finished)."""
     text: str = ""
     """The block of the streaming answer still being written."""
-    answer: list[MessageView] = []
-    """The finished answer (0 or 1 items) until the next turn moves it to the transcript."""
     running: bool = False
     last_seq: int = -1
     """`seq` of the last event shown (`data-seq`): lets tests and the benchmark check order."""
@@ -281,7 +280,6 @@ class LiveTurnState(rx.State):
         self.cards = []
         self.streamed = []
         self.text = ""
-        self.answer = []
         self.conversation_id = ""
         self.last_seq = -1
         self._view = TurnView()
@@ -309,21 +307,12 @@ class LiveTurnState(rx.State):
             )
             return None
         chat = await self.get_state(ChatState)
-        await self._settle(chat)
+        self.clear()
+        self.notice = ""
         self.user_text = text
         self.running = True
         self.conversation_id = chat.conversation_id
         return [rx.set_value("composer", ""), LiveTurnState.run_turn(text, chat.conversation_id, False)]
-
-    async def _settle(self, chat: ChatState) -> None:
-        """Move a finished turn into the transcript and its results into the visit's list: one
-        slot each changes, nothing that grows with the visit is re-sent."""
-        if self.answer and self.conversation_id == chat.conversation_id:
-            question = MessageView(id=self._view.question_id, role="user", content=self.user_text)
-            chat._append_turn([question, *self.answer], self._view.question_id)
-            (await self.get_state(ResultsState))._settle_turn()
-        self.clear()
-        self.notice = ""
 
     @rx.event
     async def retry(self):
@@ -331,11 +320,7 @@ class LiveTurnState(rx.State):
         if self.running:
             return None
         chat = await self.get_state(ChatState)
-        if not chat.conversation_id:
-            return None
-        if self.answer and self.conversation_id == chat.conversation_id:
-            question = self.user_text
-        elif (question := chat._take_last_question()) is None:
+        if not chat.conversation_id or (question := chat._take_last_question()) is None:
             return None
         self.clear()
         self.notice = ""
@@ -391,6 +376,7 @@ class LiveTurnState(rx.State):
             self._run_id = run_id
         view = TurnView()
         cost = PushCost()
+        settled = False
         async with aclosing(feed.batches(interval=cost.token_interval)) as batches:
             async for batch in batches:
                 for event in batch:
@@ -398,16 +384,34 @@ class LiveTurnState(rx.State):
                 saved = [e for e in batch if isinstance(e, ResourceSaved)]
                 pushing = time.monotonic()
                 async with self:
-                    self._show(view)
-                    self.last_seq = batch[-1].seq
                     if saved:
                         await self._list_resources(saved, view.conversation_id)
+                    if settled:
+                        pass
+                    elif view.answer is not None:
+                        await self._settle(view)
+                        settled = True
+                    else:
+                        self._show(view)
+                    self.last_seq = batch[-1].seq
                 cost.observe(time.monotonic() - pushing)
         async with self:
             self.running = False
         if not feed.found:
             # The run ended before we could follow it: what it left is in the database.
             yield ChatState.on_load
+
+    async def _settle(self, view: TurnView) -> None:
+        """The answer is in: the turn moves into the transcript (and its results into the visit's
+        list) in the same update, so the next question starts with a tiny update. Its cards go
+        with the answer and fade there, exactly where they were."""
+        chat = await self.get_state(ChatState)
+        if view.answer is not None and view.conversation_id == chat.conversation_id:
+            question = MessageView(id=view.question_id, role="user", content=self.user_text)
+            answer = dataclasses.replace(view.answer, cards=with_live_timers(view.cards, int(time.time() * 1000)))
+            chat._append_turn([question, answer], view.question_id)
+            (await self.get_state(ResultsState))._settle_turn()
+        self.clear()
 
     async def _list_resources(self, saved: list[ResourceSaved], conversation_id: str) -> None:
         """Announce new (or growing) resources in the Results panel: titles and counts only."""
@@ -435,14 +439,10 @@ class LiveTurnState(rx.State):
         old = self._view
         if view.cards != old.cards:
             self.cards = with_live_timers(view.cards, int(time.time() * 1000))
-        if view.text != old.text and view.answer is None:
+        if view.text != old.text:
             blocks, self.text = stream_blocks(view.text)
             if len(blocks) != len(self.streamed):
                 self.streamed = blocks
-        if view.answer is not None and view.answer != old.answer:
-            self.answer = [view.answer]
-            self.text = ""
-            self.streamed = []
         if view.conversation_id and view.conversation_id != self.conversation_id:
             self.conversation_id = view.conversation_id
         self._view = view
