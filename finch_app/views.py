@@ -27,7 +27,7 @@ from finch_app.agent.events import (
 from finch_app.agent.resources import RESOURCE_LINK
 from finch_app.agent.status import ENDED_RUN_TO_MESSAGE, OPEN_TOOL_FATE, MessageStatus, ToolStatus
 from finch_app.db.crud import Turn
-from finch_app.formatting import money, plural, seconds
+from finch_app.formatting import count, money, seconds
 
 
 def link_resources(content: str, conversation_id: str) -> str:
@@ -108,7 +108,7 @@ class MessageView:
 def steps_label(steps: list[StepView], total_ms: int) -> str:
     if not steps:
         return ""
-    return f"Used {plural(len(steps), 'tool')} · {seconds(total_ms)}"
+    return f"Used {count(len(steps), 'tool')} · {seconds(total_ms)}"
 
 
 def status_label(status: str, duration_ms: int | None, error: str | None) -> str:
@@ -224,9 +224,9 @@ def apply_event(view: TurnView, event: AgentEvent) -> TurnView:
             return dataclasses.replace(updated, last_end_ms=max(view.last_end_ms, now_ms))
         case ResourceSaved():
             if event.partial:
-                label = f"📊 {event.title}: {plural(event.row_count, 'row')} so far"
+                label = f"📊 {event.title}: {count(event.row_count, 'row')} so far"
             else:
-                label = f"📊 Saved: {event.title} ({plural(event.row_count, 'row')})"
+                label = f"📊 Saved: {event.title} ({count(event.row_count, 'row')})"
             return _update_card(view, event.tool_call_id, resource_id=event.resource_id, resource_label=label)
         case Token():
             return dataclasses.replace(view, text=view.text + event.text)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from finch_app.agent.events import AssistantMessage, Done, Error, RunStarted, Token, ToolCallComplete, ToolCallProgress, ToolCallStart
-from finch_app.formatting import money, plural, seconds
+from finch_app.formatting import count, money, seconds
 from finch_app.runs.ending import RunTracker
 from finch_app.views import TurnView, apply_event, arguments_label, with_live_timers
 
@@ -81,7 +81,7 @@ def test_timers_of_cards_drawn_late_resume_from_the_elapsed_time():
 def test_labels():
     assert seconds(412) == "0.4 s" and seconds(15_000) == "15 s" and seconds(185_000) == "3 min 5 s"
     assert money(-1234.5) == "-$1,234.50" and money(1234.5, cents=False) == "$1,234" and money(None) == "—"
-    assert plural(1, "row") == "1 row" and plural(1024, "row") == "1,024 rows"
+    assert count(1, "row") == "1 row" and count(1024, "row") == "1,024 rows" and count(2, "company") == "2 companies"
     assert arguments_label({"symbol": "AAPL", "days": 30}) == 'symbol="AAPL", days=30'
 
 

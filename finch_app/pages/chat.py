@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from finch_app.components.messages import assistant_bubble, markdown, markdown_block, message_row, user_bubble
+from finch_app.components.messages import markdown, markdown_block, message_row, user_bubble
 from finch_app.components.portfolio import portfolio_panel
 from finch_app.components.results import resource_viewer, results_panel
 from finch_app.components.tool_card import tool_card

@@ -17,7 +17,7 @@ import reflex as rx
 
 from finch_app.charts import ChartData, chart_for
 from finch_app.context import app_context
-from finch_app.formatting import plural
+from finch_app.formatting import count
 from finch_app.reads import ResourceSummary
 from finch_app.states import visit
 from finch_app.states.auth import current_user_id
@@ -55,7 +55,7 @@ class Cell:
 
 
 def rows_label(row_count: int, partial: bool) -> str:
-    return f"{plural(row_count, 'row')} so far" if partial else plural(row_count, "row")
+    return f"{count(row_count, 'row')} so far" if partial else count(row_count, "row")
 
 
 @dataclass

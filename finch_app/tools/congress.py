@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from finch_app.agent.tools import tool
 from finch_app.providers.records import CongressTrade, DataSet
 from finch_app.agent.resources import ResourceDraft
-from finch_app.formatting import plural
+from finch_app.formatting import count
 from finch_app.tools._common import Clamped, Ctx, Provenance, draft
 
 
@@ -36,7 +36,7 @@ class TradesResult(BaseModel):
             return "No trades"
         latest = max((t.transaction_date for t in self.trades if t.transaction_date), default=None)
         suffix = f" · latest {latest:%b %d, %Y}" if latest else ""
-        return f"{plural(len(self.trades), 'trade')}{suffix}"
+        return f"{count(len(self.trades), 'trade')}{suffix}"
 
     def resource(self) -> ResourceDraft:
         columns = [

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from finch_app.agent.tools import tool
 from finch_app.providers.records import DataSet, InsiderTrade
 from finch_app.agent.resources import ResourceDraft
-from finch_app.formatting import plural
+from finch_app.formatting import count
 from finch_app.tools._common import Clamped, Ctx, Provenance, Ticker, draft
 
 PER_HOLDING = 25
@@ -50,8 +50,8 @@ class InsiderResult(BaseModel):
     def summary(self) -> str:
         if self.needs_auth:
             return "No holdings yet"
-        lines = plural(len(self.trades), "Form 4 line")
-        return f"{lines} · {plural(self.buys, 'buy')}, {plural(self.sells, 'sell')}"
+        lines = count(len(self.trades), "Form 4 line")
+        return f"{lines} · {count(self.buys, 'buy')}, {count(self.sells, 'sell')}"
 
     def resource(self) -> ResourceDraft | None:
         if self.needs_auth:

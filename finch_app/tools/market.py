@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from finch_app.agent.tools import tool
 from finch_app.providers.records import DataSet, PricePoint, RedditTicker
 from finch_app.agent.resources import ResourceDraft
-from finch_app.formatting import plural
+from finch_app.formatting import count
 from finch_app.tools._common import Ctx, Provenance, Ticker, draft
 
 PriceRange = Literal["5d", "1mo", "3mo", "6mo", "1y", "2y", "5y"]
@@ -80,7 +80,7 @@ class HistoryResult(BaseModel):
 
     def summary(self) -> str:
         change = f" · {self.change_pct:+.1f}%" if self.change_pct is not None else ""
-        return f"{self.symbol} · {plural(len(self.points), 'daily close')} ({self.range}){change}"
+        return f"{self.symbol} · {count(len(self.points), 'daily close')} ({self.range}){change}"
 
     def resource(self) -> ResourceDraft:
         title = f"{self.symbol} price history ({self.range})"
@@ -188,7 +188,7 @@ class SentimentComparison(BaseModel):
     def summary(self) -> str:
         found = sum(1 for t in self.tickers if t.found)
         lead = f" · most discussed {self.most_discussed}" if self.most_discussed else ""
-        return f"{plural(len(self.tickers), 'ticker')}, {found} ranked{lead}"
+        return f"{count(len(self.tickers), 'ticker')}, {found} ranked{lead}"
 
     def resource(self) -> ResourceDraft:
         title = "Reddit sentiment: " + ", ".join(t.ticker for t in self.tickers)

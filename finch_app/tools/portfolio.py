@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from finch_app.agent.tools import tool
 from finch_app.providers.base import load_portfolio
 from finch_app.agent.resources import ResourceDraft
-from finch_app.formatting import money, plural
+from finch_app.formatting import count, money
 from finch_app.tools._common import Ctx, Provenance, draft
 
 
@@ -48,7 +48,7 @@ class PortfolioResult(BaseModel):
     def summary(self) -> str:
         if self.needs_auth:
             return "No holdings yet"
-        return f"{plural(len(self.holdings), 'holding')} · {money(self.total_value, cents=False)}"
+        return f"{count(len(self.holdings), 'holding')} · {money(self.total_value, cents=False)}"
 
     def resource(self) -> ResourceDraft | None:
         if self.needs_auth:

@@ -6,7 +6,7 @@ from pydantic import BaseModel
 
 from finch_app.agent.tools import tool
 from finch_app.agent.resources import ResourceDraft
-from finch_app.formatting import plural
+from finch_app.formatting import count
 from finch_app.tools._common import Clamped, Ctx, Provenance, draft
 
 
@@ -28,7 +28,7 @@ class TrendingResult(BaseModel):
     def summary(self) -> str:
         if not self.tickers:
             return "No tickers"
-        return f"Top {plural(len(self.tickers), 'ticker')} · #1 {self.tickers[0].ticker}"
+        return f"Top {count(len(self.tickers), 'ticker')} · #1 {self.tickers[0].ticker}"
 
     def resource(self) -> ResourceDraft:
         columns = [

@@ -10,65 +10,17 @@ import re
 from collections.abc import Iterable
 from datetime import date, datetime
 
-_IRREGULAR = {"person": "people", "is": "are", "was": "were", "has": "have", "this": "these"}
+from finch_app import formatting
+from finch_app.formatting import compact_money, count, plural, share_pct, signed_pct
 
+__all__ = ["count", "plural", "share_pct", "signed_pct"]
 
-def plural(word: str, n: int) -> str:
-    """`word` for a count of `n`: "purchase"/"purchases", "company"/"companies"."""
-    if n == 1:
-        return word
-    if word in _IRREGULAR:
-        return _IRREGULAR[word]
-    head, _, last = word.rpartition(" ")
-    if head:
-        return f"{head} {plural(last, n)}"
-    if word.endswith("y") and word[-2:-1] not in set("aeiou"):
-        return word[:-1] + "ies"
-    if word.endswith(("s", "x", "ch", "sh")):
-        return word + "es"
-    return word + "s"
-
-
-def count(n: int, word: str) -> str:
-    """ "1 open-market purchase", "2 open-market purchases", "1,204 rows"."""
-    return f"{n:,} {plural(word, n)}"
-
-
-def signed_pct(value: float | None, digits: int = 1) -> str:
-    """A change: "+3.8%", "-13.9%", "0.0%"; "—" when unknown."""
-    if value is None:
-        return "—"
-    rounded = round(value, digits)
-    if rounded == 0:
-        return f"{0:.{digits}f}%"
-    return f"{rounded:+.{digits}f}%"
-
-
-def share_pct(value: float | None, digits: int = 1) -> str:
-    """A part of a whole: "12.5%"."""
-    return "—" if value is None else f"{value:.{digits}f}%"
-
-
-def price(value: float | None) -> str:
-    """A share price, always to the cent: "$187.90", "$1,234.50"."""
-    if value is None:
-        return "—"
-    return f"{'-' if value < 0 else ''}${abs(value):,.2f}"
-
-
-def money(value: float | None) -> str:
-    """An amount: cents below $1,000, whole dollars below $1M, then "$14.2M" / "$1.3B"."""
-    if value is None:
-        return "—"
-    sign = "-" if value < 0 else ""
-    size = abs(value)
-    if size >= 1e9:
-        return f"{sign}${size / 1e9:,.1f}B"
-    if size >= 1e6:
-        return f"{sign}${size / 1e6:,.1f}M"
-    if size >= 1000:
-        return f"{sign}${size:,.0f}"
-    return f"{sign}${size:,.2f}"
+# The app's one vocabulary for numbers and counts (finch_app/formatting.py), under the names
+# the offline model's writers use.
+money = compact_money
+"""An amount: "$187.90", "$68,301", "$14.2M"."""
+price = formatting.money
+"""A share price, always to the cent: "$187.90"."""
 
 
 def number(value: float | None) -> str:
