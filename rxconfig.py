@@ -1,8 +1,16 @@
 """Reflex configuration. Finch's own settings live in finch_app/settings.py."""
 
+import os
+
 import reflex as rx
 
 from finch_app.settings import get_settings
+
+if os.environ.get("FINCH_HOPTRACE") == "1":
+    # Per-hop trace of tool cards for `make bench` (scripts/hoptrace.py); off unless asked for.
+    from scripts.hoptrace import install
+
+    install()
 
 settings = get_settings()
 

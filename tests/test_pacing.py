@@ -87,3 +87,15 @@ async def test_a_busy_follower_gets_tokens_less_often_but_urgent_items_at_once()
     assert len(slow) < len(quick)
     assert slow[-1][1][-1] == "complete"
     assert [item for _, batch in slow for item in batch] == [f"t{i}" for i in range(200)] + ["complete"]
+
+
+async def test_text_is_pushed_less_often_the_more_tabs_stream_at_once():
+    cost = PushCost()
+    assert cost.token_interval() == TOKEN_FLUSH_S
+    readers = [Feed(["start"]).batches(hold=is_token) for _ in range(10)]
+    for reader in readers:
+        assert await anext(reader) == ["start"]
+    assert abs(cost.token_interval() - 10 * TOKEN_FLUSH_S) < 1e-9
+    for reader in readers:
+        await reader.aclose()
+    assert cost.token_interval() == TOKEN_FLUSH_S

@@ -19,13 +19,17 @@ from finch_app.agent.events import AgentEvent, Token
 _END = None
 
 TOKEN_FLUSH_S = 0.05
-"""Streaming text is pushed at most this often; tool events go out at once."""
-TOKEN_FLUSH_MAX_S = 0.5
+"""Streaming text is pushed at most this often (per follower, when it is the only one); tool
+events go out at once."""
+TOKEN_FLUSH_MAX_S = 1.0
 """…and at least this often, however busy the server is."""
 
 
 class Feed:
     """The events of one run for one follower, ending after the run's last event."""
+
+    pacing = 0
+    """Followers of this process reading in paced batches right now (the streaming tabs)."""
 
     def __init__(
         self,
@@ -78,10 +82,12 @@ class Feed:
     ) -> AsyncIterator[list[AgentEvent]]:
         """The events in batches: a batch with any event `hold` refuses goes out at once;
         one of only holdable events waits until `interval` after the previous batch."""
+        Feed.pacing += 1
         try:
             async for batch in self._batches(hold, interval):
                 yield batch
         finally:
+            Feed.pacing -= 1
             self._exit()
 
     async def _batches(
@@ -121,17 +127,21 @@ class Feed:
 
 @dataclass
 class PushCost:
-    """How long a follower's pushes take (lock, state store, send), as a moving average.
+    """How often a follower may push streamed text: the busier the server, the less often.
 
-    When the server is busy each push costs more; streamed text then goes out less often (up to
-    `TOKEN_FLUSH_MAX_S`), which leaves the server time to send the next tool card at once.
-    Tool events are never held back.
+    Every push costs a state lock, a delta, a frame and a render in the page; the cost that
+    matters is the sum over every streaming tab. So text goes out every `TOKEN_FLUSH_S` times
+    the number of tabs streaming in this process (one tab: 20 updates a second; ten: two), and
+    less often still when this tab's own pushes get slow — never less often than
+    `TOKEN_FLUSH_MAX_S`. Tool events are never held back, so a card never waits for text.
     """
 
     average_s: float = 0.0
+    """This follower's push time (lock, state store, send), as a moving average."""
 
     def observe(self, seconds: float) -> None:
         self.average_s = 0.8 * self.average_s + 0.2 * seconds
 
     def token_interval(self) -> float:
-        return min(TOKEN_FLUSH_MAX_S, max(TOKEN_FLUSH_S, 4 * self.average_s))
+        shared = TOKEN_FLUSH_S * max(1, Feed.pacing)
+        return min(TOKEN_FLUSH_MAX_S, max(shared, 4 * self.average_s))

@@ -349,14 +349,7 @@ class LiveTurnState(rx.State):
                 yield rx.set_value("composer", message)  # nothing the user typed is lost
             return
         feed = await runs.follow(started.run_id)
-        async with self:
-            self._run_id = started.run_id
-            if started.title is not None:
-                self.conversation_id = started.conversation_id
-                (await self.get_state(ChatState))._announce(started)
-        if started.title is not None:
-            yield rx.redirect(f"/c/{started.conversation_id}", replace=True)
-        async for update in self._mirror(feed, started.run_id):
+        async for update in self._mirror(feed, started.run_id, started):
             yield update
 
     @rx.event(background=True)
@@ -370,20 +363,29 @@ class LiveTurnState(rx.State):
         async for update in self._mirror(await context.runs.follow(run_id), run_id):
             yield update
 
-    async def _mirror(self, feed: Feed, run_id: str):
-        """Apply a run's events to this tab's state, pacing tokens, until the run ends."""
-        async with self:
-            self._run_id = run_id
-        view = TurnView()
+    async def _mirror(self, feed: Feed, run_id: str, started: StartedRun | None = None):
+        """Apply a run's events to this tab's state, pacing tokens, until the run ends.
+
+        A push takes the tab's state lock (with Redis: round trips) and makes the page render,
+        so batches that change nothing on screen are not pushed: a card never waits behind a
+        push that showed nothing."""
+        view = shown = TurnView()
         cost = PushCost()
-        settled = False
+        first, settled = True, False
         async with aclosing(feed.batches(interval=cost.token_interval)) as batches:
             async for batch in batches:
                 for event in batch:
                     view = apply_event(view, event)
                 saved = [e for e in batch if isinstance(e, ResourceSaved)]
+                if not (first or saved or (view.answer is not None and not settled) or _visible_change(shown, view)):
+                    continue
                 pushing = time.monotonic()
                 async with self:
+                    if first:
+                        self._run_id = run_id
+                        if started is not None and started.title is not None:
+                            self.conversation_id = started.conversation_id
+                            (await self.get_state(ChatState))._announce(started)
                     if saved:
                         await self._list_resources(saved, view.conversation_id)
                     if settled:
@@ -395,6 +397,10 @@ class LiveTurnState(rx.State):
                         self._show(view)
                     self.last_seq = batch[-1].seq
                 cost.observe(time.monotonic() - pushing)
+                shown = view
+                if first and started is not None and started.title is not None:
+                    yield rx.redirect(f"/c/{started.conversation_id}", replace=True)
+                first = False
         async with self:
             self.running = False
         if not feed.found:
@@ -446,3 +452,8 @@ class LiveTurnState(rx.State):
         if view.conversation_id and view.conversation_id != self.conversation_id:
             self.conversation_id = view.conversation_id
         self._view = view
+
+
+def _visible_change(shown: TurnView, view: TurnView) -> bool:
+    """Whether the page would show anything new (cards, text, the conversation)."""
+    return view.cards != shown.cards or view.text != shown.text or view.conversation_id != shown.conversation_id
