@@ -105,6 +105,12 @@ def check(settings: Settings, *, database: bool = True) -> Report:
             "FINCH_ALLOWED_ORIGINS is empty: browsers may only open Finch as http://localhost:"
             f"{settings.port}. Set it to the address people use (e.g. https://finch.example.com)."
         )
+    from finch_app.runs.approvals import BadPolicy, parse_policy
+
+    try:
+        parse_policy(settings.tool_approvals)
+    except BadPolicy as exc:
+        report.errors.append(str(exc))
     if settings.redis_url and not re.match(r"^(rediss?|unix)://", settings.redis_url):
         report.errors.append("REFLEX_REDIS_URL: must start with redis://, rediss:// or unix://.")
     for name in ("openai_api_key", "fmp_api_key"):

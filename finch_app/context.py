@@ -18,6 +18,7 @@ from finch_app.agent.prompts import SYSTEM_PROMPT
 from finch_app.agent.tools import ToolRegistry
 from finch_app.providers.base import Providers
 from finch_app.reads import Reads
+from finch_app.runs.approvals import ApprovalPolicy, parse_policy
 from finch_app.runs.registry import LocalRegistry, RunRegistry
 from finch_app.runs.service import RunService
 from finch_app.settings import Settings, get_settings
@@ -52,7 +53,7 @@ def build_providers(settings: Settings, brokerage: SnapTradeLink | None = None) 
     """The tools' data sources: market data (live, cached, sample) and the user's portfolio."""
     from finch_app.providers.brokerage import BrokeragePortfolio
     from finch_app.providers.market import MarketDataService
-    from finch_app.providers.portfolio import DbPortfolio
+    from finch_app.providers.portfolio import DbPortfolio, HoldingsBook
 
     return Providers(
         market=MarketDataService.from_settings(settings),
@@ -62,6 +63,7 @@ def build_providers(settings: Settings, brokerage: SnapTradeLink | None = None) 
             else DbPortfolio()
         ),
         brokerage_available=brokerage is not None,
+        holdings=HoldingsBook(),
     )
 
 
@@ -96,7 +98,12 @@ def build_context(
         max_rounds=settings.max_tool_rounds,
         tool_result_max_chars=settings.tool_result_max_chars,
     )
-    runs = RunService(agent=agent, settings=settings, registry=registry or build_registry(settings))
+    runs = RunService(
+        agent=agent,
+        settings=settings,
+        registry=registry or build_registry(settings),
+        approvals=ApprovalPolicy(parse_policy(settings.tool_approvals)),
+    )
     return AppContext(
         settings=settings,
         runs=runs,

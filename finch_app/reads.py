@@ -25,7 +25,7 @@ T = TypeVar("T")
 ToolCallRecord = ToolCall
 """A stored tool call as the read side hands it out (detached: reading it touches no database)."""
 
-__all__ = ["ConversationInfo", "Reads", "ResourceSummary", "ToolCallRecord", "TranscriptPage", "Turn"]
+__all__ = ["ConversationInfo", "PendingApproval", "Reads", "ResourceSummary", "ToolCallRecord", "TranscriptPage", "Turn"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,19 @@ class TranscriptPage:
     """Whether older messages exist."""
     cursor: str
     """Id of the oldest message on the page: the next page ends before it."""
+
+
+@dataclass(frozen=True)
+class PendingApproval:
+    """A change waiting for the user's yes."""
+
+    run_id: str
+    conversation_id: str
+    tool_call_id: str
+    tool_name: str
+    arguments: dict[str, Any]
+    description: str
+    requested_at: datetime
 
 
 @dataclass(frozen=True)
@@ -155,6 +168,35 @@ class Reads:
                     return None
                 turns = crud.conversation_turns(session=session, user_id=user_id, conversation_id=conversation_id)
                 return _info(conversation), turns
+
+        return await _read(work)
+
+    async def pending_approvals(self, user_id: str) -> list[PendingApproval]:
+        """The user's changes waiting for a decision, oldest first."""
+
+        def work() -> list[PendingApproval]:
+            with session_scope() as session:
+                return [
+                    PendingApproval(
+                        run_id=run.id,
+                        conversation_id=run.conversation_id,
+                        tool_call_id=call.tool_call_id,
+                        tool_name=call.name,
+                        arguments=dict(call.arguments or {}),
+                        description=call.description or "",
+                        requested_at=run.paused_at or call.started_at,
+                    )
+                    for call, run in crud.pending_approvals(session=session, user_id=user_id)
+                ]
+
+        return await _read(work)
+
+    async def allowed_tools(self, user_id: str) -> list[str]:
+        """The tools the user chose to always allow, by name."""
+
+        def work() -> list[str]:
+            with session_scope() as session:
+                return sorted(crud.allowed_tools(session=session, user_id=user_id))
 
         return await _read(work)
 

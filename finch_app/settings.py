@@ -79,6 +79,13 @@ class Settings(BaseSettings):
     run_lease_s: float = Field(10.0, gt=0)
     """A run whose worker stops renewing its lease for this long is marked `interrupted`
     by another worker (within about 1.5× this)."""
+    approval_timeout_s: float = Field(86_400.0, gt=0)
+    """A change waiting for the user's approval is denied ("nobody approved it in time") after this long."""
+    tool_approvals: str = ""
+    """The operator's approval policy, per tool: `name=ask|allow|require`, comma-separated.
+    `ask` (the default for tools that change data): the user approves each call, or chooses to
+    always allow the tool; `require`: ask every time, the user cannot always allow it; `allow`: run
+    at once. Tools not named: those that change data ask, the others run at once."""
     transcript_page: int = Field(50, ge=2)
     """Messages shown when a conversation opens, and added by each "Load earlier messages"."""
 

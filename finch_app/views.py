@@ -20,6 +20,8 @@ from finch_app.agent.events import (
     ResourceSaved,
     RunStarted,
     Token,
+    ToolApprovalDecided,
+    ToolApprovalRequired,
     ToolCallComplete,
     ToolCallProgress,
     ToolCallStart,
@@ -71,6 +73,11 @@ class CardView:
     """"📊 Saved: Recent Senate trades (50 rows)", or "… 120 rows so far" while rows arrive."""
     timer_delay: str = "0ms"
     """Negative CSS animation delay, so a card drawn late (reload, another tab) shows the true elapsed time."""
+    run_id: str = ""
+    description: str = ""
+    """For a call that changes data: the change in plain words (what the user approves)."""
+    decision: str = ""
+    """"Approved by alice", "Denied: …" once decided."""
 
 
 @dataclass
@@ -83,6 +90,8 @@ class StepView:
     duration: str
     summary: str
     error: str
+    audit: str = ""
+    """For a call that asked first: who decided what, when and through which door."""
 
 
 @dataclass
@@ -121,12 +130,31 @@ def status_label(status: str, duration_ms: int | None, error: str | None) -> str
             return "Cancelled"
         case ToolStatus.INTERRUPTED:
             return "Interrupted"
+        case ToolStatus.AWAITING_APPROVAL:
+            return "Waiting for your approval"
+        case ToolStatus.DENIED:
+            return f"Not approved{': ' + error if error else ''}"
         case _:
             return "Calling…"
 
 
+_DOORS = {"browser": "in the browser", "api": "through the API", "expiry": "when it expired"}
+
+
+def audit_label(decision: str | None, by: str | None, via: str | None, at: datetime | None, reason: str | None) -> str:
+    """ "Approved by alice in the browser · Nov 27, 14:02 UTC" (empty when nobody decided)."""
+    if not decision:
+        return ""
+    verb = "Approved" if decision == "approved" else "Denied"
+    who = "" if via == "expiry" else f" by {by}" if by else ""
+    when = f" · {at:%b %d, %H:%M} UTC" if at else ""
+    why = f" — {reason}" if reason and decision != "approved" else ""
+    return f"{verb}{who} {_DOORS.get(via or '', '')}{when}{why}".replace("  ", " ").strip()
+
+
 def message_from_turn(turn: Turn) -> MessageView:
-    """A stored message (and its run's tool calls) as a transcript row."""
+    """A stored message (and its run's tool calls) as a transcript row; an answer that waits for
+    the user's approval carries its cards, with the waiting ones' buttons."""
     message = turn.message
     steps = [
         StepView(
@@ -136,9 +164,28 @@ def message_from_turn(turn: Turn) -> MessageView:
             duration=seconds(call.duration_ms),
             summary=call.summary or "",
             error=call.error or "",
+            audit=audit_label(call.decision, call.decided_by, call.decided_via, call.decided_at, call.decision_reason),
         )
         for call in turn.tool_calls
     ]
+    cards = []
+    if message.status == MessageStatus.AWAITING_APPROVAL:
+        cards = [
+            CardView(
+                tool_call_id=call.tool_call_id,
+                tool_name=call.name,
+                arguments=arguments_label(call.arguments or {}),
+                status=call.status,
+                started_at_ms=int(call.started_at.timestamp() * 1000) if call.started_at else 0,
+                status_label=status_label(call.status, call.duration_ms, call.error),
+                summary=call.summary or "",
+                error=call.error or "",
+                run_id=call.run_id,
+                description=call.description or "",
+                decision=audit_label(call.decision, call.decided_by, call.decided_via, None, call.decision_reason),
+            )
+            for call in turn.tool_calls
+        ]
     total = _span_ms(turn)
     return MessageView(
         id=message.id,
@@ -150,6 +197,7 @@ def message_from_turn(turn: Turn) -> MessageView:
         needs_auth=message.needs_auth,
         steps=steps,
         steps_label=steps_label(steps, total),
+        cards=cards,
     )
 
 
@@ -199,6 +247,7 @@ def apply_event(view: TurnView, event: AgentEvent) -> TurnView:
                 tool_name=event.tool_name,
                 arguments=arguments_label(event.arguments),
                 started_at_ms=now_ms,
+                run_id=event.run_id,
             )
             return dataclasses.replace(
                 view, cards=[*view.cards, card], first_start_ms=view.first_start_ms or now_ms
@@ -228,6 +277,20 @@ def apply_event(view: TurnView, event: AgentEvent) -> TurnView:
             else:
                 label = f"📊 Saved: {event.title} ({count(event.row_count, 'row')})"
             return _update_card(view, event.tool_call_id, resource_id=event.resource_id, resource_label=label)
+        case ToolApprovalRequired():
+            return _update_card(
+                view,
+                event.tool_call_id,
+                status=ToolStatus.AWAITING_APPROVAL,
+                status_label=status_label(ToolStatus.AWAITING_APPROVAL, None, None),
+                description=event.description,
+            )
+        case ToolApprovalDecided():
+            decision = "approved" if event.approved else "denied"
+            changes: dict[str, Any] = {"decision": audit_label(decision, event.decided_by, event.via, None, event.reason)}
+            if event.approved:
+                changes |= {"status": ToolStatus.RUNNING, "status_label": "Approved — running…"}
+            return _update_card(view, event.tool_call_id, **changes)
         case Token():
             return dataclasses.replace(view, text=view.text + event.text)
         case AssistantMessage():
@@ -251,6 +314,11 @@ def apply_event(view: TurnView, event: AgentEvent) -> TurnView:
                     error="" if status == MessageStatus.CANCELLED else event.error,
                     retryable=event.retryable,
                 ),
+            )
+        case Done() if event.status == "awaiting_approval":
+            # Paused for the user's decision: the turn so far joins the transcript, its cards asking.
+            return dataclasses.replace(
+                view, running=False, answer=_answer(view, view.text, status=MessageStatus.AWAITING_APPROVAL)
             )
         case Done():
             return dataclasses.replace(view, running=False)
@@ -322,6 +390,7 @@ def _answer(
             duration=seconds(c.duration_ms) if c.status == ToolStatus.COMPLETED else "",
             summary=c.summary,
             error=c.error,
+            audit=c.decision,
         )
         for c in view.cards
     ]

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, TypeAdapter
 
+from finch_app.agent.approvals import ResumeState
 from finch_app.agent.status import RunStatus, ToolStatus
 
 
@@ -65,6 +66,29 @@ class ToolCallComplete(_Event):
     """The result text the model saw. Kept for history replay; never on the wire."""
 
 
+class ToolApprovalRequired(_Event):
+    """A tool call that changes the user's data waits for their yes (the run pauses after its round)."""
+
+    type: Literal["tool_approval_required"] = "tool_approval_required"
+    tool_call_id: str
+    tool_name: str
+    arguments: dict[str, JsonValue]
+    description: str
+    """The change in plain words, e.g. "Add 10 shares of NVDA at $120.00 to your holdings"."""
+
+
+class ToolApprovalDecided(_Event):
+    """The user decided on a waiting call: approved (it runs now) or denied (it never runs)."""
+
+    type: Literal["tool_approval_decided"] = "tool_approval_decided"
+    tool_call_id: str
+    approved: bool
+    reason: str = ""
+    decided_by: str = ""
+    via: str = ""
+    """"browser", "api" or "expiry"."""
+
+
 class ResourceSaved(_Event):
     type: Literal["resource"] = "resource"
     resource_id: str
@@ -91,6 +115,11 @@ class AssistantMessage(_Event):
 class Done(_Event):
     type: Literal["done"] = "done"
     message: str = "Stream complete"
+    status: Literal["completed", "awaiting_approval"] = "completed"
+    """`awaiting_approval`: the run paused for the user's decision on the calls of its
+    `tool_approval_required` events; it goes on (and can be followed again) once they decide."""
+    resume: ResumeState | None = Field(None, exclude=True, repr=False)
+    """How to go on after a pause. Kept by the run's owner; never on the wire."""
 
 
 class Error(_Event):
@@ -110,6 +139,8 @@ AgentEvent = Annotated[
     | ToolCallStart
     | ToolCallProgress
     | ToolCallComplete
+    | ToolApprovalRequired
+    | ToolApprovalDecided
     | ResourceSaved
     | Token
     | AssistantMessage

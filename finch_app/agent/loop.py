@@ -19,6 +19,14 @@ from typing import Any, Generic
 
 from pydantic import BaseModel
 
+from finch_app.agent.approvals import (
+    ApprovalRule,
+    Decision,
+    PendingCall,
+    ResumeState,
+    ask_when_data_changes,
+    denied_result,
+)
 from finch_app.agent.events import (
     AgentEvent,
     AssistantMessage,
@@ -27,6 +35,8 @@ from finch_app.agent.events import (
     EventStamp,
     ResourceSaved,
     Token,
+    ToolApprovalDecided,
+    ToolApprovalRequired,
     ToolCallComplete,
     ToolCallProgress,
     ToolCallStart,
@@ -104,6 +114,7 @@ class Agent(Generic[DepsT]):
         stamp: EventStamp,
         user_id: str,
         resources: ResourceSink | None = None,
+        needs_approval: ApprovalRule = ask_when_data_changes,
     ) -> AsyncIterator[AgentEvent]:
         """Answer `user_message` given the earlier conversation, as a stream of events.
 
@@ -111,15 +122,96 @@ class Agent(Generic[DepsT]):
             stamp: Numbers the events; the run's owner shares it, so its own events
                 (`run_started`, the closing ones of a stopped run) take their place in order.
             resources: Where tool results are kept as resources; None keeps nothing.
+            needs_approval: Which calls wait for the user's yes (a round with one pauses the run).
         """
         messages = [
             ChatMessage(role="system", content=self.system_prompt),
             *history,
             ChatMessage(role="user", content=user_message),
         ]
-        answer = ""
-        needs_auth = False
-        for _round in range(self.max_rounds):
+        rounds = self._rounds(messages, ResumeState(), stamp, user_id, resources, needs_approval)
+        async with aclosing(rounds) as events:
+            async for event in events:
+                yield event
+
+    async def resume(
+        self,
+        *,
+        history: list[ChatMessage],
+        user_message: str,
+        state: ResumeState,
+        decisions: dict[str, Decision],
+        stamp: EventStamp,
+        user_id: str,
+        resources: ResourceSink | None = None,
+        needs_approval: ApprovalRule = ask_when_data_changes,
+    ) -> AsyncIterator[AgentEvent]:
+        """Go on with a paused run once every waiting call has a decision: approved calls run now,
+        denied ones tell the model so; then the next model round, exactly as if it had never paused."""
+        messages = [
+            ChatMessage(role="system", content=self.system_prompt),
+            *history,
+            ChatMessage(role="user", content=user_message),
+            *state.messages,
+        ]
+        results = dict(state.results)
+        needs_auth_calls: set[str] = set()
+        approved: list[tuple[ToolCallRequest, ToolSpec, BaseModel]] = []
+        for pending in state.pending:
+            call, decision = pending.call, decisions[pending.call.id]
+            yield ToolApprovalDecided(
+                **stamp(),
+                tool_call_id=call.id,
+                approved=decision.approved,
+                reason=decision.reason,
+                decided_by=decision.decided_by,
+                via=decision.via,
+            )
+            spec = self.registry.get(call.name)
+            if decision.approved and spec is not None:
+                approved.append((call, spec, spec.parse_arguments(call.arguments)))
+                continue
+            results[call.id] = denied_result(decision.reason)
+            yield ToolCallComplete(
+                **stamp(),
+                tool_call_id=call.id,
+                tool_name=call.name,
+                status=ToolStatus.DENIED if spec is not None else ToolStatus.ERROR,
+                duration_ms=0,
+                error=decision.reason or "Not approved",
+                output=results[call.id],
+            )
+        if approved:
+            async with aclosing(self._execute(approved, stamp, user_id, results, needs_auth_calls, resources)) as events:
+                async for event in events:
+                    yield event
+        paused_round = next(m for m in reversed(messages) if m.role == "assistant" and m.tool_calls)
+        messages.extend(
+            ChatMessage(role="tool", tool_call_id=call.id, name=call.name, content=results[call.id])
+            for call in paused_round.tool_calls
+        )
+        carried = ResumeState(
+            answer=state.answer, needs_auth=state.needs_auth or bool(needs_auth_calls), rounds=state.rounds
+        )
+        rounds = self._rounds(messages, carried, stamp, user_id, resources, needs_approval)
+        async with aclosing(rounds) as events:
+            async for event in events:
+                yield event
+
+    async def _rounds(
+        self,
+        messages: list[ChatMessage],
+        carried: ResumeState,
+        stamp: EventStamp,
+        user_id: str,
+        resources: ResourceSink | None,
+        needs_approval: ApprovalRule,
+    ) -> AsyncIterator[AgentEvent]:
+        """Model rounds from `carried.rounds` on, until an answer, an error, a pause or the limit."""
+        question_at = max(i for i, m in enumerate(messages) if m.role == "user")
+        answer = carried.answer
+        needs_auth = carried.needs_auth
+        for round_number in range(carried.rounds, self.max_rounds):
             round_text = ""
             calls: list[ToolCallRequest] = []
             try:
@@ -152,25 +244,29 @@ class Agent(Generic[DepsT]):
                 yield AssistantMessage(**stamp(), content=answer, needs_auth=needs_auth)
                 yield Done(**stamp())
                 return
-            messages.append(
-                ChatMessage(role="assistant", content=round_text or None, tool_calls=calls)
-            )
+            messages.append(ChatMessage(role="assistant", content=round_text or None, tool_calls=calls))
             results: dict[str, str] = {}
             needs_auth_calls: set[str] = set()
+            pending: list[PendingCall] = []
             # aclosing: if our consumer goes away, the tool tasks are cancelled now, not at GC.
-            async with aclosing(self._run_tools(calls, stamp, user_id, results, needs_auth_calls, resources)) as events:
+            tools = self._run_tools(calls, stamp, user_id, results, needs_auth_calls, resources, needs_approval, pending)
+            async with aclosing(tools) as events:
                 async for event in events:
                     yield event
             needs_auth = needs_auth or bool(needs_auth_calls)
-            for call in calls:
-                messages.append(
-                    ChatMessage(
-                        role="tool",
-                        tool_call_id=call.id,
-                        name=call.name,
-                        content=results[call.id],
-                    )
+            if pending:
+                state = ResumeState(
+                    messages=messages[question_at + 1 :],
+                    answer=answer,
+                    needs_auth=needs_auth,
+                    rounds=round_number + 1,
+                    results=results,
+                    pending=pending,
                 )
+                yield Done(**stamp(), status="awaiting_approval", resume=state)
+                return
+            for call in calls:
+                messages.append(ChatMessage(role="tool", tool_call_id=call.id, name=call.name, content=results[call.id]))
         note = (
             f"I stopped after {self.max_rounds} rounds of tool calls without reaching a "
             "final answer. Try asking a narrower question."
@@ -188,8 +284,11 @@ class Agent(Generic[DepsT]):
         results: dict[str, str],
         needs_auth_calls: set[str],
         resources: ResourceSink | None,
+        needs_approval: ApprovalRule,
+        pending: list[PendingCall],
     ) -> AsyncIterator[AgentEvent]:
-        """Start every call of one round at once; yield their events as they happen."""
+        """Start every call of one round at once and yield their events as they happen; calls
+        that must wait for the user's yes are announced and left in `pending`."""
         runnable: list[tuple[ToolCallRequest, ToolSpec, BaseModel]] = []
         rejected: list[tuple[ToolCallRequest, str]] = []
         for call in calls:
@@ -205,13 +304,16 @@ class Agent(Generic[DepsT]):
                     **stamp(), tool_call_id=call.id, tool_name=call.name, arguments=_raw_arguments(call)
                 )
                 continue
+            arguments = params.model_dump(mode="json")
+            yield ToolCallStart(**stamp(), tool_call_id=call.id, tool_name=call.name, arguments=arguments)
+            if needs_approval(spec.name, spec.changes_data):
+                description = spec.describe_call(params)
+                pending.append(PendingCall(call=call, description=description))
+                yield ToolApprovalRequired(
+                    **stamp(), tool_call_id=call.id, tool_name=call.name, arguments=arguments, description=description
+                )
+                continue
             runnable.append((call, spec, params))
-            yield ToolCallStart(
-                **stamp(),
-                tool_call_id=call.id,
-                tool_name=call.name,
-                arguments=params.model_dump(mode="json"),
-            )
         for call, message in rejected:
             results[call.id] = f"Error: {message}"
             yield ToolCallComplete(
@@ -225,7 +327,20 @@ class Agent(Generic[DepsT]):
             )
         if not runnable:
             return
+        async with aclosing(self._execute(runnable, stamp, user_id, results, needs_auth_calls, resources)) as events:
+            async for event in events:
+                yield event
 
+    async def _execute(
+        self,
+        runnable: list[tuple[ToolCallRequest, ToolSpec, BaseModel]],
+        stamp: EventStamp,
+        user_id: str,
+        results: dict[str, str],
+        needs_auth_calls: set[str],
+        resources: ResourceSink | None,
+    ) -> AsyncIterator[AgentEvent]:
+        """Run validated calls concurrently; their progress, saved rows and completions as they happen."""
         inbox: asyncio.Queue[_Progress | _Saved | _Finished] = asyncio.Queue()
         tasks = [
             asyncio.create_task(

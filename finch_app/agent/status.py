@@ -12,16 +12,22 @@ from enum import StrEnum
 
 class ToolStatus(StrEnum):
     RUNNING = "running"
+    AWAITING_APPROVAL = "awaiting_approval"
+    """It changes the user's data: it runs only once the user approves it."""
     COMPLETED = "completed"
     ERROR = "error"
     CANCELLED = "cancelled"
     """Stopped by the user (or a client that went away) before it finished."""
     INTERRUPTED = "interrupted"
     """Its server stopped before it finished."""
+    DENIED = "denied"
+    """The user said no (or nobody said yes in time): it never ran."""
 
 
 class RunStatus(StrEnum):
     RUNNING = "running"
+    AWAITING_APPROVAL = "awaiting_approval"
+    """Paused, with no task: it goes on when the user decides on its pending tool calls."""
     COMPLETED = "completed"
     ERROR = "error"
     CANCELLED = "cancelled"
@@ -29,6 +35,8 @@ class RunStatus(StrEnum):
 
 
 class MessageStatus(StrEnum):
+    AWAITING_APPROVAL = "awaiting_approval"
+    """The answer so far of a run waiting for the user's decision."""
     COMPLETED = "completed"
     ERROR = "error"
     CANCELLED = "cancelled"
@@ -38,6 +46,7 @@ class MessageStatus(StrEnum):
 
 
 ENDED_RUN_TO_MESSAGE = {
+    RunStatus.AWAITING_APPROVAL: MessageStatus.AWAITING_APPROVAL,
     RunStatus.COMPLETED: MessageStatus.COMPLETED,
     RunStatus.ERROR: MessageStatus.ERROR,
     RunStatus.CANCELLED: MessageStatus.CANCELLED,

@@ -65,6 +65,18 @@ class ToolSpec:
     description: str
     params_model: type[BaseModel]
     func: Callable[..., Awaitable[Any]]
+    changes_data: bool = False
+    """It changes the user's data, so by default it asks the user first (agent/approvals.py)."""
+    describe: Callable[..., str] | None = None
+    """The change a call would make, in plain words, from its validated arguments."""
+
+    def describe_call(self, params: BaseModel) -> str:
+        """ "Add 10 shares of NVDA at $120.00 to your holdings"; the tool and its arguments when
+        the tool has no words of its own."""
+        if self.describe is not None:
+            return self.describe(**params.model_dump())
+        arguments = ", ".join(f"{k}={v!r}" for k, v in params.model_dump().items())
+        return f"Run {self.name}({arguments})"
 
     def schema(self) -> dict[str, Any]:
         """The OpenAI function-tool schema for this tool."""
@@ -133,8 +145,25 @@ def _parse_docstring(doc: str) -> tuple[str, dict[str, str]]:
     return "\n".join(description).strip(), args
 
 
-def tool(func: Callable[..., Awaitable[Any]]) -> ToolSpec:
-    """Turn `async def name(ctx, ...) -> Model` into a ToolSpec with a JSON schema."""
+def tool(
+    func: Callable[..., Awaitable[Any]] | None = None,
+    *,
+    changes_data: bool = False,
+    describe: Callable[..., str] | None = None,
+) -> Any:
+    """Turn `async def name(ctx, ...) -> Model` into a ToolSpec with a JSON schema.
+
+    `@tool` for a tool that only reads; `@tool(changes_data=True, describe=...)` for one that
+    changes the user's data (it asks first; `describe` takes the call's arguments and says the
+    change in plain words)."""
+    if func is None:
+        return functools.partial(_make_tool, changes_data=changes_data, describe=describe)
+    return _make_tool(func, changes_data=changes_data, describe=describe)
+
+
+def _make_tool(
+    func: Callable[..., Awaitable[Any]], *, changes_data: bool, describe: Callable[..., str] | None
+) -> ToolSpec:
     if not inspect.iscoroutinefunction(func):
         raise TypeError(f"tool {func.__name__} must be an async function")
     signature = inspect.signature(func)
@@ -157,6 +186,8 @@ def tool(func: Callable[..., Awaitable[Any]]) -> ToolSpec:
         description=description,
         params_model=params_model,
         func=func,
+        changes_data=changes_data,
+        describe=describe,
     )
 
 

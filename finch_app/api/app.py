@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from finch_app.agent.events import agent_event_adapter
-from finch_app.api.routes import auth, chat, conversations, health, resources
+from finch_app.api.routes import approvals, auth, chat, conversations, health, resources
 from finch_app.api.security import SecurityHeaders
 from finch_app.runs.service import RunRefused
 
@@ -81,7 +81,7 @@ def create_api() -> FastAPI:
         openapi_url="/api/openapi.json",
         swagger_ui_oauth2_redirect_url="/api/docs/oauth2-redirect",
     )
-    for routes in (chat, conversations, resources, auth, health):
+    for routes in (chat, approvals, conversations, resources, auth, health):
         app.include_router(routes.router)
     # Outermost: covers these routes and, in prod mode, Reflex's pages and assets mounted below.
     app.add_middleware(SecurityHeaders)

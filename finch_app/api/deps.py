@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request, Response, status
 from fastapi.routing import APIRoute
 
-from finch_app.auth import api_identity
+from finch_app.auth import Identity, api_identity
 from finch_app.context import AppContext, app_context
 from finch_app.settings import get_settings
 
@@ -27,13 +27,18 @@ def get_context() -> AppContext:
     return app_context()
 
 
-def current_user_id(request: Request) -> str:
+def current_identity(request: Request) -> Identity:
     """The caller: the local user (`FINCH_AUTH=none`), a bearer token's owner, or (header
     mode) the trusted proxy's user. Anything else is a 401 that does not say why."""
     peer = request.client.host if request.client else ""
     identity = api_identity(get_settings(), request.headers, peer)
     if identity is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, UNAUTHORIZED, headers={"WWW-Authenticate": "Bearer"})
+    return identity
+
+
+def current_user_id(identity: Annotated[Identity, Depends(current_identity)]) -> str:
+    """The caller's user id (see `current_identity`)."""
     return identity.user_id
 
 
@@ -44,6 +49,7 @@ def heartbeat_interval() -> float:
 
 Context = Annotated[AppContext, Depends(get_context)]
 UserId = Annotated[str, Depends(current_user_id)]
+Caller = Annotated[Identity, Depends(current_identity)]
 
 
 class BoundedBodyRoute(APIRoute):

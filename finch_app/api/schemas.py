@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from finch_app.agent.status import MessageStatus, ToolStatus
-from finch_app.reads import ConversationInfo, ResourceSummary, ToolCallRecord
+from finch_app.agent.status import MessageStatus, RunStatus, ToolStatus
+from finch_app.reads import ConversationInfo, PendingApproval, ResourceSummary, ToolCallRecord
 
 
 class ApiModel(BaseModel):
@@ -54,7 +54,29 @@ class ToolCallResult(ApiModel):
         )
 
 
+class PendingApprovalOut(ApiModel):
+    run_id: str
+    conversation_id: str
+    tool_call_id: str
+    tool_name: str
+    arguments: dict[str, JsonValue]
+    description: str
+    """The change in plain words, e.g. "Add 10 shares of NVDA at $120.00 to your holdings"."""
+    requested_at: datetime
+    expires_at: datetime
+    """When it is denied by itself if nobody decides (`FINCH_APPROVAL_TIMEOUT_S`)."""
+
+    @classmethod
+    def of(cls, pending: PendingApproval, timeout_s: float) -> PendingApprovalOut:
+        return cls(
+            **{name: getattr(pending, name) for name in cls.model_fields if name != "expires_at"},
+            expires_at=pending.requested_at + timedelta(seconds=timeout_s),
+        )
+
+
 class ChatResponse(ApiModel):
+    status: RunStatus = RunStatus.COMPLETED
+    """How the run stands: completed, error, cancelled, or awaiting_approval (see `pending_approvals`)."""
     content: str
     """The answer (markdown). Partial if the run was stopped; empty after a model error."""
     needs_auth: bool = False
@@ -67,6 +89,27 @@ class ChatResponse(ApiModel):
     """Set when the run ended without an answer (model error, stop)."""
     retryable: bool = False
     """Whether sending the same message again may succeed."""
+    pending_approvals: list[PendingApprovalOut] = []
+    """With status `awaiting_approval`: the changes waiting for a decision
+    (`POST /api/runs/{run_id}/approvals/{tool_call_id}`)."""
+
+
+class DecisionIn(ApiModel):
+    decision: Literal["approve", "deny"]
+    reason: str = Field("", max_length=500)
+    """Why not (a denial): the model is told."""
+    always_allow: bool = False
+    """With `approve`: this tool runs without asking from now on (unless the operator requires asking)."""
+
+
+class DecisionOut(ApiModel):
+    decided: bool
+    """False when it had been decided already (deciding twice changes nothing)."""
+    approved: bool
+    resumed: bool
+    """The run went on: follow it with `GET /api/runs/{run_id}/stream`."""
+    run_id: str
+    conversation_id: str
 
 
 class ConversationSummary(ApiModel):

@@ -9,8 +9,50 @@ from __future__ import annotations
 import reflex as rx
 
 from finch_app.settings import get_settings
+from finch_app.states.chat import ChatState
 from finch_app.states.results import ResultsState
 from finch_app.views import CardView
+
+
+def approval_form(card: rx.Var[CardView]) -> rx.Component:
+    """The question a change asks: what it would do, in plain words and exactly, and the user's answer."""
+    return rx.cond(
+        card.decision == "",
+        rx.el.form(
+            rx.el.p(card.description, class_name="finch-card-ask", custom_attrs={"data-testid": "approval-description"}),
+            rx.el.input(type="hidden", name="run_id", value=card.run_id),
+            rx.el.input(type="hidden", name="tool_call_id", value=card.tool_call_id),
+            rx.el.div(
+                rx.el.button(
+                    "Approve",
+                    type="button",
+                    on_click=ChatState.approve(card.run_id, card.tool_call_id),
+                    class_name="finch-btn finch-btn-send",
+                    custom_attrs={"data-testid": "approve"},
+                ),
+                rx.el.button(
+                    "Always allow " + card.tool_name,
+                    type="button",
+                    on_click=ChatState.approve_always(card.run_id, card.tool_call_id),
+                    class_name="finch-action",
+                    custom_attrs={"data-testid": "approve-always"},
+                ),
+                rx.el.input(
+                    name="reason",
+                    placeholder="Reason (optional)",
+                    max_length=500,
+                    aria_label="Reason for denying",
+                    class_name="finch-card-reason",
+                    custom_attrs={"data-testid": "deny-reason"},
+                ),
+                rx.el.button("Deny", type="submit", class_name="finch-action", custom_attrs={"data-testid": "deny"}),
+                class_name="finch-card-decide",
+            ),
+            on_submit=ChatState.deny,
+            reset_on_submit=False,
+            class_name="finch-card-approval",
+        ),
+    )
 
 
 def tool_card(card: rx.Var[CardView]) -> rx.Component:
@@ -46,6 +88,8 @@ def tool_card(card: rx.Var[CardView]) -> rx.Component:
             ),
         ),
         rx.cond(card.summary != "", rx.el.div(card.summary, class_name="finch-card-summary")),
+        rx.cond(card.status == "awaiting_approval", approval_form(card)),
+        rx.cond(card.decision != "", rx.el.div(card.decision, class_name="finch-card-decision")),
         rx.cond(
             card.resource_id != "",
             rx.el.button(

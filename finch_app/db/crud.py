@@ -13,7 +13,7 @@ from sqlalchemy import delete, func, update
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
-from finch_app.agent.status import OPEN_TOOL_FATE, MessageStatus, RunStatus, ToolStatus
+from finch_app.agent.status import ENDED_RUN_TO_MESSAGE, OPEN_TOOL_FATE, MessageStatus, RunStatus, ToolStatus
 from finch_app.db.models import (
     BrokerageConnection,
     Conversation,
@@ -22,6 +22,7 @@ from finch_app.db.models import (
     Resource,
     Run,
     ToolCall,
+    ToolPermission,
     new_id,
     utcnow,
 )
@@ -112,6 +113,43 @@ def add_message(
         error=error,
         retryable=retryable,
     )
+    session.add(message)
+    touch_conversation(session=session, user_id=user_id, conversation_id=conversation_id)
+    session.flush()
+    return message
+
+
+def set_answer(
+    *,
+    session: Session,
+    user_id: str,
+    conversation_id: str,
+    run_id: str,
+    content: str,
+    status: str,
+    needs_auth: bool = False,
+    error: str | None = None,
+    retryable: bool = False,
+) -> Message:
+    """The run's answer: written once, or updated when a paused run goes on (one answer per run)."""
+    message = session.exec(
+        select(Message).where(Message.run_id == run_id, Message.user_id == user_id, Message.role == "assistant")
+    ).first()
+    if message is None:
+        return add_message(
+            session=session,
+            user_id=user_id,
+            conversation_id=conversation_id,
+            role="assistant",
+            content=content,
+            run_id=run_id,
+            status=status,
+            needs_auth=needs_auth,
+            error=error,
+            retryable=retryable,
+        )
+    message.content, message.status, message.needs_auth = content, status, needs_auth
+    message.error, message.retryable = error, retryable
     session.add(message)
     touch_conversation(session=session, user_id=user_id, conversation_id=conversation_id)
     session.flush()
@@ -238,6 +276,180 @@ def mark_interrupted_runs(*, session: Session) -> int:
     return sum(interrupt_run(session=session, user_id=run.user_id, run_id=run.id) for run in stale)
 
 
+# --- approvals --------------------------------------------------------------------------------
+
+
+def record_tool_awaiting(*, session: Session, user_id: str, run_id: str, tool_call_id: str, description: str) -> None:
+    session.exec(
+        update(ToolCall)
+        .where(ToolCall.run_id == run_id, ToolCall.user_id == user_id, ToolCall.tool_call_id == tool_call_id)  # type: ignore[arg-type]
+        .values(status=ToolStatus.AWAITING_APPROVAL, description=description)
+    )
+
+
+def record_tool_approved(*, session: Session, user_id: str, run_id: str, tool_call_id: str) -> None:
+    """An approved call runs now (so a crash from here on leaves it `interrupted`, like any call)."""
+    session.exec(
+        update(ToolCall)
+        .where(ToolCall.run_id == run_id, ToolCall.user_id == user_id, ToolCall.tool_call_id == tool_call_id)  # type: ignore[arg-type]
+        .values(status=ToolStatus.RUNNING)
+    )
+
+
+def pause_run(*, session: Session, user_id: str, run_id: str, resume_state: dict[str, Any]) -> None:
+    session.exec(
+        update(Run)
+        .where(Run.id == run_id, Run.user_id == user_id)  # type: ignore[arg-type]
+        .values(status=RunStatus.AWAITING_APPROVAL, paused_at=utcnow(), resume_state=resume_state)
+    )
+
+
+def decide_tool_call(
+    *,
+    session: Session,
+    user_id: str,
+    run_id: str,
+    tool_call_id: str,
+    approved: bool,
+    decided_by: str,
+    via: str,
+    reason: str,
+) -> bool:
+    """Record a decision on a waiting call, once: False when it was not waiting (decided already)."""
+    decided = session.exec(
+        update(ToolCall)
+        .where(
+            ToolCall.run_id == run_id,  # type: ignore[arg-type]
+            ToolCall.user_id == user_id,  # type: ignore[arg-type]
+            ToolCall.tool_call_id == tool_call_id,  # type: ignore[arg-type]
+            ToolCall.status == ToolStatus.AWAITING_APPROVAL,  # type: ignore[arg-type]
+            col(ToolCall.decision).is_(None),
+        )
+        .values(
+            decision="approved" if approved else "denied",
+            decided_by=decided_by,
+            decided_at=utcnow(),
+            decided_via=via,
+            decision_reason=reason or None,
+        )
+    )
+    return decided.rowcount == 1
+
+
+def get_tool_call(*, session: Session, user_id: str, run_id: str, tool_call_id: str) -> ToolCall | None:
+    return session.exec(
+        select(ToolCall).where(ToolCall.run_id == run_id, ToolCall.user_id == user_id, ToolCall.tool_call_id == tool_call_id)
+    ).first()
+
+
+def waiting_calls(*, session: Session, user_id: str, run_id: str) -> Sequence[ToolCall]:
+    """The run's calls that wait for the user (decided or not), in the model's order."""
+    return session.exec(
+        select(ToolCall)
+        .where(ToolCall.run_id == run_id, ToolCall.user_id == user_id, ToolCall.status == ToolStatus.AWAITING_APPROVAL)
+        .order_by(col(ToolCall.position))
+    ).all()
+
+
+def resume_run(*, session: Session, user_id: str, run_id: str) -> Run | None:
+    """Take a paused run whose calls are all decided, once: it is `running` again (None: not paused
+    any more, or a call still waits)."""
+    run = session.exec(select(Run).where(Run.id == run_id, Run.user_id == user_id)).first()
+    if run is None or run.status != RunStatus.AWAITING_APPROVAL:
+        return None
+    if any(c.decision is None for c in waiting_calls(session=session, user_id=user_id, run_id=run_id)):
+        return None
+    taken = session.exec(
+        update(Run)
+        .where(Run.id == run_id, Run.user_id == user_id, Run.status == RunStatus.AWAITING_APPROVAL)  # type: ignore[arg-type]
+        .values(status=RunStatus.RUNNING, paused_at=None)
+    )
+    return run if taken.rowcount == 1 else None
+
+
+def repause_run(*, session: Session, user_id: str, run_id: str) -> None:
+    """A run taken to go on that could not start: it waits again (its decisions are kept)."""
+    session.exec(
+        update(Run)
+        .where(Run.id == run_id, Run.user_id == user_id, Run.status == RunStatus.RUNNING)  # type: ignore[arg-type]
+        .values(status=RunStatus.AWAITING_APPROVAL, paused_at=utcnow())
+    )
+
+
+def end_paused_run(*, session: Session, run_id: str, status: RunStatus) -> bool:
+    """Stop a run that waits for a decision (by its id: the caller checked whose it is): its waiting
+    calls and its answer end as `status`. False if it was not waiting."""
+    run = session.get(Run, run_id)
+    if run is None or run.status != RunStatus.AWAITING_APPROVAL:
+        return False
+    answer = session.exec(select(Message).where(Message.run_id == run_id, Message.role == "assistant")).first()
+    set_answer(
+        session=session,
+        user_id=run.user_id,
+        conversation_id=run.conversation_id,
+        run_id=run_id,
+        content=answer.content if answer else "",
+        status=ENDED_RUN_TO_MESSAGE[status],
+    )
+    run.resume_state = None
+    session.add(run)
+    session.exec(
+        update(ToolCall)
+        .where(ToolCall.run_id == run_id, ToolCall.status == ToolStatus.AWAITING_APPROVAL)  # type: ignore[arg-type]
+        .values(status=OPEN_TOOL_FATE[status], finished_at=utcnow())
+    )
+    finish_run(session=session, user_id=run.user_id, run_id=run_id, status=status)
+    return True
+
+
+def paused_run(*, session: Session, user_id: str, conversation_id: str) -> Run | None:
+    return session.exec(
+        select(Run).where(
+            Run.conversation_id == conversation_id,
+            Run.user_id == user_id,
+            Run.status == RunStatus.AWAITING_APPROVAL,
+        )
+    ).first()
+
+
+def pending_approvals(*, session: Session, user_id: str) -> Sequence[tuple[ToolCall, Run]]:
+    """The user's calls waiting for a decision, oldest first, with their runs."""
+    return session.exec(
+        select(ToolCall, Run)
+        .join(Run, col(Run.id) == col(ToolCall.run_id))
+        .where(
+            ToolCall.user_id == user_id,
+            ToolCall.status == ToolStatus.AWAITING_APPROVAL,
+            col(ToolCall.decision).is_(None),
+            Run.status == RunStatus.AWAITING_APPROVAL,
+        )
+        .order_by(col(Run.paused_at), col(ToolCall.position))
+    ).all()
+
+
+def paused_runs_before(*, session: Session, before: datetime) -> list[tuple[str, str]]:
+    """`(run id, user id)` of every user's runs that have waited for a decision since before `before`."""
+    rows = session.exec(select(Run.id, Run.user_id, Run.paused_at).where(Run.status == RunStatus.AWAITING_APPROVAL)).all()
+    return [(run_id, user_id) for run_id, user_id, paused in rows if paused is not None and paused < before]
+
+
+def allowed_tools(*, session: Session, user_id: str) -> set[str]:
+    return set(session.exec(select(ToolPermission.tool_name).where(ToolPermission.user_id == user_id)).all())
+
+
+def allow_tool(*, session: Session, user_id: str, tool_name: str) -> None:
+    if tool_name not in allowed_tools(session=session, user_id=user_id):
+        session.add(ToolPermission(user_id=user_id, tool_name=tool_name))
+        session.flush()
+
+
+def revoke_tool(*, session: Session, user_id: str, tool_name: str) -> bool:
+    removed = session.exec(
+        delete(ToolPermission).where(ToolPermission.user_id == user_id, ToolPermission.tool_name == tool_name)  # type: ignore[arg-type]
+    )
+    return removed.rowcount == 1
+
+
 def running_runs_started_before(*, session: Session, before: datetime) -> list[tuple[str, str]]:
     """`(run id, user id)` of every user's runs still `running` that started before `before`."""
     rows = session.exec(select(Run.id, Run.user_id, Run.started_at).where(Run.status == RunStatus.RUNNING)).all()
@@ -255,19 +467,19 @@ def interrupt_run(*, session: Session, user_id: str, run_id: str) -> bool:
     if run is None or ended.rowcount != 1:
         return False
     finish_run(session=session, user_id=user_id, run_id=run_id, status=RunStatus.INTERRUPTED)
-    has_answer = session.exec(select(Message.id).where(Message.run_id == run_id, Message.role == "assistant")).first()
-    if not has_answer:
-        add_message(
-            session=session,
-            user_id=user_id,
-            conversation_id=run.conversation_id,
-            role="assistant",
-            content="",
-            run_id=run_id,
-            status=MessageStatus.INTERRUPTED,
-            error="The server stopped while this answer was being written.",
-            retryable=True,
-        )
+    answer = session.exec(
+        select(Message).where(Message.run_id == run_id, Message.user_id == user_id, Message.role == "assistant")
+    ).first()
+    set_answer(
+        session=session,
+        user_id=user_id,
+        conversation_id=run.conversation_id,
+        run_id=run_id,
+        content=answer.content if answer else "",  # a run that went on after an approval kept its text
+        status=MessageStatus.INTERRUPTED,
+        error="The server stopped while this answer was being written.",
+        retryable=True,
+    )
     return True
 
 

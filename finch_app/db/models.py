@@ -64,6 +64,10 @@ class Run(SQLModel, table=True):
     model: str
     started_at: datetime = _when()
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    paused_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    """When it last paused for the user's approval (pending approvals expire from here)."""
+    resume_state: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    """A paused run's way to go on: the loop's `ResumeState` and the events so far."""
 
 
 class ToolCall(SQLModel, table=True):
@@ -86,6 +90,27 @@ class ToolCall(SQLModel, table=True):
     error: str | None = None
     output: str | None = Field(default=None, sa_column=Column(Text))
     """What the model saw as the result, replayed in later turns' history."""
+    description: str | None = None
+    """For a call that changes data: the change in plain words, as the user was asked."""
+    decision: str | None = None
+    """"approved" or "denied" (the audit trail, with who, when and through which door)."""
+    decided_by: str | None = None
+    decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    decided_via: str | None = None
+    """"browser", "api" or "expiry"."""
+    decision_reason: str | None = None
+
+
+class ToolPermission(SQLModel, table=True):
+    """A tool the user chose to always allow (it no longer asks them first)."""
+
+    __tablename__ = "tool_permission"
+    __table_args__ = (UniqueConstraint("user_id", "tool_name"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    user_id: str = Field(index=True)
+    tool_name: str
+    created_at: datetime = _when()
 
 
 class Holding(SQLModel, table=True):

@@ -203,6 +203,17 @@ def answer_actions() -> rx.Component:
                 status,
                 ("error", "cancelled", "interrupted", _action("↻ Retry", "Send the last question again", "retry")),
                 ("completed", _action("↻ Regenerate", "Answer the last question again", "regenerate")),
+                (
+                    "awaiting_approval",
+                    rx.el.button(
+                        "■ Stop",
+                        on_click=ChatState.stop_waiting,
+                        class_name="finch-action",
+                        title="Stop this answer: the change it asks about is not made",
+                        type="button",
+                        custom_attrs={"data-testid": "stop"},
+                    ),
+                ),
                 rx.fragment(),
             ),
             class_name="finch-actions",

@@ -112,6 +112,16 @@ async def load_portfolio(source: PortfolioSource, user_id: str) -> PortfolioLoad
     return PortfolioLoad(await source.positions(user_id))
 
 
+class HoldingsStore(Protocol):
+    """Where a user's own holdings are kept, to change them (the tools that change data use it)."""
+
+    async def list(self, user_id: str) -> list[Position]: ...
+
+    async def save(self, user_id: str, positions: list[Position], *, replace: bool = False) -> None: ...
+
+    async def remove(self, user_id: str, symbol: str) -> None: ...
+
+
 @dataclass
 class Providers:
     """The dependencies handed to every tool through `ToolContext.deps`."""
@@ -120,3 +130,5 @@ class Providers:
     portfolio: PortfolioSource
     brokerage_available: bool = False
     """True when a brokerage can be linked (SnapTrade credentials are configured)."""
+    holdings: HoldingsStore | None = None
+    """The user's own holdings, to change (None: this Finch cannot change them)."""

@@ -12,10 +12,20 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlmodel import Session
 
-from finch_app.agent.events import AgentEvent, AssistantMessage, Error, Token, ToolCallComplete, ToolCallStart
+from finch_app.agent.events import (
+    AgentEvent,
+    AssistantMessage,
+    Error,
+    Token,
+    ToolApprovalDecided,
+    ToolApprovalRequired,
+    ToolCallComplete,
+    ToolCallStart,
+)
 from finch_app.agent.status import ENDED_RUN_TO_MESSAGE, RunStatus, ToolStatus
 from finch_app.db import crud
 from finch_app.db.engine import session_scope
@@ -66,6 +76,16 @@ def write_event(session: Session, run: RecordedRun, event: AgentEvent) -> None:
                 error=event.error,
                 output=event.output,
             )
+        case ToolApprovalRequired():
+            crud.record_tool_awaiting(
+                session=session,
+                user_id=run.user_id,
+                run_id=run.run_id,
+                tool_call_id=event.tool_call_id,
+                description=event.description,
+            )
+        case ToolApprovalDecided() if event.approved:
+            crud.record_tool_approved(session=session, user_id=run.user_id, run_id=run.run_id, tool_call_id=event.tool_call_id)
         case AssistantMessage():
             _finish(session, run, content=event.content, status=RunStatus.COMPLETED, needs_auth=event.needs_auth)
         case Error():
@@ -94,19 +114,31 @@ def _finish(
     error: str | None = None,
     retryable: bool = False,
 ) -> None:
-    crud.add_message(
+    crud.set_answer(
         session=session,
         user_id=run.user_id,
         conversation_id=run.conversation_id,
-        role="assistant",
-        content=content,
         run_id=run.run_id,
+        content=content,
         status=ENDED_RUN_TO_MESSAGE[status],
         needs_auth=needs_auth,
         error=error,
         retryable=retryable,
     )
     crud.finish_run(session=session, user_id=run.user_id, run_id=run.run_id, status=status)
+
+
+def write_pause(session: Session, run: RecordedRun, resume_state: dict[str, Any], answer: str) -> None:
+    """A run paused for the user's decision: its answer so far, and how to go on."""
+    crud.set_answer(
+        session=session,
+        user_id=run.user_id,
+        conversation_id=run.conversation_id,
+        run_id=run.run_id,
+        content=answer,
+        status=ENDED_RUN_TO_MESSAGE[RunStatus.AWAITING_APPROVAL],
+    )
+    crud.pause_run(session=session, user_id=run.user_id, run_id=run.run_id, resume_state=resume_state)
 
 
 class RunRecorder:
@@ -128,7 +160,10 @@ class RunRecorder:
         if isinstance(event, Token):
             run.partial.append(event.text)
             return
-        if not isinstance(event, ToolCallStart | ToolCallComplete | AssistantMessage | Error):
+        if not isinstance(
+            event,
+            ToolCallStart | ToolCallComplete | ToolApprovalRequired | ToolApprovalDecided | AssistantMessage | Error,
+        ):
             return
         self._ensure_writer().put_nowait((run, event))
 

@@ -15,23 +15,26 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session
 
-from finch_app.agent.events import AgentEvent, EventStamp, RunStarted
+from finch_app.agent.approvals import Decision, ResumeState
+from finch_app.agent.events import AgentEvent, Done, EventStamp, RunStarted, agent_event_adapter
 from finch_app.agent.loop import Agent
 from finch_app.agent.model import ChatMessage, ChatModel, TitlingModel
 from finch_app.agent.status import RunStatus
 from finch_app.db import crud
 from finch_app.db.engine import session_scope
 from finch_app.db.models import new_id
+from finch_app.runs.approvals import ApprovalPolicy
 from finch_app.runs.ending import RunTracker
 from finch_app.runs.feed import Feed
 from finch_app.runs.history import model_history
-from finch_app.runs.recorder import RecordedRun, RunRecorder
+from finch_app.runs.recorder import RecordedRun, RunRecorder, write_pause
 from finch_app.runs.registry import ControlRequest, LocalRegistry, Refusal, RunClaim, RunRegistry, ShareRequest
 from finch_app.runs.resources import DbResourceSink
 from finch_app.settings import Settings
@@ -49,6 +52,20 @@ class RunRefused(Exception):
         super().__init__(message)
         self.message = message
         self.status = status
+
+
+@dataclass(frozen=True)
+class DecisionOutcome:
+    """What deciding on a waiting call did."""
+
+    decided: bool
+    """False: it had been decided already (deciding twice changes nothing)."""
+    approved: bool
+    """The call's decision (this one, or the earlier one)."""
+    resumed: bool
+    """The run went on: every waiting call of its round is decided (follow `run_id` to see it)."""
+    run_id: str
+    conversation_id: str
 
 
 @dataclass(frozen=True)
@@ -75,6 +92,8 @@ class _LiveRun:
     began: bool = False
     stop_as: RunStatus | None = None
     """Set by Stop: how the run ends when its task is cancelled."""
+    paused: ResumeState | None = None
+    """Set when the run paused for the user's approval: how to go on."""
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -94,11 +113,13 @@ class RunService:
         settings: Settings,
         registry: RunRegistry | None = None,
         recorder: RunRecorder | None = None,
+        approvals: ApprovalPolicy | None = None,
     ) -> None:
         self.agent = agent
         self.settings = settings
         self.registry: RunRegistry = registry or LocalRegistry()
         self.recorder = recorder or RunRecorder()
+        self.approvals = approvals or ApprovalPolicy({})
         self._runs: dict[str, _LiveRun] = {}
         self._background: list[asyncio.Task[None]] = []
         self._listener: asyncio.Task[None] | None = None
@@ -116,6 +137,7 @@ class RunService:
                 log.warning("Marked %d run(s) from a previous process as interrupted", count)
         else:
             self._background.append(asyncio.create_task(self.watch_runs(), name="finch-run-reaper"))
+        self._background.append(asyncio.create_task(self.watch_approvals(), name="finch-approval-expiry"))
         self._listen()
 
     def _listen(self) -> None:
@@ -163,15 +185,21 @@ class RunService:
             title = conversation_title(self.agent.model, text)
         await self._claim(RunClaim(run_id, user_id, conversation_id))
         try:
-            started, history = await asyncio.to_thread(self._save_question, run_id, user_id, conversation_id, text, title)
+            started, history, allowed = await asyncio.to_thread(
+                self._save_question, run_id, user_id, conversation_id, text, title
+            )
         except BaseException:
             await self.registry.release(run_id)
             raise
-        return self._launch(started, history)
+        rule = self.approvals.for_user(allowed)
+        return self._launch(started, lambda stamp, resources: self.agent.run(
+            history=history, user_message=text, stamp=stamp, user_id=user_id, resources=resources,
+            needs_approval=rule,
+        ))
 
     def _save_question(
         self, run_id: str, user_id: str, conversation_id: str, text: str, title: str | None
-    ) -> tuple[StartedRun, list[ChatMessage]]:
+    ) -> tuple[StartedRun, list[ChatMessage], set[str]]:
         with session_scope() as session:
             if title is not None:
                 crud.create_conversation(session=session, user_id=user_id, title=title, conversation_id=conversation_id)
@@ -185,7 +213,7 @@ class RunService:
             )
             started = StartedRun(run_id, user_id, conversation_id, question.id, text, title)
             self._open_run(session, started)
-            return started, history
+            return started, history, crud.allowed_tools(session=session, user_id=user_id)
 
     async def retry(self, *, user_id: str, conversation_id: str) -> StartedRun:
         """Answer the conversation's last question again; the earlier answer is superseded."""
@@ -193,13 +221,19 @@ class RunService:
         run_id = f"run_{uuid.uuid4().hex}"
         await self._claim(RunClaim(run_id, user_id, conversation_id))
         try:
-            started, history = await asyncio.to_thread(self._reopen_question, run_id, user_id, conversation_id)
+            started, history, allowed = await asyncio.to_thread(self._reopen_question, run_id, user_id, conversation_id)
         except BaseException:
             await self.registry.release(run_id)
             raise
-        return self._launch(started, history)
+        rule = self.approvals.for_user(allowed)
+        return self._launch(started, lambda stamp, resources: self.agent.run(
+            history=history, user_message=started.question, stamp=stamp, user_id=user_id, resources=resources,
+            needs_approval=rule,
+        ))
 
-    def _reopen_question(self, run_id: str, user_id: str, conversation_id: str) -> tuple[StartedRun, list[ChatMessage]]:
+    def _reopen_question(
+        self, run_id: str, user_id: str, conversation_id: str
+    ) -> tuple[StartedRun, list[ChatMessage], set[str]]:
         with session_scope() as session:
             turns = crud.conversation_turns(session=session, user_id=user_id, conversation_id=conversation_id)
             questions = [i for i, t in enumerate(turns) if t.message.role == "user"]
@@ -211,7 +245,8 @@ class RunService:
             )
             started = StartedRun(run_id, user_id, conversation_id, question.id, question.content)
             self._open_run(session, started)
-            return started, model_history(turns[: questions[-1]])
+            allowed = crud.allowed_tools(session=session, user_id=user_id)
+            return started, model_history(turns[: questions[-1]]), allowed
 
     def _open_run(self, session: Session, started: StartedRun) -> None:
         crud.start_run(
@@ -223,9 +258,16 @@ class RunService:
             model=self.model_label,
         )
 
-    async def _require_conversation(self, user_id: str, conversation_id: str) -> None:
-        if not await asyncio.to_thread(_owns_conversation, user_id, conversation_id):
+    async def _require_conversation(self, user_id: str, conversation_id: str, *, idle: bool = True) -> None:
+        """The conversation must be the user's and (with `idle`) have no change waiting for approval."""
+        owned, paused = await asyncio.to_thread(_conversation_state, user_id, conversation_id)
+        if not owned:
             raise RunRefused(f"Conversation {conversation_id} was not found.", status=404)
+        if idle and paused:
+            raise RunRefused(
+                "Finch is waiting for your approval of a change in this conversation: approve or deny it first.",
+                status=409,
+            )
 
     async def _claim(self, claim: RunClaim) -> None:
         """Take the run's place: refuse a second run in a conversation, and runs past the user's limit."""
@@ -244,30 +286,45 @@ class RunService:
 
     # --- running -------------------------------------------------------------------------------
 
-    def _launch(self, started: StartedRun, history: list[ChatMessage]) -> StartedRun:
+    def _launch(
+        self,
+        started: StartedRun,
+        events: _EventsFactory,
+        *,
+        backlog: list[AgentEvent] | None = None,
+        answer: str = "",
+        next_seq: int = 0,
+    ) -> StartedRun:
+        """Start the run's one task; `backlog` (a paused run going on) is what it sent before, and
+        its events go on from `next_seq`."""
         live = _LiveRun(
             started=started,
-            recorded=RecordedRun(started.run_id, started.user_id, started.conversation_id),
+            recorded=RecordedRun(started.run_id, started.user_id, started.conversation_id, [answer] if answer else []),
             tracker=RunTracker(started.run_id),
         )
+        for event in backlog or ():
+            live.tracker.observe(event)
+            live.backlog.append(event)
+        live.tracker.last_seq = max(live.tracker.last_seq, next_seq - 1)
         self._runs[started.run_id] = live
         self._listen()
-        live.task = asyncio.create_task(self._drive(live, history), name=f"run:{started.run_id}")
+        live.task = asyncio.create_task(self._drive(live, events), name=f"run:{started.run_id}")
         return started
 
-    async def _drive(self, live: _LiveRun, history: list[ChatMessage]) -> None:
+    async def _drive(self, live: _LiveRun, events_for: _EventsFactory) -> None:
         started = live.started
         live.began = True
-        stamp = EventStamp(started.run_id)
-        self._emit(
-            live,
-            RunStarted(
-                **stamp(),
-                conversation_id=started.conversation_id,
-                user_message_id=started.user_message_id,
-                model=self.model_label,
-            ),
-        )
+        stamp = EventStamp(started.run_id, live.tracker.last_seq + 1)
+        if not live.backlog:
+            self._emit(
+                live,
+                RunStarted(
+                    **stamp(),
+                    conversation_id=started.conversation_id,
+                    user_message_id=started.user_message_id,
+                    model=self.model_label,
+                ),
+            )
         ending = RunStatus.ERROR
         try:
             if live.stop_as is not None:
@@ -275,11 +332,10 @@ class RunService:
             resources = DbResourceSink(
                 user_id=started.user_id, conversation_id=started.conversation_id, run_id=started.run_id
             )
-            events = self.agent.run(
-                history=history, user_message=started.question, stamp=stamp, user_id=started.user_id, resources=resources
-            )
-            async with aclosing(events) as stream:
+            async with aclosing(events_for(stamp, resources)) as stream:
                 async for event in stream:
+                    if isinstance(event, Done) and event.resume is not None:
+                        live.paused = event.resume
                     self._emit(live, event)
         except asyncio.CancelledError:
             ending = live.stop_as or RunStatus.CANCELLED
@@ -304,6 +360,8 @@ class RunService:
         run_id = live.started.run_id
         try:
             await self.recorder.flush()
+            if live.paused is not None:
+                await asyncio.to_thread(_write_pause, live, live.paused)
         finally:
             self._runs.pop(run_id, None)
             try:
@@ -349,12 +407,17 @@ class RunService:
         finally:
             feed.close()
 
-    async def stop(self, run_id: str, *, wait: bool = False, status: RunStatus = RunStatus.CANCELLED) -> bool:
-        """Stop the run wherever it runs; True if it was running. With `wait`, return once a local
-        run's rows are final (so a client that left cannot outrun its own run's cleanup)."""
+    async def stop(
+        self, run_id: str, *, wait: bool = False, status: RunStatus = RunStatus.CANCELLED, waiting: bool = True
+    ) -> bool:
+        """Stop the run wherever it runs (and, with `waiting`, a run that waits for a decision);
+        True if there was one to stop. With `wait`, return once a local run's rows are final (so a
+        client that left cannot outrun its own run's cleanup)."""
         live = self._runs.get(run_id)
         if live is None:
-            return await self.registry.request_stop(run_id)
+            if await self.registry.request_stop(run_id):
+                return True
+            return waiting and await asyncio.to_thread(_end_paused, run_id, status)
         if live.stop_as is None and not live.done.is_set():
             live.stop_as = status
             if live.began and live.task is not None:
@@ -371,6 +434,10 @@ class RunService:
         """The run answering in the conversation now, on any worker."""
         return await self.registry.run_for(conversation_id)
 
+    async def waiting_run(self, user_id: str, conversation_id: str) -> str | None:
+        """The user's run in the conversation that waits for a decision on a change, if any."""
+        return await asyncio.to_thread(_waiting_run, user_id, conversation_id)
+
     def is_local(self, run_id: str) -> bool:
         return run_id in self._runs
 
@@ -386,11 +453,94 @@ class RunService:
             else:
                 log.info("Stop for run %s: not running here (any more)", request.run_id)
 
+    # --- approvals -----------------------------------------------------------------------------
+
+    async def decide(
+        self,
+        *,
+        user_id: str,
+        run_id: str,
+        tool_call_id: str,
+        decision: Decision,
+        always_allow: bool = False,
+    ) -> DecisionOutcome:
+        """Record the user's decision on a waiting call (once) and, when it was the last one its
+        round waited for, let the run go on. Raises `RunRefused` (404) for a call that is not the user's."""
+        found = await asyncio.to_thread(
+            _decide, user_id, run_id, tool_call_id, decision, always_allow and self.approvals.user_may_always_allow
+        )
+        if found is None:
+            raise RunRefused("No such change is waiting for a decision.", status=404)
+        decided, approved, conversation_id = found
+        resumed = await self._resume(user_id, run_id)
+        return DecisionOutcome(decided, approved, resumed, run_id, conversation_id)
+
+    async def _resume(self, user_id: str, run_id: str) -> bool:
+        """Go on with a paused run whose waiting calls are all decided (False if not yet, or taken)."""
+        taken = await asyncio.to_thread(_take_paused, user_id, run_id)
+        if taken is None:
+            return False
+        started, history, state, decisions, backlog, allowed, next_seq = taken
+        refusal = await self.registry.claim(
+            RunClaim(run_id, user_id, started.conversation_id), max_per_user=self.settings.max_runs_per_user + 1
+        )
+        if refusal is not None:
+            log.warning("Run %s could not go on (%s); it stays paused", run_id, refusal)
+            await asyncio.to_thread(_repause, user_id, run_id)
+            return False
+        rule = self.approvals.for_user(allowed)
+        self._launch(
+            started,
+            lambda stamp, resources: self.agent.resume(
+                history=history, user_message=started.question, state=state, decisions=decisions, stamp=stamp,
+                user_id=user_id, resources=resources, needs_approval=rule,
+            ),
+            backlog=backlog,
+            answer=state.answer,
+            next_seq=next_seq,
+        )
+        return True
+
+    async def revoke_tool(self, *, user_id: str, tool_name: str) -> bool:
+        """The user no longer always allows `tool_name`: it asks again (False if it was not allowed)."""
+        return await asyncio.to_thread(_revoke_tool, user_id, tool_name)
+
+    async def expire_approvals(self) -> int:
+        """Deny the changes nobody approved within `approval_timeout_s`; their runs go on and say so."""
+        before = datetime.now(UTC) - timedelta(seconds=self.settings.approval_timeout_s)
+        expired = await asyncio.to_thread(_paused_before, before)
+        minutes = round(self.settings.approval_timeout_s / 60)
+        decision = Decision(
+            approved=False,
+            reason=f"Nobody approved it within {minutes:,} minute{'s' if minutes != 1 else ''}.",
+            decided_by="expiry",
+            via="expiry",
+        )
+        count = 0
+        for run_id, user_id, call_ids in expired:
+            for call_id in call_ids:
+                await asyncio.to_thread(_decide, user_id, run_id, call_id, decision, False)
+            count += await self._resume(user_id, run_id)
+        return count
+
+    async def watch_approvals(self) -> None:
+        """Expire waiting changes, as long as the app runs (every worker may: a run goes on once)."""
+        period = min(30.0, max(0.5, self.settings.approval_timeout_s / 4))
+        while True:
+            try:
+                if count := await self.expire_approvals():
+                    log.info("Denied %d change(s) nobody approved in time", count)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("Could not expire waiting changes")
+            await asyncio.sleep(period)
+
     # --- conversations ------------------------------------------------------------------------
 
     async def delete_conversation(self, *, user_id: str, conversation_id: str) -> None:
         """Delete one of the user's conversations; refuse while a run is answering in it."""
-        await self._require_conversation(user_id, conversation_id)
+        await self._require_conversation(user_id, conversation_id, idle=False)
         if await self.registry.run_for(conversation_id):
             raise RunRefused("Finch is still answering in this conversation. Wait for it or stop it first.", status=409)
         await asyncio.to_thread(_delete_conversation, user_id, conversation_id)
@@ -425,9 +575,109 @@ class RunService:
             await asyncio.sleep(self.settings.run_lease_s / 2)
 
 
-def _owns_conversation(user_id: str, conversation_id: str) -> bool:
+_EventsFactory = Callable[[EventStamp, DbResourceSink], AsyncIterator[AgentEvent]]
+"""Given the run's stamp and resource sink, the agent's events (a fresh run, or one going on)."""
+
+
+def _conversation_state(user_id: str, conversation_id: str) -> tuple[bool, bool]:
+    """(the conversation is the user's, a change in it waits for approval)."""
     with session_scope() as session:
-        return crud.get_conversation(session=session, user_id=user_id, conversation_id=conversation_id) is not None
+        if crud.get_conversation(session=session, user_id=user_id, conversation_id=conversation_id) is None:
+            return False, False
+        return True, crud.paused_run(session=session, user_id=user_id, conversation_id=conversation_id) is not None
+
+
+def _revoke_tool(user_id: str, tool_name: str) -> bool:
+    with session_scope() as session:
+        return crud.revoke_tool(session=session, user_id=user_id, tool_name=tool_name)
+
+
+def _waiting_run(user_id: str, conversation_id: str) -> str | None:
+    with session_scope() as session:
+        run = crud.paused_run(session=session, user_id=user_id, conversation_id=conversation_id)
+        return run.id if run else None
+
+
+def _write_pause(live: _LiveRun, state: ResumeState) -> None:
+    # The pause's own `done` is not replayed to those who follow the run once it goes on; its seq
+    # is not reused either, so every client sees one strictly increasing numbering.
+    backlog = [e.model_dump(mode="json") for e in live.backlog if not (isinstance(e, Done) and e.resume)]
+    resume = {"state": state.model_dump(mode="json"), "events": backlog, "next_seq": live.tracker.last_seq + 1}
+    with session_scope() as session:
+        write_pause(session, live.recorded, resume, state.answer)
+
+
+def _decide(
+    user_id: str, run_id: str, tool_call_id: str, decision: Decision, always_allow: bool
+) -> tuple[bool, bool, str] | None:
+    """(decided now, approved, conversation id), or None for a call that is not the user's."""
+    with session_scope() as session:
+        call = crud.get_tool_call(session=session, user_id=user_id, run_id=run_id, tool_call_id=tool_call_id)
+        if call is None or call.description is None:
+            return None
+        decided = crud.decide_tool_call(
+            session=session,
+            user_id=user_id,
+            run_id=run_id,
+            tool_call_id=tool_call_id,
+            approved=decision.approved,
+            decided_by=decision.decided_by,
+            via=decision.via,
+            reason=decision.reason,
+        )
+        if decided and decision.approved and always_allow:
+            crud.allow_tool(session=session, user_id=user_id, tool_name=call.name)
+        session.flush()
+        session.refresh(call)
+        return decided, call.decision == "approved", call.conversation_id
+
+
+def _take_paused(
+    user_id: str, run_id: str
+) -> tuple[StartedRun, list[ChatMessage], ResumeState, dict[str, Decision], list[AgentEvent], set[str], int] | None:
+    """A paused run whose calls are all decided, taken to go on (once), with all it needs."""
+    with session_scope() as session:
+        run = crud.resume_run(session=session, user_id=user_id, run_id=run_id)
+        if run is None or not run.resume_state:
+            return None
+        turns = crud.conversation_turns(session=session, user_id=user_id, conversation_id=run.conversation_id)
+        at = next(i for i, t in enumerate(turns) if t.message.id == run.user_message_id)
+        question = turns[at].message
+        decisions = {
+            c.tool_call_id: Decision(
+                approved=c.decision == "approved",
+                reason=c.decision_reason or "",
+                decided_by=c.decided_by or "",
+                via=c.decided_via or "",
+            )
+            for c in crud.waiting_calls(session=session, user_id=user_id, run_id=run_id)
+        }
+        started = StartedRun(run_id, user_id, run.conversation_id, question.id, question.content)
+        state = ResumeState.model_validate(run.resume_state["state"])
+        backlog = [agent_event_adapter.validate_python(e) for e in run.resume_state.get("events", [])]
+        next_seq = int(run.resume_state.get("next_seq", backlog[-1].seq + 1 if backlog else 0))
+        allowed = crud.allowed_tools(session=session, user_id=user_id)
+        return started, model_history(turns[:at]), state, decisions, backlog, allowed, next_seq
+
+
+def _repause(user_id: str, run_id: str) -> None:
+    with session_scope() as session:
+        crud.repause_run(session=session, user_id=user_id, run_id=run_id)
+
+
+def _paused_before(before: datetime) -> list[tuple[str, str, list[str]]]:
+    """(run id, user id, the calls still undecided) of runs waiting since before `before`."""
+    with session_scope() as session:
+        out = []
+        for run_id, user_id in crud.paused_runs_before(session=session, before=before):
+            calls = crud.waiting_calls(session=session, user_id=user_id, run_id=run_id)
+            out.append((run_id, user_id, [c.tool_call_id for c in calls if c.decision is None]))
+        return out
+
+
+def _end_paused(run_id: str, status: RunStatus) -> bool:
+    with session_scope() as session:
+        return crud.end_paused_run(session=session, run_id=run_id, status=status)
 
 
 def _delete_conversation(user_id: str, conversation_id: str) -> None:

@@ -16,12 +16,13 @@ from dataclasses import dataclass
 
 import reflex as rx
 
+from finch_app.agent.approvals import Decision
 from finch_app.agent.events import ResourceSaved
 from finch_app.context import app_context
 from finch_app.runs import RunRefused, StartedRun
 from finch_app.runs.feed import Feed, PushCost
 from finch_app.states import visit
-from finch_app.states.auth import current_user_id
+from finch_app.states.auth import current_user_id, identity_for
 from finch_app.states.results import ResultsState
 from finch_app.views import (
     CardView,
@@ -225,6 +226,60 @@ class ChatState(rx.State):
             ConversationItem(id=started.conversation_id, title=started.title, href=f"/c/{started.conversation_id}"),
             *self.conversations,
         ]
+
+    # --- changes waiting for the user's approval -------------------------------------------------
+
+    @rx.event
+    async def approve(self, run_id: str, tool_call_id: str):
+        return await self._decide(run_id, tool_call_id, approved=True)
+
+    @rx.event
+    async def approve_always(self, run_id: str, tool_call_id: str):
+        """Approve, and let this tool run without asking from now on (revocable in Settings)."""
+        return await self._decide(run_id, tool_call_id, approved=True, always_allow=True)
+
+    @rx.event
+    async def deny(self, form_data: dict):
+        reason = " ".join(str(form_data.get("reason", "")).split())[:500]
+        return await self._decide(str(form_data.get("run_id", "")), str(form_data.get("tool_call_id", "")), approved=False, reason=reason)
+
+    async def _decide(self, run_id: str, tool_call_id: str, *, approved: bool, reason: str = "", always_allow: bool = False):
+        identity = identity_for(self)
+        if identity is None:
+            return None
+        live = await self.get_state(LiveTurnState)
+        decision = Decision(approved=approved, reason=reason, decided_by=identity.name, via="browser")
+        try:
+            outcome = await app_context().runs.decide(
+                user_id=identity.user_id, run_id=run_id, tool_call_id=tool_call_id, decision=decision,
+                always_allow=always_allow,
+            )
+        except RunRefused as exc:
+            live.notice = exc.message
+            return None
+        if outcome.resumed and outcome.conversation_id == self.conversation_id and not live.running:
+            # The run goes on: its turn leaves the transcript for the live turn, which follows it.
+            question = self._take_last_question()
+            live.clear()
+            live.notice = ""
+            live.user_text = question or ""
+            live.conversation_id = self.conversation_id
+            live.running = True
+            live._run_id = run_id
+            return LiveTurnState.follow_run(run_id)
+        if outcome.conversation_id == self.conversation_id:
+            await self._open(self.conversation_id, identity.user_id)  # show the decision on the waiting card
+        return None
+
+    @rx.event
+    async def stop_waiting(self):
+        """Stop a run that waits for a decision: its waiting changes are cancelled, nothing changes."""
+        if not self.conversation_id:
+            return
+        runs, user_id = app_context().runs, current_user_id(self)
+        if run_id := await runs.waiting_run(user_id, self.conversation_id):
+            await runs.stop(run_id)
+        await self._open(self.conversation_id, user_id)
 
     @rx.event
     async def new_chat(self):
@@ -438,7 +493,7 @@ class LiveTurnState(rx.State):
     async def stop(self):
         """Cancel the running turn wherever it runs: its tools get CancelledError, its cards turn cancelled."""
         if self.running and self._run_id:
-            await app_context().runs.stop(self._run_id)
+            await app_context().runs.stop(self._run_id, waiting=False)
 
     def _show(self, view: TurnView) -> None:
         """Copy the changed parts of the view into vars, so the delta stays small."""

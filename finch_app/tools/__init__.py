@@ -2,6 +2,7 @@
 
 from finch_app.agent.tools import ToolRegistry
 from finch_app.tools.congress import get_recent_house_trades, get_recent_senate_trades
+from finch_app.tools.holdings import add_holding, record_trade, remove_holding, update_holding
 from finch_app.tools.insiders import (
     get_portfolio_insider_activity,
     get_recent_insider_trades,
@@ -29,6 +30,10 @@ ALL_TOOLS = (
     get_portfolio_insider_activity,
     get_stock_quote,
     get_price_history,
+    add_holding,
+    update_holding,
+    remove_holding,
+    record_trade,
 )
 
 

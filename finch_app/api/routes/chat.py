@@ -23,13 +23,15 @@ from finch_app.agent.events import (
     ResourceSaved,
     RunStarted,
     Token,
+    ToolApprovalDecided,
+    ToolApprovalRequired,
     ToolCallComplete,
     ToolCallProgress,
     ToolCallStart,
 )
-from finch_app.agent.status import ToolStatus
+from finch_app.agent.status import RunStatus, ToolStatus
 from finch_app.api.deps import BoundedBodyRoute, Context, UserId, heartbeat_interval
-from finch_app.api.schemas import INPUT_ERRORS, ChatRequest, ChatResponse, ToolCallResult
+from finch_app.api.schemas import INPUT_ERRORS, ChatRequest, ChatResponse, PendingApprovalOut, ToolCallResult
 from finch_app.api.sse import encode_event
 from finch_app.runs.feed import Feed
 from finch_app.runs.service import RunService
@@ -44,20 +46,39 @@ async def _stop_when_gone(runs: RunService, run_id: str) -> None:
     """The client is done with the run: stop it if it still runs, and wait until its rows are final."""
     # Shielded: a disconnect cancels us, but the run's rows must be final before we go.
     with anyio.CancelScope(shield=True):
-        await runs.stop(run_id, wait=True)
+        await runs.stop(run_id, wait=True, waiting=False)  # a run that paused for approval stays paused
 
 
-async def _sse(feed: Feed, runs: RunService, run_id: str) -> AsyncIterator[bytes]:
+async def _sse(feed: Feed, runs: RunService | None, run_id: str, after: int = -1) -> AsyncIterator[bytes]:
     try:
         async for event in feed:
-            yield encode_event(event).encode()
+            if event.seq > after:
+                yield encode_event(event).encode()
     finally:
         await feed.aclose()
-        await _stop_when_gone(runs, run_id)
+        if runs is not None:
+            await _stop_when_gone(runs, run_id)
 
 
 def _ping() -> ServerSentEvent:
     return ServerSentEvent(comment="ping", sep="\n")
+
+
+def _event_stream(body: AsyncIterator[bytes], heartbeat_s: float, **kwargs: object) -> EventSourceResponse:
+    return EventSourceResponse(
+        body,
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        ping=heartbeat_s,
+        sep="\n",
+        ping_message_factory=_ping,
+        send_timeout=SEND_TIMEOUT_S,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def follow_stream(feed: Feed, heartbeat_s: float, *, after: int = -1) -> EventSourceResponse:
+    """A run's events as SSE for a follower that does not own it (leaving does not stop it)."""
+    return _event_stream(_sse(feed, None, "", after), heartbeat_s)
 
 
 @router.post(
@@ -78,19 +99,18 @@ async def chat_stream(
     strictly increasing `seq` and a server `timestamp`. The first is `run_started`, whose
     `conversation_id` continues the conversation; then `tool_call_start`,
     `tool_call_progress`, `tool_call_complete` and `token` as they happen, then
-    `assistant_message` and `done` — or `error`. `: ping` comments keep idle proxies
-    from closing the stream. Closing the connection stops the run.
+    `assistant_message` and `done` — or `error`. A change to the user's data first asks:
+    `tool_approval_required` (with the change in plain words), then `done` with status
+    `awaiting_approval` ends the stream; decide with `POST /api/runs/{run_id}/approvals/{tool_call_id}`
+    and follow the rest with `GET /api/runs/{run_id}/stream`. `: ping` comments keep idle proxies
+    from closing the stream. Closing the connection stops the run (not one waiting for approval).
     """
     runs = context.runs
     started = await runs.start(user_id=user_id, conversation_id=body.conversation_id, message=body.message)
     feed = await runs.follow(started.run_id)
-    return EventSourceResponse(
+    return _event_stream(
         _sse(feed, runs, started.run_id),
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        ping=heartbeat_s,
-        sep="\n",
-        ping_message_factory=_ping,
-        send_timeout=SEND_TIMEOUT_S,
+        heartbeat_s,
         # Runs even if the body was never iterated (client gone before the first byte).
         background=BackgroundTask(_stop_when_gone, runs, started.run_id),
     )
@@ -108,6 +128,7 @@ class _Answer:
         self.calls: dict[str, ToolCallResult] = {}
         self.error: str | None = None
         self.retryable = False
+        self.status = RunStatus.RUNNING
 
     def apply(self, event: AgentEvent) -> None:
         match event:
@@ -137,13 +158,18 @@ class _Answer:
             case Error():
                 self.error = event.error
                 self.retryable = event.retryable
-            case ToolCallProgress() | ResourceSaved() | Done():
+                self.status = event.status
+            case Done():
+                self.status = RunStatus.AWAITING_APPROVAL if event.status == "awaiting_approval" else RunStatus.COMPLETED
+            case ToolCallProgress() | ResourceSaved() | ToolApprovalRequired() | ToolApprovalDecided():
                 pass
             case _:
                 assert_never(event)
 
-    def response(self) -> ChatResponse:
+    def response(self, pending: list[PendingApprovalOut]) -> ChatResponse:
         return ChatResponse(
+            status=self.status,
+            pending_approvals=pending,
             content=self.content if self.content is not None else self.text,
             needs_auth=self.needs_auth,
             conversation_id=self.conversation_id,
@@ -167,4 +193,9 @@ async def chat(body: ChatRequest, context: Context, user_id: UserId) -> ChatResp
     finally:
         await feed.aclose()
         await _stop_when_gone(runs, started.run_id)
-    return answer.response()
+    pending = []
+    if answer.status == RunStatus.AWAITING_APPROVAL:
+        timeout = context.settings.approval_timeout_s
+        waiting = await context.reads.pending_approvals(user_id)
+        pending = [PendingApprovalOut.of(p, timeout) for p in waiting if p.run_id == started.run_id]
+    return answer.response(pending)

@@ -75,5 +75,5 @@ async def delete_conversation(conversation_id: str, context: Context, user_id: U
 async def stop_conversation(conversation_id: str, context: Context, user_id: UserId) -> StopResult:
     if await context.reads.conversation(user_id, conversation_id) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, CONVERSATION_NOT_FOUND)
-    run_id = await context.runs.live_run(conversation_id)
+    run_id = await context.runs.live_run(conversation_id) or await context.runs.waiting_run(user_id, conversation_id)
     return StopResult(stopped=bool(run_id) and await context.runs.stop(run_id))
