@@ -60,6 +60,10 @@ def _step(step: rx.Var[StepView]) -> rx.Component:
         ),
         rx.cond(step.summary != "", rx.el.div(step.summary, class_name="finch-step-summary")),
         rx.cond(step.error != "", rx.el.div(step.error, class_name="finch-step-error")),
+        rx.cond(
+            step.audit != "",
+            rx.el.div(step.audit, class_name="finch-step-audit", custom_attrs={"data-testid": "step-audit"}),
+        ),
         class_name="finch-step",
     )
 

@@ -11,6 +11,7 @@ import reflex as rx
 from reflex_components_core.el.elements.base import BaseHTML
 
 from finch_app.states.auth import AuthState, LoginState, SettingsState, TokenItem
+from finch_app.states.permissions import PermissionsState
 
 
 class PostForm(BaseHTML):
@@ -207,5 +208,39 @@ def settings_page() -> rx.Component:
             ),
             class_name="finch-settings-card",
         ),
+        allowed_tools_card(),
         class_name="finch-settings",
+    )
+
+
+def _allowed_tool(name: rx.Var[str]) -> rx.Component:
+    return rx.el.li(
+        rx.el.code(name),
+        rx.el.button(
+            "Ask me again",
+            on_click=PermissionsState.revoke(name),
+            type="button",
+            class_name="finch-action",
+            custom_attrs={"data-testid": "revoke-allowed-tool"},
+        ),
+        class_name="finch-allowed-tool",
+        custom_attrs={"data-testid": "allowed-tool"},
+    )
+
+
+def allowed_tools_card() -> rx.Component:
+    """Tools that change data ask before each change; these the user chose to always allow."""
+    return rx.el.div(
+        rx.el.h2("Changes Finch may make without asking", class_name="finch-panel-title"),
+        rx.el.p(
+            "Tools that change your data (your holdings) ask for your approval each time, unless you chose "
+            "“Always allow” on one of their cards.",
+            class_name="finch-muted finch-small",
+        ),
+        rx.cond(
+            PermissionsState.allowed.length() > 0,
+            rx.el.ul(rx.foreach(PermissionsState.allowed, _allowed_tool), class_name="finch-allowed-tools"),
+            rx.el.p("None: every change asks first.", class_name="finch-muted", custom_attrs={"data-testid": "no-allowed-tools"}),
+        ),
+        class_name="finch-settings-card",
     )
