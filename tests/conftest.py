@@ -120,8 +120,8 @@ def finch_env(tmp_path, monkeypatch, finch_db) -> Iterator[None]:
 
 
 def pytest_collection_modifyitems(config, items):
-    """Browser tests last: Playwright's sync API keeps an event loop running in the main
-    thread for the rest of the session, which async tests cannot share."""
+    """Browser tests last: they are the slowest. (Under pytest-xdist they run as one group on
+    one worker, scheduled first as the largest unit; tests/e2e/conftest.py.)"""
     items.sort(key=lambda item: "tests/e2e/" in str(item.fspath))
 
 

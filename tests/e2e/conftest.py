@@ -26,10 +26,15 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "tests/e2e/" in str(item.fspath):
             item.add_marker(pytest.mark.browser)
+            # One process runs them all (`make test` runs pytest-xdist with --dist loadgroup): they
+            # share the app servers' builds (tests/e2e/app_server.py) and the machine's cores.
+            item.add_marker(pytest.mark.xdist_group("browser"))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser():
+    """Chromium for the browser tests. Playwright's sync API keeps an event loop running on
+    this thread while it is open, which async tests cannot share: it closes with the package."""
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
