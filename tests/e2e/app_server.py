@@ -53,7 +53,8 @@ _slots: list[Slot] = []
 _slots_lock = threading.Lock()
 
 
-def _web_root() -> Path:
+def web_root() -> Path:
+    """Where the slots' web dirs are; made on first use and named in the environment."""
     if root := os.environ.get(WEB_ROOT_ENV):
         return Path(root)
     root = Path(tempfile.mkdtemp(prefix="finch-e2e-web-"))
@@ -69,7 +70,7 @@ def _take_slot(preferred: Slot | None) -> Slot:
         slot = preferred if preferred is not None and not preferred.busy else (free[0] if free else None)
         if slot is None:
             port = free_port()
-            slot = Slot(port, _web_root() / f"web-{os.getpid()}-{port}")
+            slot = Slot(port, web_root() / f"web-{os.getpid()}-{port}")
             _slots.append(slot)
         slot.busy = True
         return slot
