@@ -193,6 +193,7 @@ def serve(args: argparse.Namespace) -> int:
         print(text, file=sys.stderr)
     if not report.ok:
         return 2
+    _close_database()
     host = args.host or os.environ.get("FINCH_HOST", "127.0.0.1")
     if problem := port_problem(host, args.port):
         print(problem, file=sys.stderr)
@@ -202,6 +203,17 @@ def serve(args: argparse.Namespace) -> int:
     os.chdir(PROJECT_ROOT)
     _run_prod(host, args.port, args.loglevel)
     return 0
+
+
+def _close_database() -> None:
+    """The check opened (and migrated) the database. The server forks its workers from this
+    process, and a pooled connection that two processes share breaks both: close it, and let
+    each worker open its own."""
+    from finch_app.db.engine import engine_for
+    from finch_app.settings import get_settings
+
+    engine_for(get_settings().database_url).dispose()
+    engine_for.cache_clear()
 
 
 def _run_prod(host: str, port: int, loglevel: str) -> None:

@@ -119,10 +119,68 @@ def finch_env(tmp_path, monkeypatch, finch_db) -> Iterator[None]:
     engine.engine_for.cache_clear()
 
 
+_WEB_ROOT = pytest.StashKey[str]()
+
+
 def pytest_collection_modifyitems(config, items):
-    """Browser tests last: they are the slowest. (Under pytest-xdist they run as one group on
-    one worker, scheduled first as the largest unit; tests/e2e/conftest.py.)"""
-    items.sort(key=lambda item: "tests/e2e/" in str(item.fspath))
+    """Browser tests first: they take longest."""
+    items.sort(key=lambda item: "tests/e2e/" not in str(item.fspath))
+
+
+BROWSER_GROUPS = {
+    "test_auth_browser.py": "browser-a",
+    "test_chat_browser.py": "browser-a",
+    "test_runs_browser.py": "browser-a",
+    "test_brokerage_browser.py": "browser-b",
+    "test_openai_browser.py": "browser-b",
+    "test_results_browser.py": "browser-b",
+    "test_warm_start.py": "browser-b",
+    "test_workers.py": "browser-b",
+    "test_bench.py": None,  # its own app servers and browser, in a subprocess
+}
+"""Under pytest-xdist (`make test`: `-n N --dist loadgroup`), the worker each browser test module
+runs in. Whole modules, so a module's app server starts once and the servers of one worker
+reuse one another's builds (tests/e2e/app_server.py); two groups, so two browsers work at once;
+balanced by time. Any other test runs wherever a worker is free."""
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadgroup` with the groups above. (pytest-xdist's own `xdist_group` marks do not
+    reach its scheduler under pytest 9.2, whose node ids it can no longer suffix.)"""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class BrowserGroups(LoadScopeScheduling):
+        """Largest units first (LoadScopeScheduling's default order): the browser groups."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            if not path.startswith("tests/e2e/"):
+                return nodeid
+            return BROWSER_GROUPS.get(path.rsplit("/", 1)[-1], "browser-a") or path
+
+    return BrowserGroups(config, log)
+
+
+def pytest_configure(config):
+    """One place for the browser tests' web dirs, shared by every worker of the run and the
+    benchmark's subprocess (tests/e2e/app_server.py), removed at the end."""
+    if hasattr(config, "workerinput") or os.environ.get("FINCH_E2E_WEB_ROOT"):
+        return  # an xdist worker inherits the controller's; a developer's own is kept
+    import tempfile
+
+    root = tempfile.mkdtemp(prefix="finch-e2e-web-")
+    os.environ["FINCH_E2E_WEB_ROOT"] = root
+    config.stash[_WEB_ROOT] = root
+
+
+def pytest_unconfigure(config):
+    if root := config.stash.get(_WEB_ROOT, None):
+        import shutil
+
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture

@@ -6,16 +6,19 @@ and hands on when it stops. The next server on that slot is served on the same p
 same web dir, and `python -m finch_app serve` reuses the build there when the compiled
 frontend is unchanged ("frontend unchanged, reusing the build"), so a session builds about
 once per slot (plus once for each setting baked into the page that a module changes). Slots
-are only as many as servers run at the same time. A new slot's web dir starts as a copy of an
-existing one, node modules hard-linked, so the npm install happens once.
+are only as many as servers run at the same time in one process. A new slot's web dir starts
+as a copy of one that has served already (node modules hard-linked), so the npm install happens
+about once per test run.
 
-The slots live under `FINCH_E2E_WEB_ROOT` (a temporary directory made on first use and passed
-on to subprocesses such as the benchmark, which then reuse the installed node modules).
+The web dirs live under `FINCH_E2E_WEB_ROOT`: tests/conftest.py makes one per test run, shared
+by pytest-xdist's workers and the benchmark's subprocess; elsewhere a temporary directory is
+made on first use.
 """
 
 from __future__ import annotations
 
 import atexit
+import fcntl
 import os
 import shutil
 import signal
@@ -24,6 +27,8 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,7 +75,7 @@ def _take_slot(preferred: Slot | None) -> Slot:
         slot = preferred if preferred is not None and not preferred.busy else (free[0] if free else None)
         if slot is None:
             port = free_port()
-            slot = Slot(port, web_root() / f"web-{os.getpid()}-{port}")
+            slot = Slot(port, web_root() / f"web-{os.getpid()}-{port}")  # unique across processes
             _slots.append(slot)
         slot.busy = True
         return slot
@@ -81,14 +86,35 @@ def _release(slot: Slot) -> None:
         slot.busy = False
 
 
+def _served(web: Path) -> Path:
+    """The marker of a web dir that has served a page: complete, usable as a template."""
+    return web.with_name(web.name + ".served")
+
+
+def _template(root: Path) -> Path | None:
+    """A web dir with the node modules installed: one that has served, or `make run`'s."""
+    if served := sorted(root.glob("*.served")):
+        return served[0].with_suffix("")
+    return ROOT / ".web" if (ROOT / ".web" / "node_modules").is_dir() else None
+
+
+@contextmanager
+def _installing(web: Path) -> Iterator[None]:
+    """Held while a server starts on a web dir that nothing could be copied to: Reflex installs
+    the node modules there. Other processes (xdist workers, the benchmark) wait for it, then copy."""
+    if web.exists() or _template(web.parent) is not None:
+        yield
+        return
+    with open(web.parent / "install.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # blocks until the process installing has served
+        yield
+
+
 def _prepare_web_dir(web: Path) -> None:
-    """A new slot's web dir: a copy of an installed one (node modules hard-linked), if any."""
+    """A new slot's web dir: a copy of one that has served (node modules hard-linked), if any."""
     if web.exists():
         return
-    root = web.parent
-    template = next((d for d in sorted(root.iterdir()) if (d / "node_modules").is_dir()), None)
-    if template is None and (ROOT / ".web" / "node_modules").is_dir():
-        template = ROOT / ".web"
+    template = _template(web.parent)
     if template is None:
         return  # Reflex initialises it and installs the node modules
 
@@ -161,7 +187,12 @@ class AppServer:
             if name not in self.extra_env:
                 env.pop(name, None)
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        _prepare_web_dir(self.slot.web_dir)
+        with _installing(self.slot.web_dir):
+            _prepare_web_dir(self.slot.web_dir)
+            self._serve(env)
+
+    def _serve(self, env: dict[str, str]) -> None:
+        assert self.slot is not None
         env["REFLEX_WEB_WORKDIR"] = str(self.slot.web_dir)
         env["REFLEX_STATES_WORKDIR"] = str(self.data_dir / "states")
         self._ready = threading.Event()
@@ -183,6 +214,7 @@ class AppServer:
         # Any answer but an error: with accounts on, "/" redirects to the sign-in page.
         if page.status_code >= 400 or httpx.get(self.url + "/ping", timeout=10).status_code != 200:
             raise RuntimeError(f"Finch said it was ready but answers {page.status_code}:\n{self.log_tail()}")
+        _served(self.slot.web_dir).touch()
 
     def _pump(self, process: subprocess.Popen[bytes], ready: threading.Event) -> None:
         """Copy the server's output into its log; `ready` once it says it answers, or has ended."""

@@ -26,9 +26,6 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "tests/e2e/" in str(item.fspath):
             item.add_marker(pytest.mark.browser)
-            # One process runs them all (`make test` runs pytest-xdist with --dist loadgroup): they
-            # share the app servers' builds (tests/e2e/app_server.py) and the machine's cores.
-            item.add_marker(pytest.mark.xdist_group("browser"))
 
 
 @pytest.fixture(scope="package")
