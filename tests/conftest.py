@@ -122,46 +122,55 @@ def finch_env(tmp_path, monkeypatch, finch_db) -> Iterator[None]:
 _WEB_ROOT = pytest.StashKey[str]()
 
 
+BROWSER_MODULES = [
+    # The order that needs the fewest production builds: a server reuses the build of the one
+    # before it on its port unless a setting baked into the page differs (tests/e2e/app_server.py);
+    # the warm-start test ends on the card fade the next two modules use.
+    "test_warm_start.py",
+    "test_auth_browser.py",
+    "test_openai_browser.py",
+    "test_brokerage_browser.py",
+    "test_chat_browser.py",
+    "test_results_browser.py",
+    "test_runs_browser.py",
+    "test_workers.py",
+]
+OWN_PROCESS = {"test_bench.py"}
+"""Browser test modules that start no app server in this process (the benchmark runs its own)."""
+
+
+def _browser_rank(item) -> tuple[int, int]:
+    if "tests/e2e/" not in str(item.fspath):
+        return (1, 0)
+    name = item.path.name
+    return (0, BROWSER_MODULES.index(name) if name in BROWSER_MODULES else len(BROWSER_MODULES))
+
+
 def pytest_collection_modifyitems(config, items):
-    """Browser tests first: they take longest."""
-    items.sort(key=lambda item: "tests/e2e/" not in str(item.fspath))
-
-
-BROWSER_GROUPS = {
-    "test_auth_browser.py": "browser-a",
-    "test_chat_browser.py": "browser-a",
-    "test_runs_browser.py": "browser-a",
-    "test_brokerage_browser.py": "browser-b",
-    "test_openai_browser.py": "browser-b",
-    "test_results_browser.py": "browser-b",
-    "test_warm_start.py": "browser-b",
-    "test_workers.py": "browser-b",
-    "test_bench.py": None,  # its own app servers and browser, in a subprocess
-}
-"""Under pytest-xdist (`make test`: `-n N --dist loadgroup`), the worker each browser test module
-runs in. Whole modules, so a module's app server starts once and the servers of one worker
-reuse one another's builds (tests/e2e/app_server.py); two groups, so two browsers work at once;
-balanced by time. Any other test runs wherever a worker is free."""
+    """Browser tests first (they take longest), their modules in `BROWSER_MODULES` order."""
+    items.sort(key=_browser_rank)
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
-    """`--dist loadgroup` with the groups above. (pytest-xdist's own `xdist_group` marks do not
-    reach its scheduler under pytest 9.2, whose node ids it can no longer suffix.)"""
+    """`--dist loadgroup` (`make test`): the browser tests, in order, in one worker, where their
+    app servers reuse one another's builds and one browser runs at a time; every other test
+    (the benchmark too) wherever a worker is free. (pytest-xdist's own `xdist_group` marks do
+    not reach its scheduler under pytest 9.2, whose node ids it can no longer suffix.)"""
     if config.getvalue("dist") != "loadgroup":
         return None
     from xdist.scheduler import LoadScopeScheduling
 
-    class BrowserGroups(LoadScopeScheduling):
-        """Largest units first (LoadScopeScheduling's default order): the browser groups."""
+    class BrowserGroup(LoadScopeScheduling):
+        """Largest unit first (LoadScopeScheduling's default order): the browser group."""
 
         def _split_scope(self, nodeid: str) -> str:
             path = nodeid.split("::", 1)[0]
-            if not path.startswith("tests/e2e/"):
-                return nodeid
-            return BROWSER_GROUPS.get(path.rsplit("/", 1)[-1], "browser-a") or path
+            if path.startswith("tests/e2e/") and path.rsplit("/", 1)[-1] not in OWN_PROCESS:
+                return "browser"
+            return nodeid
 
-    return BrowserGroups(config, log)
+    return BrowserGroup(config, log)
 
 
 def pytest_configure(config):
