@@ -20,6 +20,7 @@ from __future__ import annotations
 import atexit
 import fcntl
 import os
+import random
 import shutil
 import signal
 import socket
@@ -41,10 +42,24 @@ OUTPUT = frozenset({"build", ".react-router", "backend"})
 """A web dir's own output, not copied into a new slot."""
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+SLOT_PORTS = range(20_000, 32_768)
+"""Below Linux's ephemeral range (32768 and up), where the kernel picks the local ports of
+outgoing connections and of `bind(0)`: a slot's port stays unbound between two servers, and
+nothing else on the machine should take it meanwhile."""
+
+
+def _slot_port(taken: set[int]) -> int:
+    for _ in range(500):
+        port = random.choice(SLOT_PORTS)
+        if port in taken:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free port for a test server")
 
 
 @dataclass
@@ -74,7 +89,7 @@ def _take_slot(preferred: Slot | None) -> Slot:
         free = [s for s in _slots if not s.busy]
         slot = preferred if preferred is not None and not preferred.busy else (free[0] if free else None)
         if slot is None:
-            port = free_port()
+            port = _slot_port({s.port for s in _slots})
             slot = Slot(port, web_root() / f"web-{os.getpid()}-{port}")  # unique across processes
             _slots.append(slot)
         slot.busy = True
@@ -179,6 +194,7 @@ class AppServer:
             "FINCH_ENV_FILE": os.devnull,
             # Tests never reach public hosts; the data-source tests use loopback fakes.
             "FINCH_DATA_MODE": "offline",
+            "GRANIAN_LOG_LEVEL": "info",  # its workers' starts and exits, in the server's log
             **self.extra_env,
         }
         for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "FINCH_MODEL", "DATABASE_URL",
