@@ -173,6 +173,24 @@ def pytest_xdist_make_scheduler(config, log):
     return BrowserGroup(config, log)
 
 
+def _in_browser_group(item) -> bool:
+    path = str(item.fspath)
+    return "tests/e2e/" in path and item.path.name not in OWN_PROCESS
+
+
+def pytest_runtest_setup(item):
+    """Under pytest-xdist, a worker that runs anything but the browser tests yields the CPU to
+    the one that does (nice 10, its subprocesses too): Chromium and the app servers must answer
+    within the tests' timeouts, and a test of a parser does not mind waiting."""
+    config = item.config
+    if hasattr(config, "workerinput") and not _in_browser_group(item) and not config.stash.get(_NICE, False):
+        os.nice(10)
+        config.stash[_NICE] = True
+
+
+_NICE = pytest.StashKey[bool]()
+
+
 def pytest_configure(config):
     """One place for the browser tests' web dirs, shared by every worker of the run and the
     benchmark's subprocess (tests/e2e/app_server.py), removed at the end."""
