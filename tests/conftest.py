@@ -119,10 +119,95 @@ def finch_env(tmp_path, monkeypatch, finch_db) -> Iterator[None]:
     engine.engine_for.cache_clear()
 
 
+_WEB_ROOT = pytest.StashKey[str]()
+
+
+BROWSER_MODULES = [
+    # The order that needs the fewest production builds: a server reuses the build of the one
+    # before it on its port unless a setting baked into the page differs (tests/e2e/app_server.py);
+    # the warm-start test ends on the card fade the next two modules use.
+    "test_warm_start.py",
+    "test_auth_browser.py",
+    "test_openai_browser.py",
+    "test_brokerage_browser.py",
+    "test_chat_browser.py",
+    "test_results_browser.py",
+    "test_runs_browser.py",
+    "test_workers.py",
+]
+OWN_PROCESS = {"test_bench.py"}
+"""Browser test modules that start no app server in this process (the benchmark runs its own)."""
+
+
+def _browser_rank(item) -> tuple[int, int]:
+    if "tests/e2e/" not in str(item.fspath):
+        return (1, 0)
+    name = item.path.name
+    return (0, BROWSER_MODULES.index(name) if name in BROWSER_MODULES else len(BROWSER_MODULES))
+
+
 def pytest_collection_modifyitems(config, items):
-    """Browser tests last: Playwright's sync API keeps an event loop running in the main
-    thread for the rest of the session, which async tests cannot share."""
-    items.sort(key=lambda item: "tests/e2e/" in str(item.fspath))
+    """Browser tests first (they take longest), their modules in `BROWSER_MODULES` order."""
+    items.sort(key=_browser_rank)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadgroup` (`make test`): the browser tests, in order, in one worker, where their
+    app servers reuse one another's builds and one browser runs at a time; every other test
+    (the benchmark too) wherever a worker is free. (pytest-xdist's own `xdist_group` marks do
+    not reach its scheduler under pytest 9.2, whose node ids it can no longer suffix.)"""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class BrowserGroup(LoadScopeScheduling):
+        """Largest unit first (LoadScopeScheduling's default order): the browser group."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            if path.startswith("tests/e2e/") and path.rsplit("/", 1)[-1] not in OWN_PROCESS:
+                return "browser"
+            return nodeid
+
+    return BrowserGroup(config, log)
+
+
+def _in_browser_group(item) -> bool:
+    path = str(item.fspath)
+    return "tests/e2e/" in path and item.path.name not in OWN_PROCESS
+
+
+def pytest_runtest_setup(item):
+    """Under pytest-xdist, a worker that runs anything but the browser tests yields the CPU to
+    the one that does (nice 10, its subprocesses too): Chromium and the app servers must answer
+    within the tests' timeouts, and a test of a parser does not mind waiting."""
+    config = item.config
+    if hasattr(config, "workerinput") and not _in_browser_group(item) and not config.stash.get(_NICE, False):
+        os.nice(10)
+        config.stash[_NICE] = True
+
+
+_NICE = pytest.StashKey[bool]()
+
+
+def pytest_configure(config):
+    """One place for the browser tests' web dirs, shared by every worker of the run and the
+    benchmark's subprocess (tests/e2e/app_server.py), removed at the end."""
+    if hasattr(config, "workerinput") or os.environ.get("FINCH_E2E_WEB_ROOT"):
+        return  # an xdist worker inherits the controller's; a developer's own is kept
+    import tempfile
+
+    root = tempfile.mkdtemp(prefix="finch-e2e-web-")
+    os.environ["FINCH_E2E_WEB_ROOT"] = root
+    config.stash[_WEB_ROOT] = root
+
+
+def pytest_unconfigure(config):
+    if root := config.stash.get(_WEB_ROOT, None):
+        import shutil
+
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 auto/live/offline policy around them: caching, fallbacks and their labels.
 
 Each test points every `FINCH_*_URL` at `tests.fakes.data_sources.DataSourcesServer`,
-which serves the real records of `shared/real-data` and records every request.
+which serves the records of `tests/data` and records every request.
 """
 
 from __future__ import annotations

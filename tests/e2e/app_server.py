@@ -1,113 +1,251 @@
-"""Start the real app the way `make run` does (prod mode, one port) for browser tests."""
+"""Start the real app the way `make run` does (prod mode, one port) for browser tests.
+
+A prod build bakes its port into the page, so servers cannot share one build on different
+ports. Instead every server takes a *slot*: a port and a web dir that it keeps while it runs
+and hands on when it stops. The next server on that slot is served on the same port from the
+same web dir, and `python -m finch_app serve` reuses the build there when the compiled
+frontend is unchanged ("frontend unchanged, reusing the build"), so a session builds about
+once per slot (plus once for each setting baked into the page that a module changes). Slots
+are only as many as servers run at the same time in one process. A new slot's web dir starts
+as a copy of one that has served already (node modules hard-linked), so the npm install happens
+about once per test run.
+
+The web dirs live under `FINCH_E2E_WEB_ROOT`: tests/conftest.py makes one per test run, shared
+by pytest-xdist's workers and the benchmark's subprocess; elsewhere a temporary directory is
+made on first use.
+"""
 
 from __future__ import annotations
 
+import atexit
+import fcntl
 import os
+import random
 import shutil
 import signal
 import socket
 import subprocess
 import sys
-import time
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD_TIMEOUT_S = float(os.environ.get("FINCH_TEST_BUILD_TIMEOUT", "600"))
+WEB_ROOT_ENV = "FINCH_E2E_WEB_ROOT"
+OUTPUT = frozenset({"build", ".react-router", "backend"})
+"""A web dir's own output, not copied into a new slot."""
 
 
-_WEB_DIRS: list[Path] = []
-"""Web dirs of servers started in this test session, newest last."""
+SLOT_PORTS = range(20_000, 32_768)
+"""Below Linux's ephemeral range (32768 and up), where the kernel picks the local ports of
+outgoing connections and of `bind(0)`: a slot's port stays unbound between two servers, and
+nothing else on the machine should take it meanwhile."""
 
 
-def _installed_web_dir() -> Path | None:
-    for candidate in [*reversed(_WEB_DIRS), ROOT / ".web"]:
-        if (candidate / "node_modules").is_dir():
-            return candidate
-    return None
+def _slot_port(taken: set[int]) -> int:
+    for _ in range(500):
+        port = random.choice(SLOT_PORTS)
+        if port in taken:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free port for a test server")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+@dataclass
+class Slot:
+    port: int
+    web_dir: Path
+    busy: bool = False
+
+
+_slots: list[Slot] = []
+_slots_lock = threading.Lock()
+
+
+def web_root() -> Path:
+    """Where the slots' web dirs are; made on first use and named in the environment."""
+    if root := os.environ.get(WEB_ROOT_ENV):
+        return Path(root)
+    root = Path(tempfile.mkdtemp(prefix="finch-e2e-web-"))
+    os.environ[WEB_ROOT_ENV] = str(root)  # subprocesses (the benchmark) share the installed modules
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    return root
+
+
+def _take_slot(preferred: Slot | None) -> Slot:
+    """`preferred` if it is free, else the first free slot, else a new one."""
+    with _slots_lock:
+        free = [s for s in _slots if not s.busy]
+        slot = preferred if preferred is not None and not preferred.busy else (free[0] if free else None)
+        if slot is None:
+            port = _slot_port({s.port for s in _slots})
+            slot = Slot(port, web_root() / f"web-{os.getpid()}-{port}")  # unique across processes
+            _slots.append(slot)
+        slot.busy = True
+        return slot
+
+
+def _release(slot: Slot) -> None:
+    with _slots_lock:
+        slot.busy = False
+
+
+def _served(web: Path) -> Path:
+    """The marker of a web dir that has served a page: complete, usable as a template."""
+    return web.with_name(web.name + ".served")
+
+
+def _template(root: Path) -> Path | None:
+    """A web dir with the node modules installed: one that has served, or `make run`'s."""
+    if served := sorted(root.glob("*.served")):
+        return served[0].with_suffix("")
+    return ROOT / ".web" if (ROOT / ".web" / "node_modules").is_dir() else None
+
+
+@contextmanager
+def _installing(web: Path) -> Iterator[None]:
+    """Held while a server starts on a web dir that nothing could be copied to: Reflex installs
+    the node modules there. Other processes (xdist workers, the benchmark) wait for it, then copy."""
+    if web.exists() or _template(web.parent) is not None:
+        yield
+        return
+    with open(web.parent / "install.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # blocks until the process installing has served
+        yield
+
+
+def _prepare_web_dir(web: Path) -> None:
+    """A new slot's web dir: a copy of one that has served (node modules hard-linked), if any."""
+    if web.exists():
+        return
+    template = _template(web.parent)
+    if template is None:
+        return  # Reflex initialises it and installs the node modules
+
+    def copy(source: str, destination: str) -> object:
+        # The node modules are only read; everything else is rewritten by each compile.
+        if "node_modules" in Path(source).relative_to(template).parts:
+            os.link(source, destination)
+            return destination
+        return shutil.copy2(source, destination)
+
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        here = Path(folder)
+        if here == template:
+            return OUTPUT & set(names)
+        if here == template / "node_modules":
+            return {".vite", ".cache"} & set(names)  # caches written in place
+        return set()
+
+    shutil.copytree(template, web, symlinks=True, ignore=ignore, copy_function=copy)
 
 
 class AppServer:
     """`python -m finch_app serve` in its own process group, with its own data dir."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, log_path: Path | None = None) -> None:
-        self.port = free_port()
+    def __init__(
+        self, data_dir: Path, env: dict[str, str] | None = None, log_path: Path | None = None
+    ) -> None:
         self.data_dir = data_dir
         self.extra_env = env or {}
         self.log_path = log_path or data_dir / "server.log"
         self.process: subprocess.Popen[bytes] | None = None
+        self.slot: Slot | None = None
+        self._ready = threading.Event()
+        self.built = False
+        """Whether the last start built the frontend (rather than reusing a build)."""
+
+    @property
+    def port(self) -> int:
+        if self.slot is None:
+            raise RuntimeError("the server has not started")
+        return self.slot.port
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> AppServer:
+        """Start (or, after `kill`, restart on the same port and data dir)."""
+        self.slot = _take_slot(self.slot)
+        try:
+            self._start()
+        except BaseException:
+            self.kill()
+            raise
+        return self
+
+    def _start(self) -> None:
+        assert self.slot is not None
         env = {
             **os.environ,
             "FINCH_DATA_DIR": str(self.data_dir),
             "FINCH_ENV_FILE": os.devnull,
-            "FINCH_DATA_MODE": "offline",  # tests never reach public hosts; the data-source tests use loopback fakes
+            # Tests never reach public hosts; the data-source tests use loopback fakes.
+            "FINCH_DATA_MODE": "offline",
+            "GRANIAN_LOG_LEVEL": "info",  # its workers' starts and exits, in the server's log
             **self.extra_env,
         }
         for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "FINCH_MODEL", "DATABASE_URL",
-                     "SNAPTRADE_CLIENT_ID", "SNAPTRADE_CONSUMER_KEY", "FINCH_SNAPTRADE_BASE_URL", "FINCH_SECRET_KEY"):
+                     "SNAPTRADE_CLIENT_ID", "SNAPTRADE_CONSUMER_KEY", "FINCH_SNAPTRADE_BASE_URL",
+                     "FINCH_SECRET_KEY"):
             if name not in self.extra_env:
                 env.pop(name, None)
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        # Each server builds into its own web dir: a prod build bakes its backend's port into
-        # the page, so servers sharing one .web would send each other's tabs elsewhere.
-        env["REFLEX_WEB_WORKDIR"] = str(self._web_dir())
+        with _installing(self.slot.web_dir):
+            _prepare_web_dir(self.slot.web_dir)
+            self._serve(env)
+
+    def _serve(self, env: dict[str, str]) -> None:
+        assert self.slot is not None
+        env["REFLEX_WEB_WORKDIR"] = str(self.slot.web_dir)
         env["REFLEX_STATES_WORKDIR"] = str(self.data_dir / "states")
-        log = open(self.log_path, "ab")
+        self._ready = threading.Event()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "finch_app", "serve", "--port", str(self.port)],
+            [sys.executable, "-m", "finch_app", "serve", "--port", str(self.slot.port)],
             cwd=ROOT,
             env=env,
-            stdout=log,
+            stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
-        self._wait_ready()
-        return self
+        threading.Thread(target=self._pump, args=(self.process, self._ready), daemon=True).start()
+        if not self._ready.wait(BUILD_TIMEOUT_S):
+            raise TimeoutError(f"Finch did not start within {BUILD_TIMEOUT_S:.0f} s:\n{self.log_tail()}")
+        if self.process.poll() is not None:
+            raise RuntimeError(f"Finch exited with {self.process.wait()}:\n{self.log_tail()}")
+        page = httpx.get(self.url + "/", timeout=10)
+        # Any answer but an error: with accounts on, "/" redirects to the sign-in page.
+        if page.status_code >= 400 or httpx.get(self.url + "/ping", timeout=10).status_code != 200:
+            raise RuntimeError(f"Finch said it was ready but answers {page.status_code}:\n{self.log_tail()}")
+        _served(self.slot.web_dir).touch()
 
-    def _web_dir(self) -> Path:
-        """A copy of an already installed web dir (node modules included), when there is one."""
-        web = self.data_dir / "web"
-        template = _installed_web_dir()
-        if not web.exists() and template is not None:
-            top_level_output = {"build", ".react-router"}  # only the template's own build, not node_modules' dirs
-            shutil.copytree(
-                template,
-                web,
-                symlinks=True,
-                ignore=lambda folder, names: top_level_output & set(names) if Path(folder) == template else set(),
-            )
-        _WEB_DIRS.append(web)
-        return web
-
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + BUILD_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.process is not None and self.process.poll() is not None:
-                raise RuntimeError(f"Finch exited with {self.process.returncode}:\n{self.log_tail()}")
-            try:
-                page = httpx.get(self.url + "/", timeout=2)
-                ping = httpx.get(self.url + "/ping", timeout=2)
-                # Any answer but an error: with accounts on, "/" redirects to the sign-in page.
-                if page.status_code < 400 and ping.status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        raise TimeoutError(f"Finch did not start within {BUILD_TIMEOUT_S:.0f} s:\n{self.log_tail()}")
+    def _pump(self, process: subprocess.Popen[bytes], ready: threading.Event) -> None:
+        """Copy the server's output into its log; `ready` once it says it answers, or has ended."""
+        assert process.stdout is not None
+        with open(self.log_path, "ab") as log:
+            for line in iter(process.stdout.readline, b""):
+                log.write(line)
+                log.flush()
+                if line.startswith(b"frontend changed: building"):
+                    self.built = True
+                elif line.startswith(b"frontend unchanged"):
+                    self.built = False
+                elif line.startswith(b"Finch is ready: open "):
+                    ready.set()
+        ready.set()
 
     def log_tail(self, lines: int = 60) -> str:
         try:
@@ -116,17 +254,20 @@ class AppServer:
             return "(no log)"
 
     def kill(self, sig: int = signal.SIGTERM) -> None:
-        """Stop the whole process group (reflex starts workers of its own)."""
-        if self.process is None or self.process.poll() is not None:
-            return
+        """Stop the whole process group (the server forks workers) and hand the slot on."""
         try:
-            os.killpg(self.process.pid, sig)
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
-        except ProcessLookupError:
-            pass
+            if self.process is not None and self.process.poll() is None:
+                try:
+                    os.killpg(self.process.pid, sig)
+                    self.process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                    self.process.wait(timeout=10)
+                except ProcessLookupError:
+                    pass
+        finally:
+            if self.slot is not None:
+                _release(self.slot)
 
     def __enter__(self) -> AppServer:
         return self.start()

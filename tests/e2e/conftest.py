@@ -28,8 +28,10 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.browser)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser():
+    """Chromium for the browser tests. Playwright's sync API keeps an event loop running on
+    this thread while it is open, which async tests cannot share: it closes with the package."""
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():

