@@ -173,6 +173,10 @@ def workers_env(workers: int, env: dict[str, str] | os._Environ[str]) -> int | N
         return None
     if redis_url:
         env.setdefault("REFLEX_REDIS_URL", redis_url)
+        # A tab's state lock is held locally between the pushes of a run (released at once when
+        # another worker asks for it), so a card's push costs no Redis round trips (docs/benchmarks.md).
+        env.setdefault("REFLEX_OPLOCK_ENABLED", "1")
+        env.setdefault("REFLEX_OPLOCK_HOLD_TIME", "1s")
     env["GRANIAN_WORKERS"] = str(workers)
     env.setdefault("REFLEX_USE_GRANIAN", "1")
     return workers

@@ -82,6 +82,8 @@ class ChatState(rx.State):
     offline_model: bool = True
     last_status: str = ""
     """Status of the last answer in the transcript ("" when the last row is not an answer)."""
+    _announced: str = ""
+    """A conversation this tab's own run just opened (the page is about to move to its URL)."""
 
     def _slot(self, index: int) -> list[MessageView]:
         return getattr(self, visit.slot_var("turn", index))
@@ -122,6 +124,11 @@ class ChatState(rx.State):
         requested = self.router.url.path.removeprefix("/c/").strip("/") if self.router.url.path.startswith("/c/") else ""
         requested = requested or self.conversation_id
         live = await self.get_state(LiveTurnState)
+        if self._announced and self._announced == requested:
+            # The page moved to the conversation this tab's own run just opened: it is all here,
+            # live or already answered (a reload from the database would lose the fading cards).
+            self._announced = ""
+            return None
         if live.running and live.conversation_id == requested and live._run_id:
             if await context.runs.live_run(requested) == live._run_id:
                 # This tab's run goes on (a reload): its cards are in state; timers resume, not restart.
@@ -220,6 +227,7 @@ class ChatState(rx.State):
         """A run opened a new conversation: it becomes the open one and tops the list."""
         if self.conversation_id or started.title is None:
             return
+        self._announced = started.conversation_id
         self.conversation_id = started.conversation_id
         self.title = started.title
         self.conversations = [
