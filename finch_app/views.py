@@ -78,6 +78,8 @@ class CardView:
     """For a call that changes data: the change in plain words (what the user approves)."""
     decision: str = ""
     """"Approved by alice", "Denied: …" once decided."""
+    can_decide: bool = False
+    """Its Approve/Deny buttons show: set once the run has paused (the card sits in the transcript)."""
 
 
 @dataclass
@@ -183,6 +185,7 @@ def message_from_turn(turn: Turn) -> MessageView:
                 run_id=call.run_id,
                 description=call.description or "",
                 decision=audit_label(call.decision, call.decided_by, call.decided_via, None, call.decision_reason),
+                can_decide=call.status == ToolStatus.AWAITING_APPROVAL,
             )
             for call in turn.tool_calls
         ]
@@ -317,8 +320,13 @@ def apply_event(view: TurnView, event: AgentEvent) -> TurnView:
             )
         case Done() if event.status == "awaiting_approval":
             # Paused for the user's decision: the turn so far joins the transcript, its cards asking.
+            cards = [
+                dataclasses.replace(c, can_decide=True) if c.status == ToolStatus.AWAITING_APPROVAL else c
+                for c in view.cards
+            ]
+            paused = dataclasses.replace(view, cards=cards)
             return dataclasses.replace(
-                view, running=False, answer=_answer(view, view.text, status=MessageStatus.AWAITING_APPROVAL)
+                paused, running=False, answer=_answer(paused, view.text, status=MessageStatus.AWAITING_APPROVAL)
             )
         case Done():
             return dataclasses.replace(view, running=False)

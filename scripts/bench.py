@@ -1,16 +1,19 @@
 """Finch's benchmark: the Reflex path against Finch's own SSE path, same agent, same tools.
 
-    python -m scripts.bench            # `make bench`: the full run (about 10 minutes on 2 cores)
-    python -m scripts.bench --quick    # small counts, no timing targets: what CI runs
+    python -m scripts.bench                  # `make bench`: the full run, `make run`'s defaults
+    python -m scripts.bench --config redis   # the team set-up: PostgreSQL and Redis
+    python -m scripts.bench --quick          # small counts, no timing targets: what CI runs
 
 Starts Finch in prod mode (`python -m finch_app serve`) on the offline model and bundled
-sample data, with PostgreSQL and Redis when they are reachable (the team set-up; otherwise
-SQLite and one worker), and measures:
+sample data — `--config default` as `make run` serves it (SQLite, one worker, no Redis),
+`--config redis` on PostgreSQL and Redis — and measures:
 
-1. emit→screen latency of a tool card in Chromium: the server's `tool_call_start` time (the
-   card's `data-started-at`) to a MutationObserver seeing the card, p50/p95, at 1 and 20
-   concurrent chats, with 0 and 200 prior messages. The SSE baseline is a minimal page (served
-   on Finch's origin by Playwright) that reads `/api/chat/stream` and adds the same cards.
+1. the hot path, hop by hop: for each tool card, the time from the event's creation to the tab's
+   consumer taking it, the state lock, the delta, the frame queued and written, the frame seen by
+   the page and the card in the DOM (`scripts/hoptrace.py` in the server, a probe in the page:
+   `scripts/hopbench.py`), at 1, 10 and 20 chats (tabs), next to the plain SSE page on the same
+   server (a minimal page served on Finch's origin that reads `/api/chat/stream` and adds the
+   same cards), with `FINCH_SAMPLE_LATENCY_MS=300`.
 2. websocket bytes per tool event at 0, 100 and 500 prior messages (headless Reflex tab);
 3. events/s, p95 emit→client latency and lost/reordered events at 50, 100 and 200 concurrent
    chats: headless clients, Socket.IO for Reflex, httpx for SSE;
@@ -35,7 +38,7 @@ import time
 import uuid
 from collections.abc import Coroutine
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -61,9 +64,9 @@ TARGETS = {
 
 @dataclass(frozen=True)
 class Plan:
-    latency_concurrency: tuple[int, ...] = (1, 20)
-    latency_prior: tuple[int, ...] = (0, 200)
-    latency_rounds: dict[int, int] = field(default_factory=lambda: {1: 12, 20: 3})
+    hop_tabs: tuple[tuple[int, int], ...] = ((1, 10), (10, 3), (20, 2))
+    """(tabs, rounds) of the per-hop latency runs."""
+    hop_latency_ms: int = 300
     bytes_prior: tuple[int, ...] = (0, 100, 500)
     throughput_clients: tuple[int, ...] = (50, 100, 200)
     throughput_turns: int = 2
@@ -73,9 +76,7 @@ class Plan:
 
 FULL = Plan()
 QUICK = Plan(
-    latency_concurrency=(1, 2),
-    latency_prior=(0, 6),
-    latency_rounds={1: 1, 2: 1},
+    hop_tabs=((1, 2),),
     bytes_prior=(0, 6),
     throughput_clients=(3,),
     throughput_turns=1,
@@ -142,17 +143,19 @@ def backing(args: argparse.Namespace) -> Backing:
 
 
 @contextmanager
-def finch(data_dir: Path, back: Backing, plan: Plan, workers: int = 1):
+def finch(data_dir: Path, back: Backing, plan: Plan, workers: int = 1, latency_ms: int | None = None, trace: bool = False):
     from tests.e2e.app_server import AppServer
 
     env = {
-        "FINCH_SAMPLE_LATENCY_MS": str(plan.sample_latency_ms),
+        "FINCH_SAMPLE_LATENCY_MS": str(plan.sample_latency_ms if latency_ms is None else latency_ms),
         "FINCH_WORKERS": str(workers),
         "FINCH_CARD_FADE_MS": "600000",
         "FINCH_REDIS_PREFIX": f"finch-bench-{uuid.uuid4().hex[:8]}",
         # Every client is the one local user here; 200 chats stand for 200 people.
         "FINCH_MAX_RUNS_PER_USER": "100000",
     }
+    if trace:
+        env["FINCH_HOPTRACE"] = "1"
     if back.database_url:
         env["DATABASE_URL"] = back.database_url
     if back.redis_url:
@@ -183,30 +186,6 @@ def seed(server: Any, back: Backing, messages: int, count: int) -> list[str]:
 
 
 # --- 1. emit→screen in Chromium --------------------------------------------------------------
-
-OBSERVER = """
-(() => {
-  const lat = (window.__finchLatencies = []);
-  const seen = new Set();
-  const note = (el) => {
-    const started = el.getAttribute("data-started-at");
-    const key = started + ":" + el.getAttribute("data-tool");
-    if (!started || seen.has(key)) return;
-    seen.add(key);
-    lat.push(performance.timeOrigin + performance.now() - Number(started));
-  };
-  new MutationObserver((records) => {
-    for (const record of records) {
-      for (const node of record.addedNodes) {
-        if (node.nodeType !== 1) continue;
-        if (node.matches('[data-testid="tool-card"]')) note(node);
-        node.querySelectorAll('[data-testid="tool-card"]').forEach(note);
-      }
-      if (record.type === "attributes" && record.target.matches('[data-testid="tool-card"]')) note(record.target);
-    }
-  }).observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ["data-started-at"] });
-})();
-"""
 
 SSE_PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>Finch SSE baseline</title>
@@ -272,75 +251,36 @@ history().then(() => { window.__finchReady = true; });
 </script></body></html>"""
 
 
-def browser_latency(server: Any, back: Backing, plan: Plan) -> list[dict[str, Any]]:
-    from playwright.sync_api import sync_playwright
+def hop_latency(data_dir: Path, back: Backing, plan: Plan) -> list[dict[str, Any]]:
+    """Per-hop latency of tool cards, Reflex page and SSE page, on a server with the trace on."""
+    from scripts import hopbench
 
-    from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
+    rows = []
+    with finch(data_dir, back, plan, latency_ms=plan.hop_latency_ms, trace=True) as server:
+        for tabs, rounds in plan.hop_tabs:
+            args = argparse.Namespace(tabs=tabs, rounds=rounds, anchor=False, warmup=1, gap=0.0, no_animations=False)
+            load = hopbench.loadavg()
+            reflex_pages = hopbench.run_pages(server.url, args, sse=False)
+            trace = httpx.get(f"{server.url}/__hoptrace", params={"reset": 1}, timeout=60).json()
+            reflex = hopbench.table(hopbench.join(reflex_pages, trace), f"Reflex page, {tabs} tab(s)")
+            sse = hopbench.table(hopbench.join(hopbench.run_pages(server.url, args, sse=True), None), f"SSE page, {tabs} tab(s)")
+            cpu = [c for c in hopbench.CPU[-2:]]
+            row = {
+                "tabs": tabs,
+                "rounds": rounds,
+                "load_before": load,
+                "load_after": hopbench.loadavg(),
+                "reflex": reflex,
+                "sse": sse,
+                "cpu": cpu,
+                "dom_p95_ratio": _ratio(_hop(reflex, "dom", "p95"), _hop(sse, "dom", "p95")),
+            }
+            rows.append(row)
+    return rows
 
-    results = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            for prior in plan.latency_prior:
-                for concurrency in plan.latency_concurrency:
-                    rounds = plan.latency_rounds.get(concurrency, 1)
-                    row: dict[str, Any] = {"prior": prior, "concurrency": concurrency, "rounds": rounds}
-                    for path in ("reflex", "sse"):
-                        conversations = seed(server, back, prior, concurrency) if prior else [None] * concurrency
-                        samples = _browser_round(browser, server, path, conversations, rounds)
-                        row[path] = {"p50_ms": pct(samples, 50), "p95_ms": pct(samples, 95), "n": len(samples)}
-                    row["p95_ratio"] = _ratio(row["reflex"]["p95_ms"], row["sse"]["p95_ms"])
-                    print(f"  latency  prior={prior:<3} chats={concurrency:<2}  reflex {row['reflex']}  sse {row['sse']}")
-                    results.append(row)
-        finally:
-            browser.close()
-    return results
 
-
-def _browser_round(browser: Any, server: Any, path: str, conversations: list[str | None], rounds: int) -> list[float]:
-    pages, contexts = [], []
-    try:
-        for cid in conversations:
-            # Playwright's waits evaluate script text, which Finch's CSP (rightly) forbids pages to do.
-            context = browser.new_context(viewport={"width": 1280, "height": 860}, bypass_csp=True)
-            context.add_init_script(OBSERVER)
-            page = context.new_page()
-            page.set_default_timeout(120_000)
-            if path == "sse":
-                page.route("**/__bench/sse*", lambda route: route.fulfill(content_type="text/html", body=SSE_PAGE))
-                page.goto(f"{server.url}/__bench/sse" + (f"?cid={cid}" if cid else ""))
-                page.wait_for_function("window.__finchReady === true")
-            else:
-                page.goto(f"{server.url}/c/{cid}" if cid else server.url)
-                page.get_by_test_id("send").wait_for()
-                if cid:
-                    page.get_by_test_id("assistant-message").last.wait_for()
-            pages.append(page)
-            contexts.append(context)
-        for n in range(1, rounds + 1):
-            for page in pages:  # all chats send at (nearly) the same moment
-                if path == "sse":
-                    page.evaluate("(m) => { window.finchAsk(m); }", PROMPT)
-                else:
-                    page.get_by_test_id("composer").fill(PROMPT)
-                    page.get_by_test_id("send").click()
-            for page in pages:
-                if path == "sse":
-                    page.wait_for_function(f"window.__finchDone >= {n}")
-                else:
-                    page.wait_for_function(
-                        "() => !document.querySelector('[data-testid=\"stop\"]') && "
-                        "document.querySelector('[data-testid=\"send\"]') && "
-                        "document.querySelectorAll('[data-testid=\"tool-card\"][data-status=\"running\"]').length === 0 && "
-                        f"window.__finchLatencies.length >= {2 * n}"
-                    )
-        samples: list[float] = []
-        for page in pages:
-            samples.extend(page.evaluate("window.__finchLatencies"))
-        return samples
-    finally:
-        for context in contexts:
-            context.close()
+def _hop(summary: dict[str, Any], hop: str, q: str) -> float | None:
+    return (summary.get(hop) or {}).get(q)
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
@@ -591,11 +531,13 @@ def machine() -> dict[str, Any]:
 def print_report(report: dict[str, Any]) -> None:
     print(f"\nFinch benchmark — {report['mode']} — {report['machine']['cpus']} CPUs ({report['machine']['cpu']}) — {report['backing']}")
     if lat := report.get("latency"):
-        print("\n1. emit→screen, tool card in Chromium (ms)")
-        print(f"  {'prior':>5} {'chats':>5}  {'Reflex p50':>10} {'p95':>7}  {'SSE p50':>8} {'p95':>7}  {'p95 ratio':>9}")
+        print("\n1. tool card, hop by hop (ms after the event; p50 / p95)")
+        hops = ("taken", "lock", "delta", "queued", "written", "frame", "dom")
+        print(f"  {'tabs':>4}  " + "  ".join(f"{h:>13}" for h in hops) + f"  {'SSE dom':>13}  {'dom p95 ratio':>13}")
         for r in lat:
-            print(f"  {r['prior']:>5} {r['concurrency']:>5}  {r['reflex']['p50_ms']!s:>10} {r['reflex']['p95_ms']!s:>7}  "
-                  f"{r['sse']['p50_ms']!s:>8} {r['sse']['p95_ms']!s:>7}  {r['p95_ratio']!s:>9}")
+            cells = [f"{_hop(r['reflex'], h, 'p50')!s:>6}/{_hop(r['reflex'], h, 'p95')!s:<6}" for h in hops]
+            sse = f"{_hop(r['sse'], 'dom', 'p50')!s:>6}/{_hop(r['sse'], 'dom', 'p95')!s:<6}"
+            print(f"  {r['tabs']:>4}  " + "  ".join(cells) + f"  {sse}  {r['dom_p95_ratio']!s:>13}   load {r['load_before']}")
     if b := report.get("bytes"):
         print("\n2. websocket bytes per tool event (Reflex)")
         for r in b["rows"]:
@@ -627,7 +569,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--postgres-url", default=None, help="server to create a scratch database on")
     parser.add_argument("--no-redis", action="store_true")
     parser.add_argument("--sqlite", action="store_true")
+    parser.add_argument(
+        "--config",
+        choices=("default", "redis"),
+        default="default",
+        help="default: as `make run` serves (SQLite, one worker, no Redis); redis: PostgreSQL and Redis",
+    )
     args = parser.parse_args(argv)
+    if args.config == "default":
+        args.no_redis, args.sqlite = True, True
     plan = QUICK if args.quick else FULL
     sections = set(args.only.split(","))
     os.environ.setdefault("FINCH_ENV_FILE", os.devnull)
@@ -637,6 +587,7 @@ def main(argv: list[str] | None = None) -> int:
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": "python -m scripts.bench " + " ".join(argv if argv is not None else sys.argv[1:]),
         "machine": machine(),
+        "config": args.config,
         "backing": back.label,
         "plan": {k: v for k, v in plan.__dict__.items()},
         "prompt": PROMPT,
@@ -645,14 +596,15 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or ROOT / "bench-results" / f"bench-{datetime.now():%Y%m%d-%H%M%S}.json"
     try:
         with tempfile.TemporaryDirectory(prefix="finch-bench-") as tmp:
+            if "latency" in sections:
+                print(f"Starting Finch with the per-hop trace (1 worker, {back.label})…")
+                report["latency"] = hop_latency(Path(tmp) / "hops", back, plan)
             print(f"Starting Finch (1 worker, {back.label})…")
             with finch(Path(tmp) / "one", back, plan) as server:
                 if "bytes" in sections:
                     report["bytes"] = bytes_per_event(server, back, plan)
                 if "throughput" in sections:
                     report["throughput"] = throughput(server, plan, plan.throughput_clients)
-                if "latency" in sections:
-                    report["latency"] = browser_latency(server, back, plan)
                 if "workers" in sections and back.redis_url:
                     one = throughput(server, plan, (plan.worker_clients,))[0]
             if "workers" in sections:

@@ -88,7 +88,7 @@ def tool_card(card: rx.Var[CardView]) -> rx.Component:
             ),
         ),
         rx.cond(card.summary != "", rx.el.div(card.summary, class_name="finch-card-summary")),
-        rx.cond(card.status == "awaiting_approval", approval_form(card)),
+        rx.cond(card.can_decide, approval_form(card)),
         rx.cond(card.decision != "", rx.el.div(card.decision, class_name="finch-card-decision")),
         rx.cond(
             card.resource_id != "",
