@@ -606,6 +606,18 @@ async def test_holdings_from_a_linked_brokerage_are_not_changed_here() -> None:
     )
 
 
+async def test_a_first_holding_is_added_for_someone_who_has_none() -> None:
+    await HoldingsBook().save("local", [], replace=True)
+    turn = await Chat().ask("I bought 10 shares of NVDA at 120")
+    assert turn.calls[1] == (
+        "add_holding",
+        {"ticker": "NVDA", "shares": 10, "cost_basis": 120, "bought_on": None},
+    )
+    assert turn.cards == ["Add 10 shares of NVDA at $120.00 to your holdings"]
+    assert "**NVDA: 0 → 10 shares**" in turn.answer
+    assert await held() == {"NVDA": (10, 120)}
+
+
 # --- through the run service: stored history, a real pause, expiry -----------------------------------
 
 
