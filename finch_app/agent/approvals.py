@@ -64,6 +64,14 @@ class ResumeState(BaseModel):
 
 
 DENIED_RESULT = "Denied: the user did not approve this change, so nothing was changed."
+EXPIRED_REASON_START = "Nobody approved it within"
+"""How the reason of a change denied for want of an answer begins (models tell it from the user's own)."""
+
+
+def expired_reason(timeout_s: float) -> str:
+    """The reason a waiting change is denied when nobody decided within `timeout_s`."""
+    minutes = round(timeout_s / 60)
+    return f"{EXPIRED_REASON_START} {minutes:,} minute{'s' if minutes != 1 else ''}."
 
 
 def denied_result(reason: str) -> str:

@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session
 
-from finch_app.agent.approvals import Decision, ResumeState
+from finch_app.agent.approvals import Decision, ResumeState, expired_reason
 from finch_app.agent.events import AgentEvent, Done, EventStamp, RunStarted, agent_event_adapter
 from finch_app.agent.loop import Agent
 from finch_app.agent.model import ChatMessage, ChatModel, TitlingModel
@@ -509,10 +509,9 @@ class RunService:
         """Deny the changes nobody approved within `approval_timeout_s`; their runs go on and say so."""
         before = datetime.now(UTC) - timedelta(seconds=self.settings.approval_timeout_s)
         expired = await asyncio.to_thread(_paused_before, before)
-        minutes = round(self.settings.approval_timeout_s / 60)
         decision = Decision(
             approved=False,
-            reason=f"Nobody approved it within {minutes:,} minute{'s' if minutes != 1 else ''}.",
+            reason=expired_reason(self.settings.approval_timeout_s),
             decided_by="expiry",
             via="expiry",
         )

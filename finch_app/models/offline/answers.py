@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from finch_app.models.offline import analysis
+from finch_app.models.offline import analysis, ledger
 from finch_app.models.offline import sections as s
 from finch_app.models.offline import tickers as tk
 from finch_app.models.offline.intents import Ask
@@ -20,6 +20,8 @@ CHAMBER_TOOLS = ("get_recent_senate_trades", "get_recent_house_trades")
 
 def compose(ask: Ask, results: Sequence[Result]) -> str:
     """The markdown answer to `ask` from this turn's results."""
+    if ask.kind == "change" and ask.change is not None:
+        return ledger.answer(ask.change, results)
     if not results:
         return "I couldn't run the lookups this needs here, so I have nothing to report."
     if ask.kind == "why" and ask.tickers:

@@ -6,7 +6,9 @@ filters people add ("only purchases", "last month only", "as a chart"). A follow
 ("and AMD?", "what about the House?") is the previous ask with that one thing changed;
 `read_context` finds the previous ask by replaying the earlier questions of the
 conversation, falling back to the tools an earlier turn called (another model may have
-answered it). Pure functions of text: no I/O, no tool results.
+answered it). A change to the holdings ("I bought 10 NVDA at 120") is read by `changes`;
+what became of the last one (made, turned down, asked back) comes from its tool results.
+Pure functions of text: no I/O.
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ from typing import Literal
 
 from finch_app.agent.model import ChatMessage
 from finch_app.models.offline import tickers as tk
+from finch_app.models.offline.changes import Change, Earlier, read_change, settle
 from finch_app.models.offline.results import arguments_of
 
-Kind = Literal["lookup", "why", "advice", "greeting", "thanks", "help", "off_topic", "clarify"]
+Kind = Literal["lookup", "why", "advice", "greeting", "thanks", "help", "off_topic", "clarify", "change"]
 Side = Literal["purchase", "sale"]
 
 TICKER_TOPICS = frozenset({"sentiment", "insiders", "quote", "history"})
@@ -59,6 +62,8 @@ class Ask:
     """A question about the market as a whole (answered with SPY)."""
     wanted: Literal["why", "advice"] | None = None
     """For "clarify": the question that waits for a ticker ("why did it drop?" with none known)."""
+    change: Change | None = None
+    """For "change": the change to the holdings asked for."""
 
     @property
     def is_question(self) -> bool:
@@ -84,6 +89,8 @@ class Context:
     """The list of what Finch can do was already shown: never show it twice."""
     asked: tuple[str, ...] = field(default_factory=tuple)
     """Earlier questions, to avoid suggesting one the user already asked."""
+    change: Earlier | None = None
+    """The change to the holdings the last turn was about, and what became of it ("and 5 more")."""
 
 
 # --- the words --------------------------------------------------------------------------
@@ -340,6 +347,10 @@ def read_ask(text: str, context: Context | None = None) -> Ask:
 
     if _BROKERAGE.search(words) and _BROKER_WORDS.search(words):
         return Ask(kind="lookup", topics=frozenset({"brokerage"}))
+
+    change = read_change(words, context.change, context.suggested)
+    if change is not None:
+        return Ask(kind="change", tickers=(change.ticker,) if change.ticker else (), change=change)
 
     if last is not None and context.suggested and _YES.match(words):
         base = (
@@ -602,27 +613,40 @@ def read_context(messages: Sequence[ChatMessage]) -> Context:
     context = Context()
     pending: Ask | None = None
     calls: list[tuple[str, dict]] = []
+    ids: list[str] = []
+    outputs: dict[str, str] = {}
     last_answer = ""
     for message in messages:
         if message.role == "user":
-            context = _settle(context, pending, calls)
+            context = _settle(context, pending, calls, [outputs.get(i) for i in ids])
             pending = read_ask(message.content or "", context)
-            calls = []
+            calls, ids, outputs = [], [], {}
             context = replace(context, suggested=None, asked=(*context.asked, message.content or ""))
         elif message.role == "assistant":
             for call in message.tool_calls:
                 calls.append((call.name, arguments_of(call.arguments)))
+                ids.append(call.id)
             if message.content:
                 last_answer = message.content
                 if MENU_MARKER in message.content:
                     context = replace(context, menu_shown=True)
-    context = _settle(context, pending, calls)
+        elif message.role == "tool" and message.tool_call_id:
+            outputs[message.tool_call_id] = message.content or ""
+    context = _settle(context, pending, calls, [outputs.get(i) for i in ids])
     offered = _SUGGESTION.search(last_answer)
     return replace(context, suggested=offered.group(1) if offered else None)
 
 
-def _settle(context: Context, ask: Ask | None, calls: list[tuple[str, dict]]) -> Context:
-    """Fold a finished turn into the context: its question, or failing that the tools it used."""
+def _settle(
+    context: Context, ask: Ask | None, calls: list[tuple[str, dict]], outputs: Sequence[str | None] = ()
+) -> Context:
+    """Fold a finished turn into the context: its question, or failing that the tools it used;
+    for a change to the holdings, what became of it."""
+    if ask is not None and ask.kind == "change" and ask.change is not None:
+        turn = [(name, arguments, output) for (name, arguments), output in zip(calls, outputs, strict=False)]
+        return replace(context, change=settle(ask.change, turn))
+    if ask is not None and ask.kind not in ("greeting", "thanks"):
+        context = replace(context, change=None)
     if ask is not None and ask.is_question:
         return replace(context, last=ask)
     if calls:

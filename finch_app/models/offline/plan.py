@@ -2,13 +2,15 @@
 
 A first round from the question alone; a second round only when the first found no price
 for a ticker that is not a typo, to show what else Finch knows about it (BRK.B in the
-bundled sample has Senate trades but no chart).
+bundled sample has Senate trades but no chart), or — for a change to the holdings — to
+make the change once the first round has read them (`ledger`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from finch_app.models.offline import ledger
 from finch_app.models.offline import tickers as tk
 from finch_app.models.offline.intents import Ask
 from finch_app.models.offline.results import Result
@@ -43,6 +45,8 @@ def price_range(days: int | None, default: str = "3mo") -> str:
 
 def first_round(ask: Ask) -> list[Call]:
     """The tool calls for the question itself."""
+    if ask.kind == "change" and ask.change is not None:
+        return ledger.first_round(ask.change)
     if "brokerage" in ask.topics:
         return [("request_brokerage_connection", {})]
     if ask.kind == "why" and ask.tickers:
@@ -57,7 +61,10 @@ def first_round(ask: Ask) -> list[Call]:
 
 
 def second_round(ask: Ask, results: list[Result]) -> list[Call]:
-    """More calls when the first round found no price for a plausible ticker; else none."""
+    """More calls when the first round found no price for a plausible ticker, or the change to
+    the holdings once they are known; else none."""
+    if ask.kind == "change" and ask.change is not None:
+        return ledger.second_round(ask.change, results)
     if ask.kind != "lookup" or not ask.topics <= {"quote", "history"}:
         return []
     missing = [t for t in ask.tickers if _no_price(t, results) and tk.suggest(t) in (None, t)]

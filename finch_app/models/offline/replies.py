@@ -6,6 +6,7 @@ question outside it gets one line and two suggestions instead.
 
 from __future__ import annotations
 
+from finch_app.models.offline import ledger
 from finch_app.models.offline import tickers as tk
 from finch_app.models.offline.intents import MENU_MARKER, Ask, Context
 
@@ -59,6 +60,8 @@ def _offer(context: Context) -> str:
 
 def reply(ask: Ask, context: Context) -> str:
     """The answer to a message that takes no tools."""
+    if ask.kind == "change" and ask.change is not None:
+        return ledger.ask_back(ask.change)
     if ask.kind == "greeting":
         if context.asked:
             return f"Hi again! What shall I look up next? You could try {_offer(context)}."

@@ -69,6 +69,11 @@ def current_turn(messages: Sequence[ChatMessage]) -> tuple[int, list[Result]]:
     return rounds, results
 
 
+def read_result(tool: str, arguments: dict[str, Any], text: str) -> Result:
+    """One call's result from the text the model reads (an earlier turn's, say)."""
+    return _read(tool, arguments, text)
+
+
 def _read(tool: str, arguments: dict[str, Any], text: str) -> Result:
     body, saved = split_resource_note(text)
     try:

@@ -203,6 +203,11 @@ class Mention:
 
 def find(text: str) -> list[str]:
     """The tickers in `text`, in the order written: symbols in any case people use, and company names."""
+    return list(dict.fromkeys(m.symbol for m in mentions(text)))
+
+
+def mentions(text: str) -> list[Mention]:
+    """Every place `text` names a ticker, in the order written (a ticker named twice is here twice)."""
     shouting = _is_shouting(text)
     found: list[Mention] = []
     for match in _DOLLAR.finditer(text):
@@ -233,7 +238,7 @@ def find(text: str) -> list[str]:
             claimed.append(range(match.start(), match.end()))
             found.append(Mention(_NAMES[name], match.start()))
     found.sort(key=lambda m: m.at)
-    return list(dict.fromkeys(m.symbol for m in found))
+    return found
 
 
 def _is_shouting(text: str) -> bool:

@@ -37,7 +37,23 @@ def _period(days: int | None) -> str:
     return f" over {RANGE_WORDS[price_range(days)]}"
 
 
+_CHANGE_TITLES = {"buy": "Bought", "sell": "Sold", "add": "Add", "remove": "Remove", "set": "Update"}
+
+
+def _change(ask: Ask) -> str | None:
+    """ "Bought NVDA", "Sold half of TSLA", "Remove TSLA", "Update AAPL"; None when no ticker is known."""
+    change = ask.change
+    if change is None or change.ticker is None or change.problem in ("order", "tickers"):
+        return None
+    verb = _CHANGE_TITLES[change.action]
+    if change.action == "sell" and change.portion is not None and change.shares is None:
+        return f"Sold {change.portion_words} of {change.ticker}"
+    return f"{verb} {change.ticker}"
+
+
 def _from_ask(ask: Ask) -> str | None:
+    if ask.kind == "change":
+        return _change(ask)
     names = _names(ask)
     side = {"purchase": "purchases", "sale": "sales"}.get(ask.side or "", "trades")
     if ask.kind == "why":
