@@ -203,7 +203,7 @@ async def test_a_change_nobody_approves_in_time_is_denied_and_the_run_says_so(mo
     assert await service.expire_approvals() == 1
     rest = [e async for e in await service.follow(started.run_id)]
     decided = next(e for e in rest if isinstance(e, ToolApprovalDecided))
-    assert not decided.approved and decided.via == "expiry" and "minute" in decided.reason
+    assert not decided.approved and decided.via == "expiry" and decided.reason.startswith("Nobody approved it within")
     assert await shares("NVDA") == 55
     assert await service.expire_approvals() == 0, "once"
 
@@ -245,3 +245,19 @@ def crud_position(symbol: str, shares_: float, cost: float):
     from finch_app.providers.base import Position
 
     return Position(symbol, "", shares_, cost)
+
+
+async def test_adding_a_first_holding_by_chat_does_not_leave_the_no_portfolio_box():
+    model = ScriptedModel(
+        tool_call("get_portfolio", {}, id="read"),
+        tool_call("add_holding", {"ticker": "NVDA", "shares": 10, "cost_basis": 120}, id="add"),
+        text("Added NVDA: your first holding."),
+    )
+    service = service_with(model)
+    started, events = await answer(service, "I bought 10 NVDA at 120", user_id="newcomer")
+    assert isinstance(events[-1], Done) and events[-1].status == "awaiting_approval"
+    await service.decide(user_id="newcomer", run_id=started.run_id, tool_call_id="add", decision=approve("newcomer"))
+    rest = [e async for e in await service.follow(started.run_id)]
+    final = next(e for e in rest if isinstance(e, AssistantMessage))
+    assert final.needs_auth is False, "the portfolio is no longer missing once its first holding is added"
+    assert [p.symbol for p in await HoldingsBook().list("newcomer")] == ["NVDA"]

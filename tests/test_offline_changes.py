@@ -241,7 +241,7 @@ BUYS = [
     c(
         "add 10 AMD bought on Nov 3, 2025 at 150",
         [P, t("add_holding", ticker="AMD", shares=10, cost_basis=150, bought_on="2025-11-03")],
-        "Add 10 shares of AMD at $150.00 bought Nov 03, 2025 to your holdings",
+        "Add 10 shares of AMD at $150.00 bought Nov 3, 2025 to your holdings",
     ),
     c(
         "bought 2 BRK.B at 480",
@@ -680,7 +680,7 @@ async def test_a_change_nobody_approves_in_time_is_answered_as_expired(monkeypat
     rest = [e async for e in await runs.follow(started.run_id)]
     said = next(e for e in rest if isinstance(e, AssistantMessage)).content
     assert re.fullmatch(
-        r"Nothing changed: nobody approved removing TSLA from your holdings within \d+ minutes?, so it expired\. "
+        r"Nothing changed: nobody approved removing TSLA from your holdings within \d+ (second|minute|hour|day)s?, so it expired\. "
         r"You still hold 12 shares of TSLA\.",
         said,
     ), said

@@ -70,8 +70,11 @@ EXPIRED_REASON_START = "Nobody approved it within"
 
 def expired_reason(timeout_s: float) -> str:
     """The reason a waiting change is denied when nobody decided within `timeout_s`."""
-    minutes = round(timeout_s / 60)
-    return f"{EXPIRED_REASON_START} {minutes:,} minute{'s' if minutes != 1 else ''}."
+    for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60), ("second", 1)):
+        if timeout_s >= size or unit == "second":
+            amount = max(1, round(timeout_s / size))
+            return f"{EXPIRED_REASON_START} {amount:,} {unit}{'s' if amount != 1 else ''}."
+    raise AssertionError("unreachable")
 
 
 def denied_result(reason: str) -> str:

@@ -190,9 +190,8 @@ class Agent(Generic[DepsT]):
             ChatMessage(role="tool", tool_call_id=call.id, name=call.name, content=results[call.id])
             for call in paused_round.tool_calls
         )
-        carried = ResumeState(
-            answer=state.answer, needs_auth=state.needs_auth or bool(needs_auth_calls), rounds=state.rounds
-        )
+        needs_auth = (state.needs_auth or bool(needs_auth_calls)) and not self._changed_data(approved, results)
+        carried = ResumeState(answer=state.answer, needs_auth=needs_auth, rounds=state.rounds)
         rounds = self._rounds(messages, carried, stamp, user_id, resources, needs_approval)
         async with aclosing(rounds) as events:
             async for event in events:
@@ -254,6 +253,9 @@ class Agent(Generic[DepsT]):
                 async for event in events:
                     yield event
             needs_auth = needs_auth or bool(needs_auth_calls)
+            ran = [(c, spec, None) for c in calls if (spec := self.registry.get(c.name)) is not None]
+            if self._changed_data(ran, results):
+                needs_auth = False  # e.g. the user's first holding was just added: the portfolio is no longer missing
             if pending:
                 state = ResumeState(
                     messages=messages[question_at + 1 :],
@@ -275,6 +277,14 @@ class Agent(Generic[DepsT]):
         yield Token(**stamp(), text=separator + note)
         yield AssistantMessage(**stamp(), content=answer + separator + note, needs_auth=needs_auth)
         yield Done(**stamp())
+
+    @staticmethod
+    def _changed_data(calls: list[tuple[ToolCallRequest, ToolSpec, Any]], results: dict[str, str]) -> bool:
+        """Whether a call that changes the user's data ran and succeeded."""
+        return any(
+            spec.changes_data and call.id in results and not results[call.id].startswith(("Error:", "Denied:"))
+            for call, spec, _ in calls
+        )
 
     async def _run_tools(
         self,

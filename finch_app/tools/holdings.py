@@ -46,6 +46,15 @@ def _at(price: float | None) -> str:
     return f" at {money(price)}" if price is not None else ""
 
 
+def _shares(count: float) -> str:
+    """ "1 share", "10 shares", "2.5 shares"."""
+    return f"{shares_text(count)} share{'' if count == 1 else 's'}"
+
+
+def _day(value: date) -> str:
+    return f"{value:%b} {value.day}, {value.year}"
+
+
 async def _holdings(ctx: Ctx) -> dict[str, Position]:
     deps = ctx.deps
     if deps.holdings is None:
@@ -77,9 +86,9 @@ async def _save(ctx: Ctx, position: Position) -> Position:
 
 
 def _describe_add(ticker: str, shares: float, cost_basis: float | None = None, bought_on: date | None = None) -> str:
-    when = f" bought {bought_on:%b %d, %Y}" if bought_on else ""
+    when = f" bought {_day(bought_on)}" if bought_on else ""
     price = _at(cost_basis) if cost_basis is not None else " at the latest price"
-    return f"Add {shares_text(shares)} shares of {ticker}{price}{when} to your holdings"
+    return f"Add {_shares(shares)} of {ticker}{price}{when} to your holdings"
 
 
 @tool(changes_data=True, describe=_describe_add)
@@ -110,7 +119,7 @@ async def add_holding(
 
 
 def _describe_update(ticker: str, shares: float | None = None, cost_basis: float | None = None) -> str:
-    parts = [f"{shares_text(shares)} shares" if shares is not None else "", f"an average cost of {money(cost_basis)}" if cost_basis is not None else ""]
+    parts = [_shares(shares) if shares is not None else "", f"an average cost of {money(cost_basis)}" if cost_basis is not None else ""]
     return f"Change your {ticker} holding to " + " and ".join(p for p in parts if p)
 
 
@@ -165,11 +174,11 @@ async def remove_holding(ctx: Ctx, ticker: Ticker) -> HoldingChange:
 def _describe_trade(
     ticker: str, side: str, shares: float, price: float | None = None, traded_on: date | None = None
 ) -> str:
-    when = f" on {traded_on:%b %d, %Y}" if traded_on else ""
+    when = f" on {_day(traded_on)}" if traded_on else ""
     if side == "buy":
         at = _at(price) if price is not None else " at the latest price"
-        return f"Record a purchase of {shares_text(shares)} shares of {ticker}{at}{when} (adds to your holding)"
-    return f"Record a sale of {shares_text(shares)} shares of {ticker}{_at(price)}{when} (takes them off your holding)"
+        return f"Record a purchase of {_shares(shares)} of {ticker}{at}{when} (adds to your holding)"
+    return f"Record a sale of {_shares(shares)} of {ticker}{_at(price)}{when} (takes them off your holding)"
 
 
 @tool(changes_data=True, describe=_describe_trade)
