@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from finch_app.agent.events import AgentEvent
+from finch_app.agent.model import ChatMessage
 from finch_app.agent.tools import ToolContext, ToolRegistry, tool
 from finch_app.context import AppContext, build_context, use_context
 from finch_app.runs import RunService
@@ -49,3 +50,36 @@ async def until(feed, kind: type) -> list[AgentEvent]:
         if isinstance(event, kind):
             return seen
     raise AssertionError(f"the run ended without {kind.__name__}")
+
+
+def replay(question: str, events: list[AgentEvent]) -> list[ChatMessage]:
+    """A finished turn as the next question's history holds it: through the run service's own
+    replay (`runs/history.py`), from the rows the turn would have left."""
+    from finch_app.agent.events import AssistantMessage, ToolCallComplete, ToolCallStart
+    from finch_app.db.crud import Turn
+    from finch_app.db.models import Message, ToolCall
+    from finch_app.runs.history import model_history
+
+    completes = {e.tool_call_id: e for e in events if isinstance(e, ToolCallComplete)}
+    calls = [
+        ToolCall(
+            tool_call_id=e.tool_call_id,
+            name=e.tool_name,
+            arguments=dict(e.arguments),
+            status=completes[e.tool_call_id].status if e.tool_call_id in completes else "running",
+            output=completes[e.tool_call_id].output if e.tool_call_id in completes else None,
+            error=completes[e.tool_call_id].error if e.tool_call_id in completes else None,
+            run_id="r",
+            conversation_id="c",
+            user_id="local",
+            position=i,
+        )
+        for i, e in enumerate(e for e in events if isinstance(e, ToolCallStart))
+    ]
+    final = next(e for e in events if isinstance(e, AssistantMessage))
+    return model_history(
+        [
+            Turn(Message(role="user", content=question, conversation_id="c", user_id="local")),
+            Turn(Message(role="assistant", content=final.content, conversation_id="c", user_id="local"), calls),
+        ]
+    )

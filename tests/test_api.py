@@ -22,7 +22,6 @@ import uvicorn
 from sqlmodel import select
 
 from finch_app.agent.events import agent_event_adapter
-from finch_app.agent.loop import Agent
 from finch_app.agent.tools import ToolContext, ToolRegistry, tool
 from finch_app.api import api
 from finch_app.api.deps import get_context, heartbeat_interval

@@ -10,7 +10,6 @@ changed and why. Earlier turns are replayed as history, as the chat service does
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ from finch_app.agent.events import (
     ToolCallStart,
 )
 from finch_app.agent.loop import Agent
-from finch_app.agent.model import ChatMessage, ToolCallRequest
+from finch_app.agent.model import ChatMessage
 from finch_app.context import build_providers
 from finch_app.models.offline import OfflineChatModel
 from finch_app.models.offline.intents import read_ask
@@ -39,6 +38,7 @@ from finch_app.runs import RunService
 from finch_app.runs.approvals import ApprovalPolicy, parse_policy
 from finch_app.settings import get_settings
 from finch_app.tools import default_registry
+from tests.support import replay
 from tests.support import answer
 
 pytestmark = pytest.mark.usefixtures("demo_holdings")
@@ -113,29 +113,7 @@ class Chat:
         starts = [e for e in events if isinstance(e, ToolCallStart)]
         completes = {e.tool_call_id: e for e in events if isinstance(e, ToolCallComplete)}
         final = next(e for e in events if isinstance(e, AssistantMessage))
-        self.history.append(ChatMessage(role="user", content=question))
-        if starts:
-            self.history.append(
-                ChatMessage(
-                    role="assistant",
-                    tool_calls=[
-                        ToolCallRequest(
-                            id=s.tool_call_id, name=s.tool_name, arguments=json.dumps(s.arguments)
-                        )
-                        for s in starts
-                    ],
-                )
-            )
-            self.history += [
-                ChatMessage(
-                    role="tool",
-                    tool_call_id=s.tool_call_id,
-                    name=s.tool_name,
-                    content=completes[s.tool_call_id].output,
-                )
-                for s in starts
-            ]
-        self.history.append(ChatMessage(role="assistant", content=final.content))
+        self.history += replay(question, events)
         return Exchange(
             question=question,
             calls=[(s.tool_name, dict(s.arguments)) for s in starts],

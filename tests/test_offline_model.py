@@ -29,11 +29,12 @@ from finch_app.providers.portfolio import DemoPortfolio
 from finch_app.providers.sample import SAMPLE_DIR, SampleMarketData
 from finch_app.settings import get_settings
 from finch_app.tools import default_registry
+from tests.support import replay
 
 pytestmark = pytest.mark.usefixtures("demo_holdings")
 
 MENU_MARKER = "Here's what I can look up"
-REPLAYED_RESULT_CHARS = 4_000
+
 """Earlier turns' tool results come back shortened (the chat service's history does this)."""
 SAMPLE = "sample data as of Nov 20, 2026"
 DEMO = ("AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "JPM", "XOM", "VOO")
@@ -91,30 +92,7 @@ class Conversation:
         starts = [e for e in events if isinstance(e, ToolCallStart)]
         completes = {e.tool_call_id: e for e in events if isinstance(e, ToolCallComplete)}
         final = next(e for e in events if isinstance(e, AssistantMessage))
-        self.history.append(ChatMessage(role="user", content=question))
-        if starts:
-            self.history.append(
-                ChatMessage(
-                    role="assistant",
-                    tool_calls=[
-                        ToolCallRequest(
-                            id=s.tool_call_id, name=s.tool_name, arguments=json.dumps(s.arguments)
-                        )
-                        for s in starts
-                    ],
-                )
-            )
-            for s in starts:
-                output = completes[s.tool_call_id].output or ""
-                self.history.append(
-                    ChatMessage(
-                        role="tool",
-                        tool_call_id=s.tool_call_id,
-                        name=s.tool_name,
-                        content=output[:REPLAYED_RESULT_CHARS],
-                    )
-                )
-        self.history.append(ChatMessage(role="assistant", content=final.content))
+        self.history += replay(question, events)
         return Turn(
             question=question,
             calls=[(s.tool_name, dict(s.arguments)) for s in starts],

@@ -10,7 +10,7 @@ import pytest
 from pydantic import BaseModel
 from sqlmodel import select
 
-from finch_app.agent.events import ResourceSaved, ToolCallComplete, ToolCallProgress, ToolCallStart
+from finch_app.agent.events import ResourceSaved, ToolCallComplete, ToolCallStart
 from finch_app.agent.loop import Agent
 from finch_app.agent.resources import ResourceColumn, ResourceDraft
 from finch_app.agent.tools import ToolContext, ToolRegistry, tool

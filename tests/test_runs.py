@@ -19,7 +19,7 @@ from finch_app.agent.events import (
     ToolCallStart,
 )
 from finch_app.agent.loop import CANCELLED_TOOL_RESULT, Agent
-from finch_app.agent.tools import ToolContext, ToolRegistry, tool
+from finch_app.agent.tools import ToolRegistry
 from finch_app.context import app_context, build_providers
 from finch_app.db import crud
 from finch_app.db.engine import session_scope
