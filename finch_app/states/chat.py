@@ -440,7 +440,8 @@ class LiveTurnState(rx.State):
                 for event in batch:
                     view = apply_event(view, event)
                 saved = [e for e in batch if isinstance(e, ResourceSaved)]
-                if not (first or saved or (view.answer is not None and not settled) or _visible_change(shown, view)):
+                visible = bool(saved) or (view.answer is not None and not settled) or _visible_change(shown, view)
+                if not (first or visible):
                     continue
                 pushing = time.monotonic()
                 async with self:
@@ -458,7 +459,8 @@ class LiveTurnState(rx.State):
                         settled = True
                     else:
                         self._show(view)
-                    self.last_seq = batch[-1].seq
+                    if visible:  # a batch that shows nothing sends no frame (and no render) at all
+                        self.last_seq = batch[-1].seq
                 cost.observe(time.monotonic() - pushing)
                 shown = view
                 if first and started is not None and started.title is not None:
