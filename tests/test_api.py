@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -23,7 +24,7 @@ from sqlmodel import select
 
 from finch_app.agent.events import agent_event_adapter
 from finch_app.agent.loop import Agent
-from finch_app.agent.tools import ToolContext, ToolRegistry, tool
+from finch_app.agent.tools import ToolContext, ToolError, ToolRegistry, tool
 from finch_app.api import api
 from finch_app.api.deps import get_context, heartbeat_interval
 from finch_app.api.sse import encode_event
@@ -31,7 +32,7 @@ from finch_app.context import AppContext, build_context
 from finch_app.db import crud
 from finch_app.db.engine import session_scope
 from finch_app.db.models import Message, Run, ToolCall
-from finch_app.settings import get_settings
+from finch_app.settings import get_settings, reset_settings
 from tests.fakes.scripted_model import ScriptedModel, model_error, text, tool_call, tool_calls
 
 pytestmark = pytest.mark.persistence
@@ -85,12 +86,18 @@ def gated_service(gate: Gate) -> AppContext:
     return make_service(model, gate.registry())
 
 
-class LiveServer:
-    """`api` served by uvicorn on a free loopback port, in a thread."""
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
-    def __init__(self) -> None:
+
+class LiveServer:
+    """`api` served by uvicorn on a free loopback port (Finch's `PORT`, so its Host is served), in a thread."""
+
+    def __init__(self, port: int) -> None:
         config = uvicorn.Config(
-            api, host="127.0.0.1", port=0, log_level="warning", lifespan="off", timeout_graceful_shutdown=2
+            api, host="127.0.0.1", port=port, log_level="warning", lifespan="off", timeout_graceful_shutdown=2
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="finch-api-test", daemon=True)
@@ -111,14 +118,17 @@ class LiveServer:
 
 
 @pytest.fixture
-def serve() -> Iterator[Callable[..., LiveServer]]:
+def serve(monkeypatch) -> Iterator[Callable[..., LiveServer]]:
     """Start the API with a given service (and heartbeat interval); stop it afterwards."""
     servers: list[LiveServer] = []
 
     def start(service: AppContext, *, heartbeat_s: float = 60.0) -> LiveServer:
         api.dependency_overrides[get_context] = lambda: service
         api.dependency_overrides[heartbeat_interval] = lambda: heartbeat_s
-        servers.append(LiveServer().__enter__())
+        port = free_port()
+        monkeypatch.setenv("PORT", str(port))
+        reset_settings()
+        servers.append(LiveServer(port).__enter__())
         return servers[-1]
 
     yield start
@@ -390,7 +400,7 @@ def lookup_tools() -> ToolRegistry:
     @tool
     async def broken(ctx: ToolContext) -> dict:
         """Always fails."""
-        raise RuntimeError("feed down")
+        raise ToolError("feed down")
 
     return ToolRegistry.of([lookup, broken])
 
@@ -575,7 +585,7 @@ async def test_reflex_routes_fall_through_below_the_api():
         ]
     )
     app.mount("", reflex_like)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://finch") as http:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://localhost:3000") as http:
         assert (await http.get("/ping")).text == "pong"
         assert (await http.get("/c/abc")).text == "page"
         assert (await http.get("/api/openapi.json")).json()["info"]["title"] == "Finch API"

@@ -169,6 +169,35 @@ def test_tokens_are_shown_once_stored_hashed_and_revocable():
     assert not store.revoke_token(alice.id, info.id)
 
 
+def test_a_token_with_an_expiry_stops_working_then_and_is_not_listed():
+    alice = store.add_user("alice", PASSWORD)
+    info, token = store.create_token(alice.id, "for a day", lifetime=timedelta(days=1))
+    assert store.token_user(token).name == "alice" and store.list_tokens(alice.id)[0].expires_at == info.expires_at
+    with session_scope() as session:
+        row = session.get(ApiToken, info.id)
+        row.expires_at = datetime.now(UTC) - timedelta(seconds=1)
+        session.add(row)
+    assert store.token_user(token) is None
+    assert store.list_tokens(alice.id) == []
+
+
+def test_a_new_password_ends_the_users_tokens():
+    alice = store.add_user("alice", PASSWORD)
+    _, token = store.create_token(alice.id, "cli")
+    _, ended = store.set_password("alice", "another long password")
+    assert [t.name for t in ended] == ["cli"] and store.token_user(token) is None
+
+
+def test_a_user_has_at_most_so_many_live_tokens():
+    alice = store.add_user("alice", PASSWORD)
+    for n in range(store.MAX_TOKENS_PER_USER):
+        store.create_token(alice.id, f"t{n}")
+    with pytest.raises(store.AccountError, match="revoke one first"):
+        store.create_token(alice.id, "one more")
+    store.revoke_token(alice.id, store.list_tokens(alice.id)[0].id)
+    assert store.create_token(alice.id, "one more")[1]
+
+
 def test_a_user_cannot_revoke_someone_elses_token():
     alice = store.add_user("alice", PASSWORD)
     bob = store.add_user("bob", PASSWORD)

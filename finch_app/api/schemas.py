@@ -17,8 +17,9 @@ class ApiModel(BaseModel):
 
 
 class ChatRequest(ApiModel):
-    message: str = Field(examples=["review my portfolio"])
-    """What the user asks. Must not be empty; the length limit is the UI's."""
+    message: str = Field(min_length=1, examples=["review my portfolio"])
+    """What the user asks. Text that is only spaces, has a NUL or a lone surrogate, or is longer than
+    the UI's limit (FINCH_MAX_MESSAGE_CHARS) is refused with a 400."""
     conversation_id: str | None = Field(None, examples=[None])
     """Continue this conversation; `null` starts a new one (its id is in the first event)."""
 
@@ -133,14 +134,25 @@ class ResourceDetail(ResourceInfo):
     rows: list[dict[str, Any]]
 
 
+NEEDS_USER: dict[int | str, dict[str, Any]] = {
+    401: {"model": ApiError, "description": "No valid API token (with FINCH_AUTH=password or header)"},
+}
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": ApiError, "description": "Unknown id"},
     422: {"model": ApiError, "description": "The request does not match the schema"},
 }
 INPUT_ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ApiError, "description": "Malformed JSON, or an empty or over-long message"},
+    400: {
+        "model": ApiError,
+        "description": "Malformed JSON; a blank or over-long message, or one with a NUL or a lone surrogate; "
+        "a conversation_id that cannot be an id",
+    },
     404: {"model": ApiError, "description": "Unknown conversation id"},
-    409: {"model": ApiError, "description": "A run is still answering in this conversation"},
+    409: {
+        "model": ApiError,
+        "description": "A run is still answering in this conversation, or the user keeps the most "
+        "conversations Finch allows (FINCH_MAX_CONVERSATIONS_PER_USER)",
+    },
     413: {"model": ApiError, "description": "Request body too large"},
     422: {"model": ApiError, "description": "The body does not match the request schema"},
     429: {"model": ApiError, "description": "The user already has FINCH_MAX_RUNS_PER_USER runs answering"},
