@@ -506,6 +506,33 @@ async def test_bad_chat_requests_get_a_clear_4xx(serve, path, request_kwargs, st
     assert rows() == ([], [], [])
 
 
+async def test_twelve_parallel_streams_of_one_user_start_no_more_runs_than_the_limit(serve, monkeypatch):
+    """12 `POST /api/chat/stream` at once for one user, limit 3: exactly 3 runs start (the claim is
+    atomic), the other 9 get a clear 429 before any stream; on SQLite and PostgreSQL."""
+    monkeypatch.setenv("FINCH_MAX_RUNS_PER_USER", "3")
+    reset_settings()
+    gate = Gate()
+    steps = [tool_call("wait_for_gate", {"ticker": "NVDA"}, id=f"call_{n}") for n in range(12)]
+    server = serve(make_service(ScriptedModel(*steps, *[text("done")] * 12), gate.registry()))
+    async with client(server) as http:
+
+        async def ask(n: int) -> tuple[int, str]:
+            async with http.stream("POST", "/api/chat/stream", json={"message": f"question {n}"}) as response:
+                if response.status_code != 200:
+                    return response.status_code, (await response.aread()).decode()
+                first = await next_event(sse_messages(response))
+                return 200, first.event or ""  # the stream closes here: its run is stopped
+
+        answers = await asyncio.gather(*(ask(n) for n in range(12)))
+    started = [a for a in answers if a[0] == 200]
+    refused = [a for a in answers if a[0] == 429]
+    assert len(started) == 3 and len(refused) == 9, answers
+    assert {event for _, event in started} == {"run_started"}
+    assert all("3 answers running" in json.loads(body)["detail"] for _, body in refused)
+    runs, _, questions = rows()
+    assert len(runs) == 3 and len([m for m in questions if m.role == "user"]) == 3
+
+
 async def test_a_second_message_while_a_run_is_answering_is_409(serve):
     gate = Gate()
     server = serve(gated_service(gate))

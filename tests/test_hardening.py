@@ -266,3 +266,18 @@ async def test_the_import_reads_at_most_one_byte_past_the_limit():
             await PortfolioState.import_csv.fn(state, [rx.UploadFile(file=io.BufferedReader(endless), path=Path("huge.csv"))])
             assert "larger than 2 MB" in state.error
     assert MAX_IMPORT_BYTES < endless.served <= MAX_IMPORT_BYTES + 64 * 1024
+
+
+def test_only_conversation_and_table_links_count_as_finchs_own():
+    """`//example.org` starts with "/" too: own links are exactly `/c/<id>…` and `?r=<id>`."""
+    import re
+
+    import reflex as rx
+
+    from finch_app.components.messages import OWN_LINK, markdown
+
+    code = str(markdown(rx.Var.create("x"))._get_all_custom_code())
+    assert OWN_LINK.replace("\\", "") in code.replace("\\", "") and 'startsWith("/")' not in code
+    own = re.compile(OWN_LINK)
+    assert all(own.search(h) for h in ("/c/0123abcd", "/c/abc?r=1", "?r=0123abcd"))
+    assert not any(own.search(h) for h in ("//example.org", "/settings", "/", "https://x.test", "/\\evil.test", "?r="))

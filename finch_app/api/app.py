@@ -60,9 +60,10 @@ def _with_event_schemas(app: FastAPI) -> Callable[[], dict[str, Any]]:
     documents: dict[str, dict[str, Any]] = {}
 
     def openapi() -> dict[str, Any]:
-        mode = get_settings().auth
-        if mode in documents:
-            return documents[mode]
+        settings = get_settings()
+        mode, key = settings.auth, f"{settings.auth}:{settings.max_message_chars}"
+        if key in documents:
+            return documents[key]
         app.openapi_schema = None
         document = copy.deepcopy(default())
         union = agent_event_adapter.json_schema(mode="serialization", ref_template="#/components/schemas/{model}")
@@ -86,7 +87,8 @@ def _with_event_schemas(app: FastAPI) -> Callable[[], dict[str, Any]]:
                 for operation in operations.values():
                     operation.pop("security", None)
                     operation.get("responses", {}).pop("401", None)  # nobody signs in
-        documents[mode] = document
+        schemas["ChatRequest"]["properties"]["message"]["maxLength"] = settings.max_message_chars
+        documents[key] = document
         return document
 
     return openapi

@@ -16,11 +16,19 @@ class ApiModel(BaseModel):
     model_config = ConfigDict(use_attribute_docstrings=True)
 
 
+NOT_SPACE = "[^\\x00\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+MESSAGE_PATTERN = f"^[^\\x00]*{NOT_SPACE}[^\\x00]*$"
+"""Some text that is not white space (Python's idea of it, which `RunService.check_message` strips), and
+no NUL. The document says so; the service checks it and answers 400 (as for a lone surrogate)."""
+ID_PATTERN = "^([A-Za-z0-9_.:-]{1,128})?$"
+
+
 class ChatRequest(ApiModel):
-    message: str = Field(min_length=1, examples=["review my portfolio"])
-    """What the user asks. Text that is only spaces, has a NUL or a lone surrogate, or is longer than
-    the UI's limit (FINCH_MAX_MESSAGE_CHARS) is refused with a 400."""
-    conversation_id: str | None = Field(None, examples=[None])
+    # The constraints are the service's (one check for the UI and the API); the schema describes them.
+    message: str = Field(examples=["review my portfolio"], json_schema_extra={"minLength": 1, "pattern": MESSAGE_PATTERN})
+    """What the user asks. Text that is only white space, has a NUL or a lone surrogate, or is longer than
+    `maxLength` (FINCH_MAX_MESSAGE_CHARS) is refused with a 400."""
+    conversation_id: str | None = Field(None, examples=[None], json_schema_extra={"pattern": ID_PATTERN})
     """Continue this conversation; `null` starts a new one (its id is in the first event)."""
 
 

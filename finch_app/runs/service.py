@@ -143,6 +143,11 @@ class RunService:
     def check_message(self, message: str) -> str:
         """The one check of a message, for every adapter (the UI's composer and the HTTP API): the
         text to store, or `RunRefused` saying what is wrong with it."""
+        if len(message) > self.settings.max_message_chars:
+            raise RunRefused(
+                f"The message is {len(message):,} characters long; the limit is "
+                f"{self.settings.max_message_chars:,}. Shorten it and send again."
+            )
         text = message.strip()
         if not text:
             raise RunRefused("The message is empty.")
@@ -152,11 +157,6 @@ class RunService:
             raise RunRefused(
                 "The message contains a lone surrogate (half of a UTF-16 pair), which is not text; "
                 "remove it and send again."
-            )
-        if len(text) > self.settings.max_message_chars:
-            raise RunRefused(
-                f"The message is {len(text):,} characters long; the limit is "
-                f"{self.settings.max_message_chars:,}. Shorten it and send again."
             )
         return text
 

@@ -55,8 +55,8 @@ class Me(ApiModel):
 _CREDENTIALS = {
     "type": "object",
     "properties": {
-        "name": {"type": "string", "maxLength": 240},
-        "password": {"type": "string", "maxLength": 4096},
+        "name": {"type": "string"},
+        "password": {"type": "string"},
         "next": {"type": "string", "description": "A page of Finch's to open after signing in"},
     },
 }
