@@ -196,6 +196,35 @@ async def test_wrong_passwords_are_answered_more_slowly(configure, api):
     assert waited == [1.0, 2.0, 3.0]  # the first wrong answer is not delayed
 
 
+async def test_parallel_wrong_passwords_get_no_more_checks_than_the_limit(configure, api):
+    """40 wrong passwords, 20 at a time: each attempt is counted (atomically) before its password is
+    checked, so exactly `max_failures` are checked (4 answered "wrong", the 5th locks) and none is lost."""
+    import asyncio
+
+    from sqlmodel import select
+
+    from finch_app.db.accounts import LoginThrottle
+    from finch_app.db.engine import session_scope
+
+    configure(FINCH_AUTH="password", FINCH_LOGIN_MAX_FAILURES="5", FINCH_LOGIN_SLOWDOWN_AFTER="100")
+    store.add_user("alice", PASSWORD)
+    json_ = {"Accept": "application/json"}
+    codes: list[int] = []
+    async with client(api) as http:
+        for _ in range(2):
+            batch = await asyncio.gather(
+                *(http.post("/api/auth/login", data={"name": "alice", "password": "bad"}, headers=json_) for _ in range(20))
+            )
+            codes += [r.status_code for r in batch]
+        assert codes.count(401) == 4 and codes.count(429) == 36, codes
+        right = await http.post("/api/auth/login", data={"name": "alice", "password": PASSWORD}, headers=json_)
+        assert right.status_code == 429  # locked from this address, right password or not
+    with session_scope() as session:
+        pair = session.get(LoginThrottle, store.pair_key("alice", LOCAL_PEER[0]))
+        assert pair is not None and pair.failures == 41  # every attempt counted, none lost
+        assert len(session.exec(select(LoginThrottle)).all()) == 3
+
+
 async def test_sign_in_from_another_site_is_refused(configure, api):
     configure(FINCH_AUTH="password")
     store.add_user("alice", PASSWORD)
