@@ -101,7 +101,6 @@ def test_model_markdown_renders_no_images_and_no_raw_html():
 def test_only_sign_in_and_reflex_bookkeeping_events_are_public():
     import reflex as rx
 
-    import finch_app.finch_app  # noqa: F401  (registers every state)
     from finch_app.states.auth import LoginState, SettingsState, _is_public, _user_states
     from finch_app.states.chat import ChatState, LiveTurnState
     from reflex_base.event import Event
@@ -221,6 +220,17 @@ async def test_an_upload_acts_for_its_own_sender_and_is_refused_for_another_tabs
                 with pytest.raises(NotSignedIn):
                     await PortfolioState.import_csv.fn(state, [csv_file()])
         assert await HoldingsBook().list(alice.id) == [] and await HoldingsBook().list(mallory.id) == []
+        # The gate drops such an upload event before any handler runs; alice's own goes through.
+        from reflex_base.event import Event
+
+        from finch_app.states.auth import AuthGate
+
+        event = Event(name=PortfolioState.get_full_name() + ".import_csv", payload={"files": [csv_file()]})
+        for sender, dropped in ((mallory.id, True), (alice.id, False)):
+            with uploads.sending(tab.token, sender):
+                async with tab.locked(rx.State) as root:
+                    update = await AuthGate().preprocess(finch.app, root, event)
+            assert (update is not None and not update.events) if dropped else update is None
         # No sender noted at all (the upload did not come through Finch's HTTP layer): refused too.
         async with tab.locked(PortfolioState) as state:
             with pytest.raises(NotSignedIn):

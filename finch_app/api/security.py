@@ -248,7 +248,7 @@ class SecurityHeaders:
             started = started or message["type"] == "http.response.start"
             await send(message)
 
-        with _upload_sender(scope, settings):
+        with await _upload_sender(scope, settings):
             try:
                 await self.app(scope, counted, answer)
             except Exception:
@@ -315,21 +315,23 @@ async def _signed_in(scope: Scope, settings, *, tokens: bool = False) -> bool:  
     return tokens and await asyncio.to_thread(api_identity, settings, headers, peer) is not None
 
 
-@contextlib.contextmanager
-def _upload_sender(scope: Scope, settings):  # type: ignore[no-untyped-def]
+async def _upload_sender(scope: Scope, settings) -> contextlib.AbstractContextManager[None]:  # type: ignore[no-untyped-def]
     """While Reflex handles the upload: its request's own user, under the tab's token (`auth.uploads`)."""
+    import asyncio
+
     from finch_app.auth import LOCAL, browser_identity, uploads
 
     headers = Headers(scope=scope)
     token = headers.get("reflex-client-token", "")
     client = scope.get("client")
     peer = client[0] if client else ""
-    identity = LOCAL if settings.auth == "none" else browser_identity(settings, headers, peer)
+    if settings.auth == "none":
+        identity = LOCAL
+    else:
+        identity = await asyncio.to_thread(browser_identity, settings, headers, peer)
     if not token or identity is None:
-        yield
-        return
-    with uploads.sending(token, identity.user_id):
-        yield
+        return contextlib.nullcontext()
+    return uploads.sending(token, identity.user_id)
 
 
 # --- hosts, proxies, peers -----------------------------------------------------------------

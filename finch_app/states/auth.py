@@ -46,10 +46,11 @@ def _tab_token(state: BaseState) -> str:
     return state.router.session.client_token
 
 
-def uploader_id(state: BaseState) -> str:
+def uploader_id(state: BaseState, tab_user: str | None = None) -> str:
     """The user who sent the upload being handled: the upload request's own user (noted by the HTTP
-    layer, `auth.uploads`), who must be the tab's; anything else raises `NotSignedIn`."""
-    tab_user = current_user_id(state)
+    layer, `auth.uploads`), who must be the tab's (`tab_user`, when the caller knows it already);
+    anything else raises `NotSignedIn`."""
+    tab_user = tab_user or current_user_id(state)
     if get_settings().auth == "none":
         return tab_user
     senders = uploads.senders(_tab_token(state))
@@ -268,7 +269,7 @@ class AuthGate(Middleware):
             await _switch_user(state, auth, identity)
         if identity is not None and _is_upload(event):
             try:
-                uploader_id(state)
+                uploader_id(state, identity.user_id)
             except NotSignedIn:
                 # Dropped: someone else's upload with this tab's token.
                 return StateUpdate(delta={}, events=[])
