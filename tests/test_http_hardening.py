@@ -49,6 +49,7 @@ class ReflexStandIn:
         self.calls: list[str] = []
         self.upload_bytes = 0
         self.senders: tuple[str, ...] = ()
+        self.headers: dict[str, str] = {}
 
         async def upload(request: Request) -> JSONResponse:
             self.calls.append("upload")
@@ -59,6 +60,7 @@ class ReflexStandIn:
 
         async def page(request: Request) -> HTMLResponse:
             self.calls.append(request.url.path)
+            self.headers = dict(request.headers)
             return HTMLResponse("<html>the web app's 404</html>", status_code=404)
 
         methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -156,6 +158,14 @@ async def test_the_websocket_is_refused_for_other_host_names(monkeypatch):
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+async def test_nobody_but_reflex_names_the_peer(api, reflex):
+    """Reflex records a websocket's real peer as the `asgi-scope-client` header, which header mode
+    believes; a client sending a header of that name has it dropped."""
+    async with client(api) as http:
+        await http.get("/some-page", headers={"asgi-scope-client": "10.0.0.5", "x-other": "kept"})
+    assert "asgi-scope-client" not in reflex.headers and reflex.headers["x-other"] == "kept"
 
 
 # --- a proxy Finch was not told about ----------------------------------------------------------
