@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import re
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from finch_app.config_check import ConfigError, check, format_report, load_settings
 
@@ -34,6 +35,17 @@ def _read_new_password(prompt_name: str) -> str:
 
 def _when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else "never"
+
+
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_lifetime(text: str) -> timedelta:
+    """`30d`, `12h`, `2w`, `90m` → a timedelta (for `tokens create --expires`)."""
+    match = re.fullmatch(r"\s*(\d{1,6})\s*([mhdw])\s*", text.lower())
+    if match is None or int(match.group(1)) == 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a lifetime such as 30d, 12h, 2w or 90m")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
 
 
 def _settings_or_exit():
@@ -98,10 +110,17 @@ def users_set_password(args: argparse.Namespace) -> int:
     if store.get_user(args.name) is None:
         return _fail(f"There is no user named {args.name!r}.")
     try:
-        account = store.set_password(args.name, _read_new_password(args.name))
+        account, tokens = store.set_password(args.name, _read_new_password(args.name), keep_tokens=args.keep_tokens)
     except (ValueError, passwords.PasswordRejected) as exc:
         return _fail(str(exc))
-    print(f"Set a new password for {account.name}; their other sessions ended.", file=sys.stderr)
+    print(f"Set a new password for {account.name}; their sessions ended.", file=sys.stderr)
+    names = ", ".join(f"{t.name!r} ({t.prefix}…)" for t in tokens)
+    if not tokens:
+        print("They had no API tokens.", file=sys.stderr)
+    elif args.keep_tokens:
+        print(f"These API tokens of theirs still work (--keep-tokens): {names}.", file=sys.stderr)
+    else:
+        print(f"Their API tokens ended too: {names}.", file=sys.stderr)
     return 0
 
 
@@ -137,12 +156,13 @@ def tokens_create(args: argparse.Namespace) -> int:
         user_id, user_name, token_name = _token_owner(args, settings)
         if store.get_user(user_name) is not None and store.get_user(user_name).disabled:  # type: ignore[union-attr]
             raise ValueError(f"{user_name} is disabled.")
-        info, token = store.create_token(user_id, token_name)
+        info, token = store.create_token(user_id, token_name, lifetime=args.expires)
     except ValueError as exc:
         return _fail(str(exc))
     print(token)
+    ends = f"It works until {_when(info.expires_at)}." if info.expires_at else "It works until it is revoked."
     print(
-        f"Created API token {info.name!r} for {user_name}. It is shown only now: keep it somewhere safe.\n"
+        f"Created API token {info.name!r} for {user_name}. {ends} It is shown only now: keep it somewhere safe.\n"
         f"Use it as: Authorization: Bearer <token>",
         file=sys.stderr,
     )
@@ -166,7 +186,8 @@ def tokens_list(args: argparse.Namespace) -> int:
         for info in store.list_tokens(owner.id):
             print(
                 f"{info.id}  {owner.name:<16} {info.name:<20} {info.prefix}…  "
-                f"created {_when(info.created_at)}  last used {_when(info.last_used_at)}"
+                f"created {_when(info.created_at)}  last used {_when(info.last_used_at)}  "
+                f"expires {_when(info.expires_at)}"
             )
     return 0
 
@@ -241,8 +262,13 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
     disable.add_argument("name")
     disable.add_argument("--enable", action="store_true", help="enable the user again instead")
     disable.set_defaults(handler=users_disable)
-    setpw = users_sub.add_parser("set-password", help="set a user's password (stdin, or asked twice)")
+    setpw = users_sub.add_parser(
+        "set-password", help="set a user's password (stdin, or asked twice); ends their sessions and API tokens"
+    )
     setpw.add_argument("name")
+    setpw.add_argument(
+        "--keep-tokens", action="store_true", help="keep their API tokens working (they are listed)"
+    )
     setpw.set_defaults(handler=users_set_password)
 
     tokens = commands.add_parser("tokens", help="personal API tokens")
@@ -250,6 +276,10 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
     create = tokens_sub.add_parser("create", help="create an API token and print it (once)")
     create.add_argument("name", help="what the token is for, e.g. 'notebook'")
     create.add_argument("--user", help="whose token (needed when there are several users)")
+    create.add_argument(
+        "--expires", type=parse_lifetime, default=None, metavar="LIFETIME",
+        help="end the token after this long: 30d, 12h, 2w, 90m (default: until revoked)",
+    )
     create.set_defaults(handler=tokens_create)
     listing = tokens_sub.add_parser("list", help="list live tokens (never the tokens themselves)")
     listing.add_argument("--user")

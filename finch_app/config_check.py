@@ -69,6 +69,18 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _redis_has_password(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    return bool(urlsplit(url).password) or url.startswith("unix://")
+
+
+def _redis_is_local(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    return _is_loopback(urlsplit(url).hostname or "localhost")
+
+
 def _safe_url(url: str) -> str:
     try:
         from sqlalchemy.engine import make_url
@@ -96,9 +108,29 @@ def check(settings: Settings, *, database: bool = True) -> Report:
             "as a comma-separated CIDR list (e.g. 10.0.0.5/32). The header is believed from nowhere else."
         )
     if settings.auth == "none" and not _is_loopback(settings.host):
-        report.warnings.append(
+        exposed = (
             f"FINCH_HOST={settings.host} with FINCH_AUTH=none: anyone who can reach this address uses Finch "
-            "as you, with your data. Set FINCH_AUTH=password or header for a shared server."
+            "as you, with your data."
+        )
+        if settings.unsafe_no_auth_on_network:
+            report.warnings.append(f"{exposed} (allowed by FINCH_UNSAFE_NO_AUTH_ON_NETWORK).")
+        else:
+            report.errors.append(
+                f"{exposed} Set FINCH_AUTH=password or header for a shared server, bind to 127.0.0.1, or — "
+                "on a network only you can reach — set FINCH_UNSAFE_NO_AUTH_ON_NETWORK=1."
+            )
+    if settings.auth == "header" and settings.reflex_trusted_proxy_hops > 0:
+        report.errors.append(
+            "REFLEX_TRUSTED_PROXY_HOPS must not be set with FINCH_AUTH=header: Reflex would take each tab's "
+            "address from X-Forwarded-For, which a client can write. Unset it; FINCH_TRUSTED_PROXIES says "
+            "which proxies Finch believes."
+        )
+    redis_url = settings.redis_url or ""
+    if redis_url and not _redis_has_password(redis_url) and not _redis_is_local(redis_url):
+        report.warnings.append(
+            "REFLEX_REDIS_URL has no password: Redis holds every open tab's state, including its session "
+            "cookie. Require a password (redis-server --requirepass) and put it in the URL "
+            "(redis://:PASSWORD@host:6379/0)."
         )
     if not _is_loopback(settings.host) and not settings.allowed_origins.strip():
         report.warnings.append(

@@ -18,7 +18,7 @@ from finch_app.charts import TRADE_KINDS
 from finch_app.db import crud
 from finch_app.db.crud import Turn
 from finch_app.db.engine import get_engine, session_scope
-from finch_app.db.models import Conversation, Resource, ToolCall
+from finch_app.db.models import Conversation, Resource, ToolCall, is_id
 
 T = TypeVar("T")
 
@@ -131,6 +131,9 @@ class Reads:
         return await _read(work)
 
     async def conversation(self, user_id: str, conversation_id: str) -> ConversationInfo | None:
+        if not is_id(conversation_id):
+            return None
+
         def work() -> ConversationInfo | None:
             with session_scope() as session:
                 found = crud.get_conversation(session=session, user_id=user_id, conversation_id=conversation_id)
@@ -140,6 +143,9 @@ class Reads:
 
     async def transcript(self, user_id: str, conversation_id: str, before: str | None = None) -> TranscriptPage | None:
         """The latest page of the conversation, or the page before message `before`."""
+        if not is_id(conversation_id) or (before and not is_id(before)):
+            return None
+
 
         def work() -> TranscriptPage | None:
             with session_scope() as session:
@@ -160,6 +166,9 @@ class Reads:
 
     async def whole_conversation(self, user_id: str, conversation_id: str) -> tuple[ConversationInfo, list[Turn]] | None:
         """The conversation with every message and the tool calls of each answer (for the API)."""
+        if not is_id(conversation_id):
+            return None
+
 
         def work() -> tuple[ConversationInfo, list[Turn]] | None:
             with session_scope() as session:
@@ -201,6 +210,9 @@ class Reads:
         return await _read(work)
 
     async def owns_run(self, user_id: str, run_id: str) -> bool:
+        if not is_id(run_id):
+            return False
+
         def work() -> bool:
             with session_scope() as session:
                 return crud.get_run(session=session, user_id=user_id, run_id=run_id) is not None
@@ -209,6 +221,9 @@ class Reads:
 
     async def resources(self, user_id: str, conversation_id: str) -> list[ResourceSummary] | None:
         """The conversation's saved results, newest first, without rows; None if it is not the user's."""
+        if not is_id(conversation_id):
+            return None
+
 
         def work() -> list[ResourceSummary] | None:
             with session_scope() as session:
@@ -224,6 +239,9 @@ class Reads:
 
     async def resource(self, user_id: str, resource_id: str) -> Resource | None:
         """One of the user's saved results with its rows."""
+        if not is_id(resource_id):
+            return None
+
 
         def work() -> Resource | None:
             with session_scope() as session:
@@ -236,6 +254,9 @@ class Reads:
 
     async def trade_rows(self, user_id: str, conversation_id: str) -> list[dict[str, Any]]:
         """The rows of the conversation's congressional and insider trade results (for chart markers)."""
+        if not is_id(conversation_id):
+            return []
+
 
         def work() -> list[dict[str, Any]]:
             rows: list[dict[str, Any]] = []

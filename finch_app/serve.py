@@ -192,7 +192,10 @@ def serve(args: argparse.Namespace) -> int:
     reset_settings()
     # Bad configuration stops here, one sentence per problem, before any build.
     # (Checking also applies the database migrations.)
-    report = check(_settings_or_exit())
+    settings = _settings_or_exit()
+    if args.host:  # the address `--host` binds to is checked like FINCH_HOST
+        settings = settings.model_copy(update={"host": args.host})
+    report = check(settings)
     if text := format_report(report):
         print(text, file=sys.stderr)
     if not report.ok:

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     port: int = Field(3000, validation_alias="PORT")
     host: str = "127.0.0.1"
     """Address `serve` binds to; anything but loopback exposes Finch to the network."""
+    unsafe_no_auth_on_network: bool = False
+    """FINCH_UNSAFE_NO_AUTH_ON_NETWORK: let `FINCH_AUTH=none` bind beyond loopback (anyone who reaches
+    the address uses Finch as its one user). Without it, start-up refuses that combination."""
 
     # Accounts (finch_app/auth). `none`: one local user, no sign-in (a laptop).
     auth: Literal["none", "password", "header"] = "none"
@@ -72,6 +75,11 @@ class Settings(BaseSettings):
     per a trusted proxy's `X-Forwarded-Proto`)."""
     max_runs_per_user: int = Field(3, ge=1)
     """Runs one user may have answering at once; more are refused (HTTP 429)."""
+    max_conversations_per_user: int = Field(2000, ge=1)
+    """Conversations one user may keep; a new one past this is refused until they delete some."""
+    reflex_trusted_proxy_hops: int = Field(0, ge=0, validation_alias="REFLEX_TRUSTED_PROXY_HOPS")
+    """Reflex's own setting (it rewrites a tab's client address from X-Forwarded-For); read here only
+    so start-up can refuse it in header mode."""
     redis_url: str | None = Field(None, validation_alias="REFLEX_REDIS_URL")
     """Reflex's Redis (several workers); `/api/health` checks it when set."""
     redis_prefix: str = "finch"

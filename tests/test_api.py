@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -22,7 +23,8 @@ import uvicorn
 from sqlmodel import select
 
 from finch_app.agent.events import agent_event_adapter
-from finch_app.agent.tools import ToolContext, ToolRegistry, tool
+from finch_app.agent.loop import Agent
+from finch_app.agent.tools import ToolContext, ToolError, ToolRegistry, tool
 from finch_app.api import api
 from finch_app.api.deps import get_context, heartbeat_interval
 from finch_app.api.sse import encode_event
@@ -30,7 +32,7 @@ from finch_app.context import AppContext, build_context
 from finch_app.db import crud
 from finch_app.db.engine import session_scope
 from finch_app.db.models import Message, Run, ToolCall
-from finch_app.settings import get_settings
+from finch_app.settings import get_settings, reset_settings
 from tests.fakes.scripted_model import ScriptedModel, model_error, text, tool_call, tool_calls
 
 pytestmark = pytest.mark.persistence
@@ -84,12 +86,18 @@ def gated_service(gate: Gate) -> AppContext:
     return make_service(model, gate.registry())
 
 
-class LiveServer:
-    """`api` served by uvicorn on a free loopback port, in a thread."""
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
-    def __init__(self) -> None:
+
+class LiveServer:
+    """`api` served by uvicorn on a free loopback port (Finch's `PORT`, so its Host is served), in a thread."""
+
+    def __init__(self, port: int) -> None:
         config = uvicorn.Config(
-            api, host="127.0.0.1", port=0, log_level="warning", lifespan="off", timeout_graceful_shutdown=2
+            api, host="127.0.0.1", port=port, log_level="warning", lifespan="off", timeout_graceful_shutdown=2
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="finch-api-test", daemon=True)
@@ -110,14 +118,17 @@ class LiveServer:
 
 
 @pytest.fixture
-def serve() -> Iterator[Callable[..., LiveServer]]:
+def serve(monkeypatch) -> Iterator[Callable[..., LiveServer]]:
     """Start the API with a given service (and heartbeat interval); stop it afterwards."""
     servers: list[LiveServer] = []
 
     def start(service: AppContext, *, heartbeat_s: float = 60.0) -> LiveServer:
         api.dependency_overrides[get_context] = lambda: service
         api.dependency_overrides[heartbeat_interval] = lambda: heartbeat_s
-        servers.append(LiveServer().__enter__())
+        port = free_port()
+        monkeypatch.setenv("PORT", str(port))
+        reset_settings()
+        servers.append(LiveServer(port).__enter__())
         return servers[-1]
 
     yield start
@@ -334,8 +345,8 @@ async def test_disconnect_mid_stream_cancels_the_tool_and_keeps_the_question(ser
         ("user", "NVDA please", "completed"),
         ("assistant", "", "cancelled"),
     ]
-    # Nothing is left to cancel: the run's task is done and unregistered.
-    assert on_loop(gate.loop, lambda: service.runs.stop(run_id)) is False
+    # Nothing is left to cancel: the run's task ends and unregisters (just after its rows settle).
+    await eventually(lambda: on_loop(gate.loop, lambda: service.runs.stop(run_id)) is False, "the run to unregister")
     gate.release.set()
 
 
@@ -389,7 +400,7 @@ def lookup_tools() -> ToolRegistry:
     @tool
     async def broken(ctx: ToolContext) -> dict:
         """Always fails."""
-        raise RuntimeError("feed down")
+        raise ToolError("feed down")
 
     return ToolRegistry.of([lookup, broken])
 
@@ -495,6 +506,33 @@ async def test_bad_chat_requests_get_a_clear_4xx(serve, path, request_kwargs, st
     assert rows() == ([], [], [])
 
 
+async def test_twelve_parallel_streams_of_one_user_start_no_more_runs_than_the_limit(serve, monkeypatch):
+    """12 `POST /api/chat/stream` at once for one user, limit 3: exactly 3 runs start (the claim is
+    atomic), the other 9 get a clear 429 before any stream; on SQLite and PostgreSQL."""
+    monkeypatch.setenv("FINCH_MAX_RUNS_PER_USER", "3")
+    reset_settings()
+    gate = Gate()
+    steps = [tool_call("wait_for_gate", {"ticker": "NVDA"}, id=f"call_{n}") for n in range(12)]
+    server = serve(make_service(ScriptedModel(*steps, *[text("done")] * 12), gate.registry()))
+    async with client(server) as http:
+
+        async def ask(n: int) -> tuple[int, str]:
+            async with http.stream("POST", "/api/chat/stream", json={"message": f"question {n}"}) as response:
+                if response.status_code != 200:
+                    return response.status_code, (await response.aread()).decode()
+                first = await next_event(sse_messages(response))
+                return 200, first.event or ""  # the stream closes here: its run is stopped
+
+        answers = await asyncio.gather(*(ask(n) for n in range(12)))
+    started = [a for a in answers if a[0] == 200]
+    refused = [a for a in answers if a[0] == 429]
+    assert len(started) == 3 and len(refused) == 9, answers
+    assert {event for _, event in started} == {"run_started"}
+    assert all("3 answers running" in json.loads(body)["detail"] for _, body in refused)
+    runs, _, questions = rows()
+    assert len(runs) == 3 and len([m for m in questions if m.role == "user"]) == 3
+
+
 async def test_a_second_message_while_a_run_is_answering_is_409(serve):
     gate = Gate()
     server = serve(gated_service(gate))
@@ -574,7 +612,7 @@ async def test_reflex_routes_fall_through_below_the_api():
         ]
     )
     app.mount("", reflex_like)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://finch") as http:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://localhost:3000") as http:
         assert (await http.get("/ping")).text == "pong"
         assert (await http.get("/c/abc")).text == "page"
         assert (await http.get("/api/openapi.json")).json()["info"]["title"] == "Finch API"

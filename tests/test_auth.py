@@ -169,6 +169,35 @@ def test_tokens_are_shown_once_stored_hashed_and_revocable():
     assert not store.revoke_token(alice.id, info.id)
 
 
+def test_a_token_with_an_expiry_stops_working_then_and_is_not_listed():
+    alice = store.add_user("alice", PASSWORD)
+    info, token = store.create_token(alice.id, "for a day", lifetime=timedelta(days=1))
+    assert store.token_user(token).name == "alice" and store.list_tokens(alice.id)[0].expires_at == info.expires_at
+    with session_scope() as session:
+        row = session.get(ApiToken, info.id)
+        row.expires_at = datetime.now(UTC) - timedelta(seconds=1)
+        session.add(row)
+    assert store.token_user(token) is None
+    assert store.list_tokens(alice.id) == []
+
+
+def test_a_new_password_ends_the_users_tokens():
+    alice = store.add_user("alice", PASSWORD)
+    _, token = store.create_token(alice.id, "cli")
+    _, ended = store.set_password("alice", "another long password")
+    assert [t.name for t in ended] == ["cli"] and store.token_user(token) is None
+
+
+def test_a_user_has_at_most_so_many_live_tokens():
+    alice = store.add_user("alice", PASSWORD)
+    for n in range(store.MAX_TOKENS_PER_USER):
+        store.create_token(alice.id, f"t{n}")
+    with pytest.raises(store.AccountError, match="revoke one first"):
+        store.create_token(alice.id, "one more")
+    store.revoke_token(alice.id, store.list_tokens(alice.id)[0].id)
+    assert store.create_token(alice.id, "one more")[1]
+
+
 def test_a_user_cannot_revoke_someone_elses_token():
     alice = store.add_user("alice", PASSWORD)
     bob = store.add_user("bob", PASSWORD)
@@ -202,8 +231,10 @@ def test_wrong_passwords_are_slowed_down_then_locked_out(monkeypatch):
     fourth = signin.sign_in(settings, "alice", "wrong password", "10.0.0.1")
     assert fourth.error == "locked" and "Too many failed sign-ins" in fourth.message
     assert 14 * 60 < fourth.retry_after_s <= 15 * 60
-    # Locked means locked: the right password does not get in either, from anywhere.
-    assert signin.sign_in(settings, "alice", PASSWORD, "10.0.0.2").error == "locked"
+    # Locked means locked from that address: the right password does not get in either…
+    assert signin.sign_in(settings, "alice", PASSWORD, "10.0.0.1").error == "locked"
+    # …but the guesser cannot lock alice out from everywhere else.
+    assert signin.sign_in(settings, "alice", PASSWORD, "10.0.0.2").token
 
 
 def test_the_lock_opens_again_after_its_time(monkeypatch):
@@ -237,13 +268,40 @@ def test_a_successful_sign_in_clears_the_count():
     assert signin.sign_in(settings, "alice", "wrong password", "10.0.0.1").delay_s == 0.0
 
 
-def test_one_address_trying_many_names_is_locked_too(monkeypatch):
-    settings = settings_with(monkeypatch, FINCH_LOGIN_MAX_FAILURES="2")
+def test_one_address_trying_many_names_is_slowed_but_locks_nobody_out(monkeypatch):
+    """20 wrong sign-ins for random names from one address (everyone behind one proxy, say): the
+    address's answers get slower, and the next right password from it still signs in."""
+    settings = settings_with(monkeypatch, FINCH_LOGIN_MAX_FAILURES="5", FINCH_LOGIN_SLOWDOWN_AFTER="2")
     store.add_user("alice", PASSWORD)
-    for n in range(8):  # 2 × 4 (the per-address allowance)
+    results = [signin.sign_in(settings, f"user{n}", "wrong password", "203.0.113.5") for n in range(20)]
+    assert {r.error for r in results} == {"bad"}
+    delays = [r.delay_s for r in results]
+    assert delays[:8] == [0.0] * 8 and delays[8:12] == [1.0, 2.0, 3.0, 4.0] and delays[-1] == 5.0
+    assert signin.sign_in(settings, "alice", PASSWORD, "203.0.113.5").token
+
+
+def test_many_addresses_guessing_one_name_are_slowed_down(monkeypatch):
+    settings = settings_with(monkeypatch, FINCH_LOGIN_MAX_FAILURES="5", FINCH_LOGIN_SLOWDOWN_AFTER="2")
+    store.add_user("alice", PASSWORD)
+    results = [signin.sign_in(settings, "alice", "wrong password", f"198.51.100.{n}") for n in range(10)]
+    assert [r.delay_s for r in results][-2:] == [1.0, 2.0]  # 8 (2 × 4) wrong answers before the name slows
+    assert signin.sign_in(settings, "alice", PASSWORD, "198.51.100.200").token
+
+
+def test_throttle_rows_whose_time_has_passed_are_swept(monkeypatch):
+    settings = settings_with(monkeypatch, FINCH_LOGIN_MAX_FAILURES="5")
+    for n in range(30):
         signin.sign_in(settings, f"user{n}", "wrong password", "203.0.113.5")
-    assert signin.sign_in(settings, "alice", PASSWORD, "203.0.113.5").error == "locked"
-    assert signin.sign_in(settings, "alice", PASSWORD, "203.0.113.6").token
+    with session_scope() as session:
+        assert len(session.exec(select(LoginThrottle)).all()) == 61  # 30 pairs, 30 names, 1 address
+        for row in session.exec(select(LoginThrottle)).all():
+            row.first_failure_at = datetime.now(UTC) - timedelta(hours=1)
+            session.add(row)
+    signin.sign_in(settings, "zed", "wrong password", "203.0.113.9")
+    with session_scope() as session:
+        assert {r.key for r in session.exec(select(LoginThrottle)).all()} == {
+            "pair:203.0.113.9|zed", "ip:203.0.113.9", "name:zed"
+        }
 
 
 # --- who is asking ----------------------------------------------------------------------

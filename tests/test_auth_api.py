@@ -7,7 +7,6 @@ the app sees, which is what header mode's trust is about.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import timedelta
 
@@ -39,8 +38,14 @@ def api():
     return create_api()
 
 
-def client(app, peer=LOCAL_PEER, **kwargs) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=peer), base_url="http://finch.test", **kwargs)
+BROWSER = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+"""What a browser's form post accepts: sign-in and sign-out answer it with redirects."""
+
+
+def client(app, peer=LOCAL_PEER, headers=BROWSER, **kwargs) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, client=peer), base_url="http://localhost:3000", headers=headers, **kwargs
+    )
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -174,15 +179,50 @@ async def test_repeated_failures_lock_the_name_with_429(configure, api):
 
 
 async def test_wrong_passwords_are_answered_more_slowly(configure, api):
+    """The delay is what the server decided, observed through the route's sleep (no wall clock)."""
+    from finch_app.api.routes.auth import answer_delayer
+
     configure(FINCH_AUTH="password", FINCH_LOGIN_SLOWDOWN_AFTER="1", FINCH_LOGIN_MAX_FAILURES="10")
-    loop = asyncio.get_running_loop()
+    waited: list[float] = []
+
+    async def observed(seconds: float) -> None:
+        waited.append(seconds)
+
+    api.dependency_overrides[answer_delayer] = lambda: observed
     async with client(api) as http:
-        times = []
-        for _ in range(3):
-            started = loop.time()
-            await http.post("/api/auth/login", data={"name": "alice", "password": "bad"})
-            times.append(loop.time() - started)
-    assert times[0] < 0.8 and times[2] >= 1.9
+        for _ in range(4):
+            response = await http.post("/api/auth/login", data={"name": "alice", "password": "bad"})
+            assert response.status_code == 303
+    assert waited == [1.0, 2.0, 3.0]  # the first wrong answer is not delayed
+
+
+async def test_parallel_wrong_passwords_get_no_more_checks_than_the_limit(configure, api):
+    """40 wrong passwords, 20 at a time: each attempt is counted (atomically) before its password is
+    checked, so exactly `max_failures` are checked (4 answered "wrong", the 5th locks) and none is lost."""
+    import asyncio
+
+    from sqlmodel import select
+
+    from finch_app.db.accounts import LoginThrottle
+    from finch_app.db.engine import session_scope
+
+    configure(FINCH_AUTH="password", FINCH_LOGIN_MAX_FAILURES="5", FINCH_LOGIN_SLOWDOWN_AFTER="100")
+    store.add_user("alice", PASSWORD)
+    json_ = {"Accept": "application/json"}
+    codes: list[int] = []
+    async with client(api) as http:
+        for _ in range(2):
+            batch = await asyncio.gather(
+                *(http.post("/api/auth/login", data={"name": "alice", "password": "bad"}, headers=json_) for _ in range(20))
+            )
+            codes += [r.status_code for r in batch]
+        assert codes.count(401) == 4 and codes.count(429) == 36, codes
+        right = await http.post("/api/auth/login", data={"name": "alice", "password": PASSWORD}, headers=json_)
+        assert right.status_code == 429  # locked from this address, right password or not
+    with session_scope() as session:
+        pair = session.get(LoginThrottle, store.pair_key("alice", LOCAL_PEER[0]))
+        assert pair is not None and pair.failures == 41  # every attempt counted, none lost
+        assert len(session.exec(select(LoginThrottle)).all()) == 3
 
 
 async def test_sign_in_from_another_site_is_refused(configure, api):
@@ -198,7 +238,7 @@ async def test_sign_in_from_another_site_is_refused(configure, api):
         same = await http.post(
             "/api/auth/login",
             data={"name": "alice", "password": PASSWORD},
-            headers={"Origin": "http://finch.test", "Sec-Fetch-Site": "same-origin"},
+            headers={"Origin": "http://localhost:3000", "Sec-Fetch-Site": "same-origin"},
         )
         assert same.status_code == 303
 

@@ -76,6 +76,41 @@ def test_tokens_create_prints_the_token_once_and_it_works():
     assert store.token_user(token) is None
 
 
+@pytest.mark.persistence
+def test_a_new_password_ends_the_users_api_tokens_and_says_which():
+    alice = store.add_user("alice", "a long password")
+    _, first = store.create_token(alice.id, "notebook")
+    _, second = store.create_token(alice.id, "ci job")
+    result = finch("users", "set-password", "alice", stdin="a brand new password\n")
+    assert result.returncode == 0, result.stderr
+    assert "Their API tokens ended too: 'notebook'" in result.stderr and "'ci job'" in result.stderr
+    assert store.token_user(first) is None and store.token_user(second) is None
+
+
+@pytest.mark.persistence
+def test_keep_tokens_keeps_them_and_lists_the_ones_left():
+    alice = store.add_user("alice", "a long password")
+    _, token = store.create_token(alice.id, "notebook")
+    result = finch("users", "set-password", "alice", "--keep-tokens", stdin="a brand new password\n")
+    assert result.returncode == 0, result.stderr
+    assert "still work (--keep-tokens): 'notebook'" in result.stderr
+    assert store.token_user(token).name == "alice"
+
+
+@pytest.mark.persistence
+def test_tokens_create_with_an_expiry_and_list_shows_it():
+    store.add_user("alice", "a long password")
+    created = finch("tokens", "create", "notebook", "--user", "alice", "--expires", "30d")
+    assert created.returncode == 0, created.stderr
+    (info,) = store.list_tokens(store.get_user("alice").id)
+    assert info.expires_at is not None and 29.9 < (info.expires_at - info.created_at).total_seconds() / 86400 <= 30
+    assert f"works until {info.expires_at:%Y-%m-%d %H:%M} UTC" in created.stderr
+    listing = finch("tokens", "list", "--user", "alice")
+    assert f"expires {info.expires_at:%Y-%m-%d %H:%M} UTC" in listing.stdout
+    bad = finch("tokens", "create", "x", "--user", "alice", "--expires", "soon")
+    assert bad.returncode == 2 and "30d, 12h, 2w or 90m" in bad.stderr
+
+
 def test_tokens_create_needs_to_know_whose_token(monkeypatch):
     env = {"FINCH_AUTH": "password"}
     store.add_user("alice", "a long password")
@@ -124,6 +159,11 @@ def test_check_says_how_to_add_the_first_user():
         ({"FINCH_AUTH_HEADER": "X Bad Header"}, "FINCH_AUTH_HEADER"),
         ({"DATABASE_URL": "postgresql+psycopg://u:pw-secret@127.0.0.1:1/db"}, "DATABASE_URL: cannot open"),
         ({"REFLEX_REDIS_URL": "localhost:6379"}, "REFLEX_REDIS_URL: must start with redis://"),
+        ({"FINCH_HOST": "0.0.0.0"}, "FINCH_UNSAFE_NO_AUTH_ON_NETWORK=1"),
+        (
+            {"FINCH_AUTH": "header", "FINCH_TRUSTED_PROXIES": "10.0.0.5/32", "REFLEX_TRUSTED_PROXY_HOPS": "1"},
+            "REFLEX_TRUSTED_PROXY_HOPS must not be set with FINCH_AUTH=header",
+        ),
     ],
 )
 def test_bad_configuration_stops_serve_with_one_clear_line_each(env, fragment):
@@ -134,13 +174,30 @@ def test_bad_configuration_stops_serve_with_one_clear_line_each(env, fragment):
     assert "pw-secret" not in result.stderr
 
 
-def test_exposing_finch_without_accounts_is_warned_about(monkeypatch):
+def test_exposing_finch_without_accounts_is_refused_unless_opted_in(monkeypatch):
     monkeypatch.setenv("FINCH_HOST", "0.0.0.0")
     reset_settings()
-    report = check(get_settings())
-    assert report.ok
-    assert any("FINCH_AUTH=none" in w for w in report.warnings)
+    report = check(get_settings(), database=False)
+    assert not report.ok and any("FINCH_AUTH=none" in e and "FINCH_UNSAFE_NO_AUTH_ON_NETWORK" in e for e in report.errors)
     assert any("FINCH_ALLOWED_ORIGINS" in w for w in report.warnings)
+    monkeypatch.setenv("FINCH_UNSAFE_NO_AUTH_ON_NETWORK", "1")
+    reset_settings()
+    report = check(get_settings(), database=False)
+    assert report.ok and any("FINCH_AUTH=none" in w for w in report.warnings)
+
+
+def test_serve_host_flag_is_checked_like_finch_host():
+    result = finch("serve", "--port", "1", "--host", "0.0.0.0")
+    assert result.returncode == 2 and "FINCH_HOST=0.0.0.0 with FINCH_AUTH=none" in result.stderr
+
+
+def test_a_remote_redis_without_a_password_is_warned_about(monkeypatch):
+    monkeypatch.setenv("REFLEX_REDIS_URL", "redis://redis.internal:6379/0")
+    reset_settings()
+    assert any("REFLEX_REDIS_URL has no password" in w for w in check(get_settings(), database=False).warnings)
+    monkeypatch.setenv("REFLEX_REDIS_URL", "redis://:s3cret@redis.internal:6379/0")
+    reset_settings()
+    assert not any("REFLEX_REDIS_URL" in w for w in check(get_settings(), database=False).warnings)
 
 
 def test_load_settings_names_the_variable(monkeypatch):

@@ -31,7 +31,7 @@ EVENTS = [
     Token(**COMMON, text="Here "),
     AssistantMessage(**COMMON, content="Here are your holdings…", needs_auth=False),
     Done(**COMMON),
-    Error(**COMMON, error="The model is rate limited.", details="429", retryable=True),
+    Error(**COMMON, error="The model is rate limited.", retryable=True),
 ]
 
 
@@ -40,6 +40,12 @@ def test_event_round_trips_through_json(event):
     wire = event.model_dump_json()
     assert agent_event_adapter.validate_json(wire) == event
     assert json.loads(wire)["type"] == event.type
+
+
+def test_an_errors_details_stay_off_the_wire():
+    """Details are for the operator's log: they can name database hosts, URLs or SQL."""
+    event = Error(**COMMON, error="The model failed.", details="OperationalError: connection to db.internal:5432")
+    assert "details" not in json.loads(event.model_dump_json()) and "db.internal" not in event.model_dump_json()
 
 
 def test_wire_fields_match_the_seed_format():

@@ -8,6 +8,7 @@ import logging
 
 import pytest
 
+import finch_app.finch_app  # noqa: F401  (registers the app and its states now, not inside one test's event loop)
 from finch_app import redact
 from finch_app.settings import reset_settings
 
@@ -100,7 +101,6 @@ def test_model_markdown_renders_no_images_and_no_raw_html():
 def test_only_sign_in_and_reflex_bookkeeping_events_are_public():
     import reflex as rx
 
-    import finch_app.finch_app  # noqa: F401  (registers every state)
     from finch_app.states.auth import LoginState, SettingsState, _is_public, _user_states
     from finch_app.states.chat import ChatState, LiveTurnState
     from reflex_base.event import Event
@@ -120,3 +120,174 @@ def test_only_sign_in_and_reflex_bookkeeping_events_are_public():
     reset = _user_states()
     assert ChatState in reset and LiveTurnState in reset and SettingsState in reset
     assert LoginState not in reset
+
+
+def test_every_public_method_of_a_state_is_a_deliberate_event_handler():
+    """In Reflex every public method of a State is an event handler any tab may call: helpers are
+    private (`_name`), and what is public says so with `@rx.event` (or is a computed `@rx.var`)."""
+    import ast
+    from pathlib import Path
+
+    exposed = []
+    for path in sorted((Path(__file__).parents[1] / "finch_app" / "states").glob("*.py")):
+        for cls in (n for n in ast.parse(path.read_text()).body if isinstance(n, ast.ClassDef)):
+            if not any(ast.unparse(base).endswith("State") for base in cls.bases):
+                continue
+            for fn in cls.body:
+                if isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef) and not fn.name.startswith("_"):
+                    decorators = {ast.unparse(d).split("(")[0] for d in fn.decorator_list}
+                    if not decorators & {"rx.event", "rx.var"}:
+                        exposed.append(f"{path.name}: {cls.name}.{fn.name}")
+    assert exposed == []
+
+
+# --- the tab's user: the real peer, and the sender of an upload ------------------------------
+
+
+def _tab_headers(**headers: str) -> dict:
+    return {"host": "localhost:3000", "origin": "http://localhost:3000", **headers}
+
+
+async def _set_router(tab, headers: dict, client_ip: str = "127.0.0.1") -> None:
+    import reflex as rx
+
+    async with tab.locked(rx.State) as root:
+        router_data = {
+            "pathname": "/",
+            "query": {},
+            "token": tab.token,
+            "sid": "sid-1",
+            "headers": headers,
+            "ip": client_ip,
+        }
+        root.router_data = root._update_router_vars(router_data, {})
+
+
+async def test_header_mode_believes_the_websockets_real_peer_not_x_forwarded_for(monkeypatch):
+    """Reflex rewrites `client_ip` from X-Forwarded-For (REFLEX_TRUSTED_PROXY_HOPS); Finch takes the
+    peer Reflex recorded from the connection itself."""
+    import finch_app.finch_app as finch
+    from finch_app.states.auth import identity_for
+    from finch_app.states.chat import ChatState
+    from tests.reflex_harness import HeadlessTab
+
+    monkeypatch.setenv("FINCH_AUTH", "header")
+    monkeypatch.setenv("FINCH_TRUSTED_PROXIES", "10.0.0.5/32")
+    reset_settings()
+    async with HeadlessTab(finch.app, token="peer") as tab:
+        # A client at 203.0.113.9 claims to come through the proxy: XFF rewrote client_ip to it.
+        forged = _tab_headers(**{"x-forwarded-email": "carol@example.com", "asgi-scope-client": "203.0.113.9"})
+        await _set_router(tab, forged, client_ip="10.0.0.5")
+        async with tab.locked(ChatState) as state:
+            assert identity_for(state) is None
+        real = _tab_headers(**{"x-forwarded-email": "carol@example.com", "asgi-scope-client": "10.0.0.5"})
+        await _set_router(tab, real, client_ip="10.0.0.5")
+        async with tab.locked(ChatState) as state:
+            assert identity_for(state).name == "carol@example.com"
+
+
+@pytest.mark.persistence
+async def test_an_upload_acts_for_its_own_sender_and_is_refused_for_another_tabs_user(monkeypatch):
+    """An upload names a tab by its token; the upload request's own user must be that tab's user."""
+    from datetime import timedelta
+
+    import reflex as rx
+    from pathlib import Path
+
+    import finch_app.finch_app as finch
+    from finch_app.auth import NotSignedIn, store, uploads
+    from finch_app.providers.portfolio import HoldingsBook
+    from finch_app.states.portfolio import PortfolioState
+    from tests.reflex_harness import HeadlessTab
+
+    monkeypatch.setenv("FINCH_AUTH", "password")
+    reset_settings()
+    alice = store.add_user("alice", "a long password")
+    mallory = store.add_user("mallory", "a long password")
+    alice_cookie = store.create_session(alice.id, timedelta(days=1))
+
+    def csv_file() -> rx.UploadFile:
+        import io
+
+        data = io.BytesIO(b"Symbol,Quantity,Average Cost\nTSLA,1000,1\n")
+        return rx.UploadFile(file=data, path=Path("evil.csv"))
+
+    async with HeadlessTab(finch.app, token="alices-tab") as tab:
+        await _set_router(tab, _tab_headers(cookie=f"finch_session={alice_cookie}"))
+        # Mallory posts to /_upload with alice's tab token and her own session.
+        with uploads.sending(tab.token, mallory.id):
+            async with tab.locked(PortfolioState) as state:
+                with pytest.raises(NotSignedIn):
+                    await PortfolioState.import_csv.fn(state, [csv_file()])
+        assert await HoldingsBook().list(alice.id) == [] and await HoldingsBook().list(mallory.id) == []
+        # The gate drops such an upload event before any handler runs; alice's own goes through.
+        from reflex_base.event import Event
+
+        from finch_app.states.auth import AuthGate
+
+        event = Event(name=PortfolioState.get_full_name() + ".import_csv", payload={"files": [csv_file()]})
+        for sender, dropped in ((mallory.id, True), (alice.id, False)):
+            with uploads.sending(tab.token, sender):
+                async with tab.locked(rx.State) as root:
+                    update = await AuthGate().preprocess(finch.app, root, event)
+            assert (update is not None and not update.events) if dropped else update is None
+        # No sender noted at all (the upload did not come through Finch's HTTP layer): refused too.
+        async with tab.locked(PortfolioState) as state:
+            with pytest.raises(NotSignedIn):
+                await PortfolioState.import_csv.fn(state, [csv_file()])
+        # Alice's own upload.
+        with uploads.sending(tab.token, alice.id):
+            async with tab.locked(PortfolioState) as state:
+                await PortfolioState.import_csv.fn(state, [csv_file()])
+                assert state.error == "" and "Imported 1 holdings" in state.message
+        assert [p.symbol for p in await HoldingsBook().list(alice.id)] == ["TSLA"]
+
+
+@pytest.mark.persistence
+async def test_the_import_reads_at_most_one_byte_past_the_limit():
+    import io
+    from pathlib import Path
+
+    import reflex as rx
+
+    import finch_app.finch_app as finch
+    from finch_app.providers.portfolio import MAX_IMPORT_BYTES
+    from finch_app.states.portfolio import PortfolioState
+    from tests.reflex_harness import HeadlessTab
+
+    class Endless(io.RawIOBase):
+        """A file as large as anyone likes; counts what is read of it."""
+
+        def __init__(self) -> None:
+            self.served = 0
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+            n = min(len(buffer), 64 * 1024)
+            buffer[:n] = b"A" * n
+            self.served += n
+            return n
+
+    endless = Endless()
+    async with HeadlessTab(finch.app, token="big-file") as tab:
+        async with tab.locked(PortfolioState) as state:
+            await PortfolioState.import_csv.fn(state, [rx.UploadFile(file=io.BufferedReader(endless), path=Path("huge.csv"))])
+            assert "larger than 2 MB" in state.error
+    assert MAX_IMPORT_BYTES < endless.served <= MAX_IMPORT_BYTES + 64 * 1024
+
+
+def test_only_conversation_and_table_links_count_as_finchs_own():
+    """`//example.org` starts with "/" too: own links are exactly `/c/<id>…` and `?r=<id>`."""
+    import re
+
+    import reflex as rx
+
+    from finch_app.components.messages import OWN_LINK, markdown
+
+    code = str(markdown(rx.Var.create("x"))._get_all_custom_code())
+    assert OWN_LINK.replace("\\", "") in code.replace("\\", "") and 'startsWith("/")' not in code
+    own = re.compile(OWN_LINK)
+    assert all(own.search(h) for h in ("/c/0123abcd", "/c/abc?r=1", "?r=0123abcd"))
+    assert not any(own.search(h) for h in ("//example.org", "/settings", "/", "https://x.test", "/\\evil.test", "?r="))

@@ -34,7 +34,7 @@ def users(monkeypatch):
 def as_user(token: str) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         transport=httpx.ASGITransport(app=create_api(), client=("127.0.0.1", 5000)),
-        base_url="http://finch.test",
+        base_url="http://localhost:3000",
         headers={"Authorization": f"Bearer {token}"},
         timeout=30,
     )

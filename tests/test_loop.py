@@ -126,14 +126,31 @@ async def test_results_are_fed_back_paired_with_their_call_ids():
     assert '"name":"a"' in tool_messages["call_a"] and '"name":"b"' in tool_messages["call_b"]
 
 
-async def test_tool_exception_becomes_error_card_and_the_model_sees_it():
+async def test_tool_exception_becomes_error_card_and_the_model_sees_plain_words(caplog):
+    """A failure inside a tool: the card and the model get plain words, the exception goes to the log."""
     model = ScriptedModel(tool_call("broken", {}, id="call_x"), text("Sorry, the source is down."))
     events = await collect(make_agent(model, make_tools(Timeline())))
     complete = next(e for e in events if isinstance(e, ToolCallComplete))
-    assert complete.status == "error" and complete.error == "upstream returned 503"
+    assert complete.status == "error" and "503" not in complete.error
+    assert complete.error == "broken failed inside Finch (the details are in Finch's log)."
     assert isinstance(events[-1], Done)
     fed_back = [m for m in model.calls[1] if m.role == "tool"][0]
-    assert fed_back.content == "Error: upstream returned 503"
+    assert fed_back.content == f"Error: {complete.error}"
+    assert "upstream returned 503" in caplog.text
+
+
+async def test_a_tool_error_meant_for_the_user_is_shown_as_it_is():
+    from finch_app.agent.tools import ToolError
+
+    @tool
+    async def explained(ctx: ToolContext) -> dict:
+        """Fails with words for the user."""
+        raise ToolError("ApeWisdom is rate-limiting requests (HTTP 429)")
+
+    model = ScriptedModel(tool_call("explained", {}, id="call_e"), text("ok"))
+    events = await collect(make_agent(model, ToolRegistry.of([explained])))
+    complete = next(e for e in events if isinstance(e, ToolCallComplete))
+    assert complete.error == "ApeWisdom is rate-limiting requests (HTTP 429)"
 
 
 @pytest.mark.parametrize(

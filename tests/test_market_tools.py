@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from finch_app.agent.tools import ToolArgumentError, ToolContext
+from finch_app.agent.tools import ToolArgumentError, ToolContext, ToolError
 from finch_app.context import build_providers
 from finch_app.providers.portfolio import HoldingsBook
 from finch_app.settings import get_settings
@@ -51,7 +51,7 @@ async def test_a_quote_names_its_source_and_an_unknown_ticker_is_not_found():
     result = await call("get_stock_quote", {"ticker": "aapl"})
     assert result.symbol == "AAPL" and result.provenance.mode == "sample"
     assert "sample data as of" in result.provenance.data_note
-    with pytest.raises(LookupError, match="Ticker ZZZZ not found"):
+    with pytest.raises(ToolError, match="Ticker ZZZZ not found"):
         await call("get_stock_quote", {"ticker": "ZZZZ"})
 
 

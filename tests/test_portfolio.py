@@ -79,10 +79,39 @@ def test_a_file_without_positions_is_refused():
         parse_holdings_csv("Symbol,Quantity\n")
 
 
-@pytest.mark.parametrize(("symbol", "shares", "cost"), [("", 1, 1), ("AAPL", 0, 1), ("AAPL", 1, -5), ("<script>", 1, 1)])
+@pytest.mark.parametrize(
+    ("symbol", "shares", "cost"),
+    [
+        ("", 1, 1),
+        ("AAPL", 0, 1),
+        ("AAPL", 1, -5),
+        ("<script>", 1, 1),
+        ("AAPL", float("inf"), 1),
+        ("AAPL", float("nan"), 1),
+        ("AAPL", 1, float("nan")),
+        ("AAPL", 1, float("inf")),
+        ("AAPL", 1e300, 1),
+    ],
+)
 def test_invalid_positions_are_refused_with_a_reason(symbol, shares, cost):
     with pytest.raises(HoldingError):
         validate_position(symbol, shares, cost)
+
+
+def test_a_csv_with_non_finite_numbers_is_refused():
+    with pytest.raises(HoldingError, match="ordinary numbers"):
+        parse_holdings_csv("Symbol,Quantity,Average Cost\nAAPL,inf,1\nMSFT,2,NaN\n")
+
+
+async def test_a_user_keeps_at_most_so_many_holdings_and_a_save_past_it_keeps_nothing():
+    from finch_app.providers.portfolio import MAX_HOLDINGS
+
+    book = HoldingsBook()
+    symbols = [f"A{n:03d}" for n in range(MAX_HOLDINGS)]
+    await book.save("bob", [validate_position(s, 1, 1) for s in symbols])
+    with pytest.raises(HoldingError, match=f"at most {MAX_HOLDINGS}"):
+        await book.save("bob", [validate_position("ZZZZ", 1, 1)])
+    assert len(await book.list("bob")) == MAX_HOLDINGS and "ZZZZ" not in {p.symbol for p in await book.list("bob")}
 
 
 async def test_holdings_are_stored_per_user():

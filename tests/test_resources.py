@@ -126,7 +126,7 @@ async def test_resource_routes_list_read_and_export_only_for_their_owner():
     import httpx
 
     from finch_app.api import create_api
-    from finch_app.api.deps import current_user_id
+    from finch_app.api.deps import current_user_id, current_user_or_browser_id
 
     model = ScriptedModel(tool_call("get_recent_house_trades", {"limit": 12}, id="h"), text("See the table."))
     context = install_context(model)
@@ -136,7 +136,8 @@ async def test_resource_routes_list_read_and_export_only_for_their_owner():
     app = create_api()
     user = {"id": "local"}
     app.dependency_overrides[current_user_id] = lambda: user["id"]
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://finch") as http:
+    app.dependency_overrides[current_user_or_browser_id] = lambda: user["id"]  # the CSV download's
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://localhost:3000") as http:
         listed = (await http.get(f"/api/conversations/{turn.conversation_id}/resources")).json()
         assert [(r["id"], r["title"], r["row_count"], r["kind"]) for r in listed] == [
             (resource_id, "Recent House trades", 12, "house_trades")

@@ -254,6 +254,23 @@ async def test_one_run_per_conversation():
     await service.start(user_id="local", conversation_id=started.conversation_id, message="second")
 
 
+async def test_a_user_keeps_at_most_so_many_conversations(monkeypatch):
+    monkeypatch.setenv("FINCH_MAX_CONVERSATIONS_PER_USER", "2")
+    from finch_app.settings import reset_settings
+
+    reset_settings()
+    service = make_service(ScriptedModel(text("one"), text("two"), text("again")))
+    first, _ = await run(service, "q1")
+    await run(service, "q2")
+    with pytest.raises(RunRefused) as refused:
+        await service.start(user_id="local", conversation_id=None, message="q3")
+    assert refused.value.status == 409 and "2 conversations" in refused.value.message
+    # Going on in an existing conversation is fine (the refused start left no claim behind).
+    await run(service, "more", conversation_id=first.conversation_id)
+    with session_scope() as session:
+        assert len(crud.list_conversations(session=session, user_id="local")) == 2
+
+
 async def test_parallel_starts_cannot_pass_the_per_user_limit(monkeypatch):
     monkeypatch.setenv("FINCH_MAX_RUNS_PER_USER", "3")
     from finch_app.settings import reset_settings

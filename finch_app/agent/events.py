@@ -126,7 +126,8 @@ class Error(_Event):
     type: Literal["error"] = "error"
     error: str
     """What happened, in words for the user."""
-    details: str | None = None
+    details: str | None = Field(None, exclude=True, repr=False)
+    """Technical detail for the operator's log; never on the wire (it can name hosts, URLs or SQL)."""
     retryable: bool = False
     """Whether sending the same message again may succeed."""
     status: RunStatus = RunStatus.ERROR

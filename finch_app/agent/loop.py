@@ -60,6 +60,7 @@ from finch_app.agent.tools import (
     DepsT,
     ToolArgumentError,
     ToolContext,
+    ToolError,
     ToolRegistry,
     ToolSpec,
     result_needs_auth,
@@ -232,9 +233,10 @@ class Agent(Generic[DepsT]):
                 yield Error(**stamp(), error=exc.message, details=exc.details, retryable=exc.retryable)
                 return
             except Exception as exc:  # a bug or an unexpected client failure
+                log.exception("The model failed unexpectedly")
                 yield Error(
                     **stamp(),
-                    error="The model failed unexpectedly.",
+                    error="The model failed unexpectedly. Try again; if it keeps happening, tell whoever runs Finch.",
                     details=f"{type(exc).__name__}: {exc}",
                     retryable=True,
                 )
@@ -450,8 +452,14 @@ class Agent(Generic[DepsT]):
             result = await spec(ctx, params)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:
-            message = str(exc) or type(exc).__name__
+        except ToolError as exc:
+            message = str(exc) or f"{call.name} failed."
+            inbox.put_nowait(_Finished(call, error=message, duration_ms=_elapsed_ms(started)))
+            return
+        except Exception:
+            # Raw exception text can name hosts, URLs or SQL: it goes to the log, not to the card or the model.
+            log.exception("Tool %s failed inside Finch", call.name)
+            message = f"{call.name} failed inside Finch (the details are in Finch's log)."
             inbox.put_nowait(_Finished(call, error=message, duration_ms=_elapsed_ms(started)))
             return
         draft = result_resource(result)

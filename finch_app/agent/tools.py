@@ -59,6 +59,13 @@ class ToolArgumentError(Exception):
     """The model sent arguments that do not fit the tool's schema."""
 
 
+class ToolError(Exception):
+    """A tool failure explained in words for the user (and the model): its message is shown as it is.
+
+    Any other exception from a tool is a failure inside Finch: the card and the model get plain
+    words, and the details go to the log."""
+
+
 @dataclass(frozen=True)
 class ToolSpec:
     name: str

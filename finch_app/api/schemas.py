@@ -16,10 +16,19 @@ class ApiModel(BaseModel):
     model_config = ConfigDict(use_attribute_docstrings=True)
 
 
+NOT_SPACE = "[^\\x00\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+MESSAGE_PATTERN = f"^[^\\x00]*{NOT_SPACE}[^\\x00]*$"
+"""Some text that is not white space (Python's idea of it, which `RunService.check_message` strips), and
+no NUL. The document says so; the service checks it and answers 400 (as for a lone surrogate)."""
+ID_PATTERN = "^([A-Za-z0-9_.:-]{1,128})?$"
+
+
 class ChatRequest(ApiModel):
-    message: str = Field(examples=["review my portfolio"])
-    """What the user asks. Must not be empty; the length limit is the UI's."""
-    conversation_id: str | None = Field(None, examples=[None])
+    # The constraints are the service's (one check for the UI and the API); the schema describes them.
+    message: str = Field(examples=["review my portfolio"], json_schema_extra={"minLength": 1, "pattern": MESSAGE_PATTERN})
+    """What the user asks. Text that is only white space, has a NUL or a lone surrogate, or is longer than
+    `maxLength` (FINCH_MAX_MESSAGE_CHARS) is refused with a 400."""
+    conversation_id: str | None = Field(None, examples=[None], json_schema_extra={"pattern": ID_PATTERN})
     """Continue this conversation; `null` starts a new one (its id is in the first event)."""
 
 
@@ -176,14 +185,25 @@ class ResourceDetail(ResourceInfo):
     rows: list[dict[str, Any]]
 
 
+NEEDS_USER: dict[int | str, dict[str, Any]] = {
+    401: {"model": ApiError, "description": "No valid API token (with FINCH_AUTH=password or header)"},
+}
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": ApiError, "description": "Unknown id"},
     422: {"model": ApiError, "description": "The request does not match the schema"},
 }
 INPUT_ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ApiError, "description": "Malformed JSON, or an empty or over-long message"},
+    400: {
+        "model": ApiError,
+        "description": "Malformed JSON; a blank or over-long message, or one with a NUL or a lone surrogate; "
+        "a conversation_id that cannot be an id",
+    },
     404: {"model": ApiError, "description": "Unknown conversation id"},
-    409: {"model": ApiError, "description": "A run is still answering in this conversation"},
+    409: {
+        "model": ApiError,
+        "description": "A run is still answering in this conversation, or the user keeps the most "
+        "conversations Finch allows (FINCH_MAX_CONVERSATIONS_PER_USER)",
+    },
     413: {"model": ApiError, "description": "Request body too large"},
     422: {"model": ApiError, "description": "The body does not match the request schema"},
     429: {"model": ApiError, "description": "The user already has FINCH_MAX_RUNS_PER_USER runs answering"},

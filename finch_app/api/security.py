@@ -1,35 +1,77 @@
-"""HTTP hardening for every response the backend sends: pages, assets and the API.
+"""HTTP hardening for every request the backend gets: pages, assets, the API, uploads and the websocket.
 
 An ASGI middleware on the FastAPI app that Reflex mounts itself into (`api_transformer`),
-so in prod mode it also covers the built frontend. It
+so in prod mode it also covers the built frontend, `/_upload` and the `/_event` websocket
+(Reflex's own app is mounted below ours). Before any route runs it
 
-- adds the security headers: a Content-Security-Policy that allows what the app needs
-  and nothing else (scripts from this origin plus the hashes of the build's own inline
-  scripts; no `unsafe-inline`/`unsafe-eval` for scripts, so `javascript:` URLs and
-  injected `<script>`/`on*=` handlers cannot run; images only from here or `data:`, so
-  no beacons), `frame-ancestors 'none'`, `X-Content-Type-Options`, `Referrer-Policy`, …;
-- with accounts on, sends page requests without a signed-in user to `/login` (the
-  websocket's events are checked by the states themselves) and refuses `/_upload`.
+- answers only for the host names Finch is configured for (`allowed_hosts`): a web page
+  that rebinds its own name to 127.0.0.1 (DNS rebinding) gets a 400, websocket included;
+- refuses to serve password mode behind a proxy it was not told about (requests carrying
+  `X-Forwarded-For` with `FINCH_TRUSTED_PROXIES` empty): everyone would share the proxy's
+  address in the sign-in limits, so one person could lock out the company;
+- drops a client-sent `asgi-scope-client` header (Reflex stores the real peer under that
+  name for the websocket; nobody else may set it);
+- caps `/_upload` bodies (declared and streamed) before Reflex buffers them, and notes the
+  upload request's own user for the upload's handler (`auth.uploads`).
 
-It does not authenticate the API (`routes.current_user_id` does).
+It then adds the security headers: a Content-Security-Policy that allows what the app needs
+and nothing else (scripts from this origin plus the hashes of the build's own inline
+scripts; no `unsafe-inline`/`unsafe-eval` for scripts, so `javascript:` URLs and injected
+`<script>`/`on*=` handlers cannot run; images only from here or `data:`, so no beacons),
+`frame-ancestors 'none'`, `X-Content-Type-Options`, `Referrer-Policy`, …; with accounts on,
+it sends page requests without a signed-in user to `/login` (the websocket's events are
+checked by the states themselves) and refuses `/_upload`.
+
+It does not authenticate the API (`deps.current_user_id` does).
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
+import json
+import logging
 import re
+import time
 from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from finch_app.providers.portfolio import MAX_IMPORT_BYTES
+
+log = logging.getLogger("finch.security")
+
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
+MAX_UPLOAD_BYTES = MAX_IMPORT_BYTES + 64 * 1024
+"""The largest `/_upload` body: the largest file Finch imports plus room for the multipart framing."""
+PEER_HEADER = b"asgi-scope-client"
+"""Where Reflex puts a websocket's real peer address among the tab's headers."""
+WRONG_HOST = (
+    "Finch does not answer for this host name (protection against DNS rebinding). If people open Finch "
+    "at this address, add it to FINCH_ALLOWED_ORIGINS."
+)
+UNTRUSTED_PROXY = (
+    "Finch is behind a proxy but FINCH_TRUSTED_PROXIES is empty, so everyone would share the proxy's "
+    "address in the sign-in limits. Set FINCH_TRUSTED_PROXIES to the proxy's address (see Finch's log) "
+    "and restart Finch."
+)
+WARN_EVERY_S = 60.0
+_warned: dict[str, float] = {}
+
 _INLINE_SCRIPT = re.compile(rb"<script(?P<attrs>[^>]*)>(?P<body>.*?)</script>", re.S | re.I)
-DOCS_PATHS = ("/api/docs", "/api/redoc")
-DOCS_CDN = "https://cdn.jsdelivr.net"
+DOCS_PATHS = ("/api/docs",)
+SWAGGER_UI = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5.35.0/"
+"""The API docs page's Swagger UI: one pinned release, each file checked by the browser against its hash
+(Subresource Integrity), so the CDN cannot hand Finch's origin other code."""
+SWAGGER_FILES = {
+    "swagger-ui-bundle.js": "sha384-gjRm0bEPMeTmMh5jT2cHccIwCUZSTd8YC+j0d0sXw0MdGEfScduGpSyF3ZSSLkX9",
+    "swagger-ui.css": "sha384-WlYgdmXYOOBWL5apwjDEZwN+U3HmXSSu5R6V5aGxEcf7z+KuRNwBhoxKVN1i3D5I",
+}
 PRIVATE_DOCS = (*DOCS_PATHS, "/api/openapi.json")
 """The API's documentation: pages too, so they need a signed-in user (or a token) when accounts are on."""
 PUBLIC_PREFIXES = ("/login", "/api/", "/_event", "/ping", "/_health", "/assets/", "/_next/", "/favicon")
@@ -98,15 +140,15 @@ def app_csp(script_sources: Iterable[str]) -> str:
 
 
 def docs_csp(script_sources: Iterable[str]) -> str:
-    """FastAPI's /api/docs and /api/redoc load Swagger UI / ReDoc from their CDN."""
-    scripts = " ".join(["'self'", DOCS_CDN, *sorted(script_sources)])
+    """/api/docs loads Swagger UI's pinned release (integrity-checked) from its CDN, and nothing else."""
+    scripts = " ".join(["'self'", SWAGGER_UI, *sorted(script_sources)])
     return "; ".join(
         [
             "default-src 'self'",
             f"script-src {scripts}",
-            f"style-src 'self' 'unsafe-inline' {DOCS_CDN} https://fonts.googleapis.com",
-            f"img-src 'self' data: {DOCS_CDN} https://fastapi.tiangolo.com",
-            "font-src 'self' data: https://fonts.gstatic.com",
+            f"style-src 'self' 'unsafe-inline' {SWAGGER_UI}",
+            "img-src 'self' data:",
+            "font-src 'self' data:",
             "connect-src 'self'",
             "worker-src 'self' blob:",
             "object-src 'none'",
@@ -135,13 +177,24 @@ def _is_page(path: str) -> bool:
 
 
 class SecurityHeaders:
-    """Pure ASGI (streams pass through untouched; websockets are not touched)."""
+    """Pure ASGI (streams pass through untouched; websockets only get the host and proxy checks)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        from finch_app.settings import get_settings
+
+        settings = get_settings()
+        _drop_peer_header(scope)
+        refusal = _refusal(scope, settings)
+        if refusal is not None:
+            await _refuse(scope, send, *refusal)
+            return
+        if scope["type"] == "websocket":
             await self.app(scope, receive, send)
             return
         path: str = scope.get("path", "")
@@ -162,7 +215,47 @@ class SecurityHeaders:
                 _apply(headers, csp, https, api=path.startswith("/api/"))
             await send(message)
 
+        if path.startswith("/_upload") and method == "POST":
+            await self._upload(scope, receive, send_with_headers, settings)
+            return
         await self.app(scope, receive, send_with_headers)
+
+    async def _upload(self, scope: Scope, receive: Receive, send: Send, settings) -> None:  # type: ignore[no-untyped-def]
+        """An upload: refused past `MAX_UPLOAD_BYTES` before Reflex buffers it; its sender noted for
+        its handler."""
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_UPLOAD_BYTES:
+            await _too_large(scope, send)
+            return
+        received, over, started = 0, False, False
+
+        async def counted() -> Message:
+            nonlocal received, over
+            if over:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > MAX_UPLOAD_BYTES:
+                    over = True  # Reflex sees the client leave; the answer is ours
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def answer(message: Message) -> None:
+            nonlocal started
+            if over and not started:
+                return
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        with await _upload_sender(scope, settings):
+            try:
+                await self.app(scope, counted, answer)
+            except Exception:
+                if not over:
+                    raise
+        if over and not started:
+            await _too_large(scope, send)
 
     async def _guard(self, scope: Scope, path: str, method: str):  # type: ignore[no-untyped-def]
         """A response for requests that need a signed-in user and have none (else None)."""
@@ -220,6 +313,136 @@ async def _signed_in(scope: Scope, settings, *, tokens: bool = False) -> bool:  
     if await asyncio.to_thread(browser_identity, settings, headers, peer) is not None:
         return True
     return tokens and await asyncio.to_thread(api_identity, settings, headers, peer) is not None
+
+
+async def _upload_sender(scope: Scope, settings) -> contextlib.AbstractContextManager[None]:  # type: ignore[no-untyped-def]
+    """While Reflex handles the upload: its request's own user, under the tab's token (`auth.uploads`)."""
+    import asyncio
+
+    from finch_app.auth import LOCAL, browser_identity, uploads
+
+    headers = Headers(scope=scope)
+    token = headers.get("reflex-client-token", "")
+    client = scope.get("client")
+    peer = client[0] if client else ""
+    if settings.auth == "none":
+        identity = LOCAL
+    else:
+        identity = await asyncio.to_thread(browser_identity, settings, headers, peer)
+    if not token or identity is None:
+        return contextlib.nullcontext()
+    return uploads.sending(token, identity.user_id)
+
+
+# --- hosts, proxies, peers -----------------------------------------------------------------
+
+
+def _host_names(origin: str) -> set[str]:
+    """`host[:port]` forms a browser sends in `Host` for a page at `origin`."""
+    parts = urlsplit(origin.strip())
+    if not parts.hostname:
+        return set()
+    name = parts.netloc.rsplit("@", 1)[-1].lower()
+    default = {"http": 80, "ws": 80, "https": 443, "wss": 443}.get(parts.scheme)
+    try:
+        port = parts.port
+    except ValueError:
+        return set()
+    bare = name.rsplit(":", 1)[0] if port is not None else name
+    names = {name}
+    if port is None and default is not None:
+        names.add(f"{name}:{default}")
+    elif port == default:
+        names.add(bare)
+    return names
+
+
+@lru_cache(maxsize=8)
+def allowed_hosts(port: int, origins: tuple[str, ...]) -> frozenset[str]:
+    """localhost, 127.0.0.1 and [::1] on Finch's port, and the hosts of its configured origins."""
+    hosts = {f"{name}:{port}" for name in LOOPBACK_NAMES}
+    if port == 80:
+        hosts.update(LOOPBACK_NAMES)
+    for origin in origins:
+        hosts |= _host_names(origin)
+    return frozenset(hosts)
+
+
+def _configured_origins(settings) -> tuple[str, ...]:  # type: ignore[no-untyped-def]
+    """FINCH_ALLOWED_ORIGINS, and where the page sends its websocket (Reflex's `api_url`: dev mode's
+    backend port, or REFLEX_API_URL when several processes sit behind one address)."""
+    origins = [o.strip() for o in settings.allowed_origins.split(",") if o.strip()]
+    with contextlib.suppress(Exception):
+        from reflex_base.config import get_config
+
+        if api_url := get_config().api_url:
+            origins.append(str(api_url))
+    return tuple(origins)
+
+
+def host_allowed(host: str, settings) -> bool:  # type: ignore[no-untyped-def]
+    return host.strip().lower() in allowed_hosts(settings.port, _configured_origins(settings))
+
+
+def _refusal(scope: Scope, settings) -> tuple[int, str] | None:  # type: ignore[no-untyped-def]
+    """(status, words) for a request Finch must not serve at all, else None."""
+    headers = Headers(scope=scope)
+    host = headers.get("host", "")
+    if not host_allowed(host, settings):
+        _warn(f"host:{host}", 
+            "Refused a request for host %r: not localhost or in FINCH_ALLOWED_ORIGINS", host[:100]
+        )
+        return 400, WRONG_HOST
+    if settings.auth == "password" and not settings.trusted_proxies.strip() and "x-forwarded-for" in headers:
+        client = scope.get("client")
+        peer = client[0] if client else "?"
+        _warn(
+            "proxy",
+            "Requests arrive through a proxy (%s sends X-Forwarded-For) but FINCH_TRUSTED_PROXIES is empty: "
+            "Finch refuses them. Set FINCH_TRUSTED_PROXIES=%s/32 (the proxy's address) and restart.",
+            peer,
+            peer,
+        )
+        return 503, UNTRUSTED_PROXY
+    return None
+
+
+def _drop_peer_header(scope: Scope) -> None:
+    """Nobody but Reflex may name the websocket's peer (`identity_for` believes that header)."""
+    headers = scope.get("headers") or []
+    if any(name.lower() == PEER_HEADER for name, _ in headers):
+        scope["headers"] = [(name, value) for name, value in headers if name.lower() != PEER_HEADER]
+
+
+def _warn(key: str, message: str, *args: object) -> None:
+    now = time.monotonic()
+    if now - _warned.get(key, -WARN_EVERY_S) >= WARN_EVERY_S:
+        if len(_warned) > 1000:
+            _warned.clear()
+        _warned[key] = now
+        log.warning(message, *args)
+
+
+async def _refuse(scope: Scope, send: Send, status: int, detail: str) -> None:
+    """A JSON answer before any route; a websocket gets it as its handshake's answer when the server can."""
+    body = json.dumps({"detail": detail}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if scope["type"] == "websocket":
+        if "websocket.http.response" in scope.get("extensions", {}):
+            await send({"type": "websocket.http.response.start", "status": status, "headers": headers})
+            await send({"type": "websocket.http.response.body", "body": body})
+        else:
+            await send({"type": "websocket.close", "code": 1008})
+        return
+    headers.append((b"cache-control", b"no-store"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _too_large(scope: Scope, send: Send) -> None:
+    limit = f"{MAX_UPLOAD_BYTES / 1_000_000:.1f} MB"
+    largest = f"{MAX_IMPORT_BYTES // 1_000_000} MB"
+    await _refuse(scope, send, 413, f"The upload is larger than {limit}; Finch imports files up to {largest}.")
 
 
 def _scope_https(scope: Scope) -> bool:

@@ -1,7 +1,14 @@
 """Signing in with a name and a password, with the slow-down and the lockout.
 
 Every refusal says the same thing whether or not the name exists, costs one argon2
-verification either way, and counts against the name (and the address) either way.
+verification either way, and counts either way.
+
+- A name from one address (`pair`) is locked after `login_max_failures` attempts that did not
+  sign in. The attempt is counted (one atomic `UPDATE … RETURNING`) *before* the password is
+  checked, so parallel guesses get no more checks than sequential ones.
+- An address (`ip`) and a name tried from anywhere (`name`) only slow wrong answers down:
+  one client guessing many names, or many clients guessing one name, waits longer and longer,
+  while everyone else (a colleague behind the same proxy, the owner of the name) signs in.
 """
 
 from __future__ import annotations
@@ -48,20 +55,36 @@ def _locked(until: datetime) -> SignInResult:
     )
 
 
+def _slowdown(count: int, after: int, rules: store.ThrottleRules) -> float:
+    return min(rules.max_delay_s, float(count - after)) if count > after else 0.0
+
+
 def sign_in(settings: Settings, name: str, password: str, client_ip: str) -> SignInResult:
-    """Check the password (unless locked out) and start a session."""
+    """Count the attempt, check the password unless the name is locked from this address, start a session."""
     name = name.strip()[: store.MAX_NAME_CHARS * 2]
     password = password[:4096]
     throttle = rules(settings)
-    until = store.locked_until(name, client_ip, throttle)
-    if until is not None:
-        return _locked(until)
+    pair = store.pair_key(name, client_ip)
+    attempt = store.count_attempt(pair, throttle)
+    now = utcnow()
+    if attempt.locked_until is not None and attempt.locked_until > now:
+        return _locked(attempt.locked_until)
+    if attempt.count > throttle.max_failures:
+        return _locked(attempt.first_at + throttle.lockout)
     account = store.check_password(name, password) if name and password else None
-    if account is None:
-        delay, until = store.record_failure(name, client_ip, throttle)
-        if until is not None:
-            return _locked(until)
-        return SignInResult(token=None, error="bad", message=WRONG, delay_s=delay)
-    store.clear_failures(name)
-    token = store.create_session(account.id, timedelta(days=settings.session_days))
-    return SignInResult(token=token)
+    if account is not None:
+        store.forget(pair)
+        token = store.create_session(account.id, timedelta(days=settings.session_days))
+        return SignInResult(token=token)
+    wide = throttle.slowdown_after * throttle.ip_factor
+    delays = [_slowdown(attempt.count, throttle.slowdown_after, throttle)]
+    if client_ip:
+        delays.append(_slowdown(store.count_attempt(store.address_key(client_ip), throttle).count, wide, throttle))
+    if name:
+        delays.append(_slowdown(store.count_attempt(store.name_throttle_key(name), throttle).count, wide, throttle))
+    store.sweep_throttle(throttle)
+    if attempt.count >= throttle.max_failures:
+        until = now + throttle.lockout
+        store.lock(pair, until)
+        return _locked(until)
+    return SignInResult(token=None, error="bad", message=WRONG, delay_s=max(delays))

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, update
+from sqlalchemy import case, delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -30,6 +30,8 @@ TOKEN_PREFIX = "finch_"
 MAX_NAME_CHARS = 120
 TOKEN_TOUCH_S = 60
 """`last_used_at` is written at most this often per token (not on every request)."""
+MAX_TOKENS_PER_USER = 50
+"""Live API tokens one user may have."""
 
 
 class AccountError(ValueError):
@@ -138,9 +140,12 @@ def set_disabled(name: str, disabled: bool = True) -> Account:
         return _account(user)
 
 
-def set_password(name: str, password: str) -> Account:
-    """Set a new password; the user's other sessions end (they may have been someone else's)."""
+def set_password(name: str, password: str, *, keep_tokens: bool = False) -> tuple[Account, list[TokenInfo]]:
+    """Set a new password. A new password is what people do after a compromise: the user's sessions
+    end, and so do their API tokens unless `keep_tokens`. Returns the account and the tokens that
+    ended (or, with `keep_tokens`, the ones that still work)."""
     password_hash = passwords.hash_password(password)
+    now = utcnow()
     with session_scope() as session:
         user = _user_by_name(session, name)
         if user is None:
@@ -148,8 +153,13 @@ def set_password(name: str, password: str) -> Account:
         user.password_hash = password_hash
         session.add(user)
         session.exec(delete(AuthSession).where(AuthSession.user_id == user.id))  # type: ignore[arg-type]
+        live = _live_tokens(session, user.id, now)
+        if not keep_tokens:
+            for row in live:
+                row.revoked_at = now
+                session.add(row)
         session.flush()
-        return _account(user)
+        return _account(user), [_info(row) for row in live]
 
 
 def ensure_local_user() -> Account:
@@ -195,49 +205,80 @@ class ThrottleRules:
     max_delay_s: float = 5.0
 
 
-def _throttle_keys(name: str, client_ip: str, rules: ThrottleRules) -> list[tuple[str, int]]:
-    keys = [(f"name:{name_key(name)[:MAX_NAME_CHARS]}", rules.max_failures)]
-    if client_ip:
-        keys.append((f"ip:{client_ip}", rules.max_failures * rules.ip_factor))
-    return keys
+@dataclass(frozen=True)
+class Count:
+    """One throttle row after an atomic increment."""
+
+    count: int
+    first_at: datetime
+    locked_until: datetime | None
 
 
-def locked_until(name: str, client_ip: str, rules: ThrottleRules) -> datetime | None:
-    """When sign-in for this name (or from this address) opens again, if it is locked now."""
+def pair_key(name: str, client_ip: str) -> str:
+    """One name from one address: the only thing wrong passwords lock."""
+    return f"pair:{client_ip}|{name_key(name)[:MAX_NAME_CHARS]}"
+
+
+def address_key(client_ip: str) -> str:
+    return f"ip:{client_ip}"
+
+
+def name_throttle_key(name: str) -> str:
+    return f"name:{name_key(name)[:MAX_NAME_CHARS]}"
+
+
+def count_attempt(key: str, rules: ThrottleRules) -> Count:
+    """Add one to the row's count, atomically (`UPDATE … RETURNING`: parallel requests each get their
+    own number), starting it again when its window (`rules.lockout`) has passed."""
+    now = utcnow()
+    stale = (col(LoginThrottle.first_failure_at) < now - rules.lockout) & (
+        col(LoginThrottle.locked_until).is_(None) | (col(LoginThrottle.locked_until) < now)
+    )
+    increment = (
+        update(LoginThrottle)
+        .where(LoginThrottle.key == key)  # type: ignore[arg-type]
+        .values(
+            failures=case((stale, 1), else_=col(LoginThrottle.failures) + 1),
+            first_failure_at=case((stale, now), else_=col(LoginThrottle.first_failure_at)),
+            locked_until=case((stale, None), else_=col(LoginThrottle.locked_until)),
+        )
+        .returning(col(LoginThrottle.failures), col(LoginThrottle.first_failure_at), col(LoginThrottle.locked_until))
+    )
+    for _ in range(3):
+        try:
+            with session_scope() as session:
+                row = session.execute(increment).first()
+                if row is None:
+                    session.add(LoginThrottle(key=key, failures=1, first_failure_at=now))
+                    session.flush()
+                    return Count(1, now, None)
+                return Count(int(row[0]), row[1], row[2])
+        except IntegrityError:
+            continue  # a parallel request inserted the row first: count on it
+    raise RuntimeError(f"Could not count a sign-in attempt for {key.split(':', 1)[0]}")
+
+
+def lock(key: str, until: datetime) -> None:
+    with session_scope() as session:
+        session.exec(update(LoginThrottle).where(LoginThrottle.key == key).values(locked_until=until))  # type: ignore[arg-type]
+
+
+def forget(key: str) -> None:
+    with session_scope() as session:
+        session.exec(delete(LoginThrottle).where(LoginThrottle.key == key))  # type: ignore[arg-type]
+
+
+def sweep_throttle(rules: ThrottleRules) -> int:
+    """Drop the rows whose window has passed (random names and addresses must not pile up)."""
     now = utcnow()
     with session_scope() as session:
-        latest = None
-        for key, _limit in _throttle_keys(name, client_ip, rules):
-            row = session.get(LoginThrottle, key)
-            until = row.locked_until if row else None
-            if until is not None and until > now and (latest is None or until > latest):
-                latest = until
-        return latest
-
-
-def record_failure(name: str, client_ip: str, rules: ThrottleRules) -> tuple[float, datetime | None]:
-    """Count a wrong password; returns (seconds to delay the answer, lock end if now locked)."""
-    now = utcnow()
-    delay, lock = 0.0, None
-    with session_scope() as session:
-        for key, limit in _throttle_keys(name, client_ip, rules):
-            row = session.get(LoginThrottle, key)
-            if row is None or (row.first_failure_at or now) < now - rules.lockout:
-                row = row or LoginThrottle(key=key)
-                row.failures, row.first_failure_at, row.locked_until = 0, now, None
-            row.failures += 1
-            if row.failures >= limit:
-                row.locked_until = now + rules.lockout
-                lock = row.locked_until if lock is None else max(lock, row.locked_until)
-            session.add(row)
-            if key.startswith("name:") and row.failures > rules.slowdown_after:
-                delay = min(rules.max_delay_s, float(row.failures - rules.slowdown_after))
-    return delay, lock
-
-
-def clear_failures(name: str) -> None:
-    with session_scope() as session:
-        session.exec(delete(LoginThrottle).where(LoginThrottle.key == f"name:{name_key(name)}"))  # type: ignore[arg-type]
+        result = session.exec(
+            delete(LoginThrottle).where(  # type: ignore[arg-type]
+                col(LoginThrottle.first_failure_at) < now - rules.lockout,
+                col(LoginThrottle.locked_until).is_(None) | (col(LoginThrottle.locked_until) < now),
+            )
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def check_password(name: str, password: str) -> Account | None:
@@ -302,6 +343,8 @@ class TokenInfo:
     prefix: str
     created_at: datetime | None
     last_used_at: datetime | None
+    expires_at: datetime | None = None
+    """None: until revoked."""
 
 
 def _info(row: ApiToken) -> TokenInfo:
@@ -311,28 +354,55 @@ def _info(row: ApiToken) -> TokenInfo:
         prefix=row.prefix,
         created_at=row.created_at,
         last_used_at=row.last_used_at,
+        expires_at=row.expires_at,
     )
 
 
-def create_token(user_id: str, name: str) -> tuple[TokenInfo, str]:
-    """A new API token for the user; returns its description and the token (shown once)."""
+def _live(now: datetime):  # type: ignore[no-untyped-def]
+    """Tokens that work now: not revoked, not expired."""
+    return col(ApiToken.revoked_at).is_(None) & (col(ApiToken.expires_at).is_(None) | (col(ApiToken.expires_at) > now))
+
+
+def _live_tokens(session: Session, user_id: str, now: datetime) -> Sequence[ApiToken]:
+    return session.exec(
+        select(ApiToken).where(ApiToken.user_id == user_id, _live(now)).order_by(col(ApiToken.created_at))
+    ).all()
+
+
+def create_token(user_id: str, name: str, *, lifetime: timedelta | None = None) -> tuple[TokenInfo, str]:
+    """A new API token for the user (ending after `lifetime`, if given); returns its description
+    and the token (shown once)."""
     name = clean_name(name)
+    if lifetime is not None and lifetime <= timedelta(0):
+        raise AccountError("A token's lifetime must be positive.")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    now = utcnow()
     with session_scope() as session:
-        row = ApiToken(user_id=user_id, name=name, token_hash=_hash(token), prefix=token[: len(TOKEN_PREFIX) + 4])
+        if len(_live_tokens(session, user_id, now)) >= MAX_TOKENS_PER_USER:
+            raise AccountError(f"You have {MAX_TOKENS_PER_USER} live tokens, the most Finch allows: revoke one first.")
+        # Expired and revoked tokens are of no use to anyone: sweep them while we are here.
+        session.exec(
+            delete(ApiToken).where(  # type: ignore[arg-type]
+                ApiToken.user_id == user_id, ~_live(now)
+            )
+        )
+        row = ApiToken(
+            user_id=user_id,
+            name=name,
+            token_hash=_hash(token),
+            prefix=token[: len(TOKEN_PREFIX) + 4],
+            created_at=now,
+            expires_at=now + lifetime if lifetime is not None else None,
+        )
         session.add(row)
         session.flush()
         return _info(row), token
 
 
 def list_tokens(user_id: str) -> list[TokenInfo]:
+    """The user's tokens that work now (expired and revoked ones are not listed)."""
     with session_scope() as session:
-        rows: Sequence[ApiToken] = session.exec(
-            select(ApiToken)
-            .where(ApiToken.user_id == user_id, col(ApiToken.revoked_at).is_(None))
-            .order_by(col(ApiToken.created_at))
-        ).all()
-        return [_info(r) for r in rows]
+        return [_info(r) for r in _live_tokens(session, user_id, utcnow())]
 
 
 def revoke_token(user_id: str, token_id: str) -> bool:
@@ -340,7 +410,7 @@ def revoke_token(user_id: str, token_id: str) -> bool:
     with session_scope() as session:
         result = session.exec(
             update(ApiToken)
-            .where(ApiToken.id == token_id, ApiToken.user_id == user_id, col(ApiToken.revoked_at).is_(None))  # type: ignore[arg-type]
+            .where(ApiToken.id == token_id, ApiToken.user_id == user_id, _live(utcnow()))  # type: ignore[arg-type]
             .values(revoked_at=utcnow())
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
@@ -357,7 +427,7 @@ def token_user(token: str) -> Account | None:
             .join(User, col(User.id) == col(ApiToken.user_id))
             .where(
                 ApiToken.token_hash == _hash(token),
-                col(ApiToken.revoked_at).is_(None),
+                _live(now),
                 User.disabled == False,  # noqa: E712
             )
         ).first()

@@ -21,13 +21,18 @@ def _image_as_text(*_children: rx.Var, **_props: rx.Var) -> rx.Component:
     return rx.el.span("[", _IMAGE_ALT, "]", class_name="finch-md-img")
 
 
+OWN_LINK = r"^(\/c\/[A-Za-z0-9_.:-]|\?r=[A-Za-z0-9_.:-])"
+"""Finch's own links in answers: a conversation (`/c/<id>…`) or one of its tables (`?r=<id>`). Nothing
+else is "own" — `//example.org` starts with "/" too, and would leave Finch in the same tab."""
+
+
 def _link(*children: rx.Var, **_props: rx.Var) -> rx.Component:
     """Links to other sites open in a new tab and tell the target nothing; Finch's own links
-    (an answer's "see <table>") open here. react-markdown already drops `javascript:` and
-    other unsafe URLs, and the CSP would block them too."""
+    (an answer's "see <table>", exactly `OWN_LINK`) open here. react-markdown already drops
+    `javascript:` and other unsafe URLs, and the CSP would block them too."""
     # Reflex renders anchors as router links, which navigate by `to`, not `href`.
     href = rx.Var("props.href", _var_type=str)
-    own = rx.Var('(props.href ?? "").startsWith("/")', _var_type=bool)
+    own = rx.Var(f'/{OWN_LINK}/.test(props.href ?? "")', _var_type=bool)
     return rx.el.a(
         *children,
         rel="noopener noreferrer nofollow",

@@ -62,15 +62,19 @@ class ApiToken(SQLModel, table=True):
     created_at: datetime = _when()
     last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    """After this the token no longer works; None: until revoked."""
 
 
 class LoginThrottle(SQLModel, table=True):
-    """Recent wrong passwords for one name or one address (kept whether or not the name exists)."""
+    """Recent sign-in attempts for one name from one address, one address, or one name (kept whether
+    or not the name exists; rows whose window has passed are swept)."""
 
     __tablename__ = "login_throttle"
 
     key: str = Field(primary_key=True)
-    """"name:<case-folded name>" or "ip:<address>"."""
+    """"pair:<address>|<case-folded name>", "ip:<address>" or "name:<case-folded name>"."""
     failures: int = 0
+    """Attempts in the window that did not sign in (counted before the password is checked)."""
     first_failure_at: datetime = _when()
     locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -62,6 +62,11 @@ def list_conversations(*, session: Session, user_id: str, limit: int = 100) -> S
     ).all()
 
 
+def count_conversations(*, session: Session, user_id: str) -> int:
+    query = select(func.count()).select_from(Conversation).where(Conversation.user_id == user_id)
+    return session.exec(query).one()
+
+
 def delete_conversation(*, session: Session, user_id: str, conversation_id: str) -> bool:
     owned = select(Conversation.id).where(
         Conversation.id == conversation_id, Conversation.user_id == user_id

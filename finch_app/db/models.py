@@ -5,6 +5,7 @@ Every row carries `user_id` so that every query can be scoped to its owner.
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -16,8 +17,17 @@ from finch_app.agent.status import MessageStatus, RunStatus, ToolStatus
 from finch_app.db.types import UTCDateTime
 
 
+_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
+
+
 def new_id() -> str:
     return uuid.uuid4().hex
+
+
+def is_id(value: object) -> bool:
+    """Whether `value` can be an id of ours (ids come from browsers and programs: a NUL or a lone
+    surrogate in one would fail in the database instead of simply not being found)."""
+    return isinstance(value, str) and _ID.fullmatch(value) is not None
 
 
 def utcnow() -> datetime:

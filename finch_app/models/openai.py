@@ -124,18 +124,17 @@ class OpenAIChatModel:
             raise self._scrubbed(self._model_error(exc, mid_stream=received_any)) from exc
         except json.JSONDecodeError as exc:
             raise ModelError(
-                f"The model server at {self.base_url} sent a malformed stream.",
+                "The model server sent a malformed stream. Try again.",
                 retryable=True,
-                details=f"{type(exc).__name__}: {exc}",
+                details=f"model server {self.base_url} · {type(exc).__name__}: {exc}",
             ) from exc
 
         if finish_reason is None:
             # A clean end of the body without any finish_reason: the answer was cut off.
             raise ModelError(
-                f"The answer from the model server at {self.base_url} ended before it was "
-                "complete. Try again.",
+                "The answer from the model server ended before it was complete. Try again.",
                 retryable=True,
-                details="The stream ended without a finish_reason.",
+                details=f"model server {self.base_url} · the stream ended without a finish_reason",
             )
         for index in sorted(calls):
             call = calls[index]
@@ -175,12 +174,11 @@ class OpenAIChatModel:
         return ModelError(
             scrub(error.message),
             retryable=error.retryable,
-            details=scrub(error.details) if error.details else error.details,
+            details=scrub(f"model server {self.base_url} · {error.details or ''}"),
         )
 
     def _model_error(self, exc: openai.OpenAIError, *, mid_stream: bool) -> ModelError:
         """Explain a client failure to the user and say whether retrying can help."""
-        base = self.base_url
         model = self.model
         if isinstance(exc, openai.APITimeoutError):
             if mid_stream:
@@ -188,7 +186,7 @@ class OpenAIChatModel:
             else:
                 what = f"did not answer within {_seconds(self.timeout_s)}"
             return ModelError(
-                f"The model server at {base} {what}. Try again; if it keeps happening, "
+                f"The model server {what}. Try again; if it keeps happening, "
                 "check the server or raise FINCH_MODEL_TIMEOUT_S.",
                 retryable=True,
                 details=_details(exc),
@@ -196,13 +194,12 @@ class OpenAIChatModel:
         if isinstance(exc, openai.APIConnectionError):
             if mid_stream:
                 message = (
-                    f"The connection to the model server at {base} broke off in the middle "
-                    "of the answer. Try again."
+                    "The connection to the model server broke off in the middle of the answer. Try again."
                 )
             else:
                 message = (
-                    f"Could not connect to the model server at {base}. Check that it is "
-                    "reachable and that OPENAI_BASE_URL is right, then try again."
+                    "Could not connect to the model server. Try again; if it keeps happening, whoever runs "
+                    "Finch should check that the server is reachable and that OPENAI_BASE_URL is right."
                 )
             return ModelError(message, retryable=True, details=_details(exc))
         if isinstance(exc, openai.APIStatusError):
@@ -210,7 +207,7 @@ class OpenAIChatModel:
         if isinstance(exc, openai.APIError):
             # An error event inside an otherwise successful stream.
             return ModelError(
-                f"The model server at {base} reported an error in the middle of the answer: "
+                "The model server reported an error in the middle of the answer: "
                 f"{_server_message(exc).rstrip('.')}. Try again.",
                 retryable=True,
                 details=_details(exc),
@@ -222,26 +219,26 @@ class OpenAIChatModel:
         )
 
     def _status_error(self, exc: openai.APIStatusError) -> ModelError:
-        base, model, status = self.base_url, self.model, exc.status_code
+        model, status = self.model, exc.status_code
         server_says = _server_message(exc)
         details = _details(exc)
         if status == 401:
             return ModelError(
-                f"The model server at {base} rejected the API key (HTTP 401). "
+                "The model server rejected the API key (HTTP 401). "
                 "Check OPENAI_API_KEY; retrying will not help.",
                 retryable=False,
                 details=details,
             )
         if status == 403:
             return ModelError(
-                f"The API key may not use model {model!r} at {base} (HTTP 403). "
+                f"The API key may not use model {model!r} (HTTP 403). "
                 "Check OPENAI_API_KEY and the key's permissions; retrying will not help.",
                 retryable=False,
                 details=details,
             )
         if status == 404:
             return ModelError(
-                f"Model {model!r} was not found at {base} (HTTP 404). "
+                f"Model {model!r} was not found on the model server (HTTP 404). "
                 "Check FINCH_MODEL (and OPENAI_BASE_URL); retrying will not help.",
                 retryable=False,
                 details=details,
@@ -255,14 +252,14 @@ class OpenAIChatModel:
             )
         if status == 429:
             return ModelError(
-                f"The model server at {base} is rate-limiting requests (HTTP 429), even after "
+                f"The model server is rate-limiting requests (HTTP 429), even after "
                 f"{self.max_retries} automatic retries. Wait a moment, then try again.",
                 retryable=True,
                 details=details,
             )
         if status >= 500 or status in _RETRYABLE_STATUS:
             return ModelError(
-                f"The model server at {base} failed (HTTP {status}), even after "
+                f"The model server failed (HTTP {status}), even after "
                 f"{self.max_retries} automatic retries. Try again in a moment.",
                 retryable=True,
                 details=details,
@@ -274,7 +271,7 @@ class OpenAIChatModel:
                 details=details,
             )
         return ModelError(
-            f"The model server at {base} refused the request (HTTP {status}): {server_says}",
+            f"The model server refused the request (HTTP {status}): {server_says}",
             retryable=False,
             details=details,
         )

@@ -123,6 +123,7 @@ def _token_row(item: rx.Var[TokenItem]) -> rx.Component:
         rx.el.td(rx.el.code(item.prefix, "…")),
         rx.el.td(item.created, class_name="finch-muted"),
         rx.el.td(item.last_used, class_name="finch-muted"),
+        rx.el.td(item.expires, class_name="finch-muted", custom_attrs={"data-testid": "token-expires"}),
         rx.el.td(
             rx.el.button(
                 "Revoke",
@@ -157,7 +158,8 @@ def settings_page() -> rx.Component:
             rx.el.p(
                 "Programs use Finch's HTTP API with a personal token: ",
                 rx.el.code("Authorization: Bearer <token>"),
-                ". A token acts as you; revoke it when it is no longer needed.",
+                ". A token acts as you until it expires; revoke it when it is no longer needed. "
+                "A new password ends every token.",
                 rx.cond(
                     SettingsState.auth_mode == "none",
                     " (With FINCH_AUTH=none the API is open to this machine without a token.)",
@@ -188,6 +190,18 @@ def settings_page() -> rx.Component:
                     class_name="finch-field",
                     custom_attrs={"data-testid": "token-name"},
                 ),
+                rx.el.select(
+                    rx.el.option("No expiry", value="never"),
+                    rx.el.option("Expires in 7 days", value="7"),
+                    rx.el.option("Expires in 30 days", value="30"),
+                    rx.el.option("Expires in 90 days", value="90"),
+                    rx.el.option("Expires in a year", value="365"),
+                    name="token_expires",
+                    default_value="30",
+                    class_name="finch-field",
+                    aria_label="When the token expires",
+                    custom_attrs={"data-testid": "token-expires-select"},
+                ),
                 rx.el.button(
                     "Create token", type="submit", class_name="finch-btn finch-btn-send", custom_attrs={"data-testid": "create-token"}
                 ),
@@ -199,7 +213,14 @@ def settings_page() -> rx.Component:
                 SettingsState.tokens.length() > 0,
                 rx.el.table(
                     rx.el.thead(
-                        rx.el.tr(rx.el.th("Name"), rx.el.th("Token"), rx.el.th("Created"), rx.el.th("Last used"), rx.el.th(""))
+                        rx.el.tr(
+                            rx.el.th("Name"),
+                            rx.el.th("Token"),
+                            rx.el.th("Created"),
+                            rx.el.th("Last used"),
+                            rx.el.th("Expires"),
+                            rx.el.th(""),
+                        )
                     ),
                     rx.el.tbody(rx.foreach(SettingsState.tokens, _token_row)),
                     class_name="finch-holdings",

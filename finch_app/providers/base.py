@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from finch_app.agent.tools import ToolError
 from finch_app.providers.records import (
     CongressTrade,
     DataSet,
@@ -20,7 +21,7 @@ from finch_app.providers.records import (
 )
 
 
-class DataUnavailable(Exception):
+class DataUnavailable(ToolError):
     """A data source could not answer: unreachable, failing, rate-limiting or not configured.
 
     The message names the source and says what went wrong, e.g.

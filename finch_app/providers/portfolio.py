@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from finch_app.agent.tools import ToolError
 from finch_app.db import crud
 from finch_app.db.engine import session_scope
 from finch_app.providers.base import Position
@@ -31,9 +33,14 @@ DEMO_POSITIONS: tuple[Position, ...] = (
 
 SYMBOL = re.compile(r"^[A-Z][A-Z0-9]{0,5}([.\-][A-Z]{1,2})?$")
 MAX_HOLDINGS = 500
+"""Holdings one user may keep (typed, imported or synced)."""
+MAX_IMPORT_BYTES = 2_000_000
+"""The largest broker CSV Finch imports (the HTTP layer caps `/_upload` just above it)."""
+MAX_SHARES = 1e12
+MAX_COST = 1e9
 
 
-class HoldingError(ValueError):
+class HoldingError(ToolError, ValueError):
     """A holding the user typed or imported that cannot be stored, with the reason."""
 
 
@@ -46,10 +53,16 @@ def clean_symbol(raw: str) -> str:
 
 def validate_position(symbol: str, shares: float, cost_basis: float, name: str = "") -> Position:
     symbol = clean_symbol(symbol)
+    if not (math.isfinite(shares) and math.isfinite(cost_basis)):
+        raise HoldingError(f"{symbol}: shares and average cost must be ordinary numbers.")
     if not shares > 0:
         raise HoldingError(f"{symbol}: shares must be more than 0.")
+    if shares > MAX_SHARES:
+        raise HoldingError(f"{symbol}: {shares:g} shares is more than Finch can value.")
     if cost_basis < 0:
         raise HoldingError(f"{symbol}: the average cost cannot be negative.")
+    if cost_basis > MAX_COST:
+        raise HoldingError(f"{symbol}: an average cost of ${cost_basis:,.0f} is more than Finch can value.")
     return Position(symbol, name.strip()[:120], float(shares), float(cost_basis))
 
 
@@ -198,6 +211,10 @@ class HoldingsBook:
                         session=session, user_id=user_id, symbol=p.symbol, shares=p.shares,
                         cost_basis=p.cost_basis, name=p.name,
                     )
+                session.flush()
+                if len(crud.list_holdings(session=session, user_id=user_id)) > MAX_HOLDINGS:
+                    # Raised inside the transaction: nothing of this save is kept.
+                    raise HoldingError(f"Finch keeps at most {MAX_HOLDINGS} holdings; remove some first.")
 
         await asyncio.to_thread(write)
 

@@ -29,7 +29,7 @@ from finch_app.agent.model import ChatMessage, ChatModel, TitlingModel
 from finch_app.agent.status import RunStatus
 from finch_app.db import crud
 from finch_app.db.engine import session_scope
-from finch_app.db.models import new_id
+from finch_app.db.models import is_id, new_id
 from finch_app.runs.approvals import ApprovalPolicy
 from finch_app.runs.ending import RunTracker
 from finch_app.runs.feed import Feed
@@ -162,20 +162,29 @@ class RunService:
 
     # --- starting ----------------------------------------------------------------------------
 
-    def _checked(self, message: str) -> str:
+    def check_message(self, message: str) -> str:
+        """The one check of a message, for every adapter (the UI's composer and the HTTP API): the
+        text to store, or `RunRefused` saying what is wrong with it."""
+        if len(message) > self.settings.max_message_chars:
+            raise RunRefused(
+                f"The message is {len(message):,} characters long; the limit is "
+                f"{self.settings.max_message_chars:,}. Shorten it and send again."
+            )
         text = message.strip()
         if not text:
             raise RunRefused("The message is empty.")
-        if len(text) > self.settings.max_message_chars:
+        if "\x00" in text:
+            raise RunRefused("The message contains a NUL character (\\0); remove it and send again.")
+        if not _is_unicode(text):
             raise RunRefused(
-                f"The message is {len(text):,} characters long; the limit is "
-                f"{self.settings.max_message_chars:,}. Shorten it and send again."
+                "The message contains a lone surrogate (half of a UTF-16 pair), which is not text; "
+                "remove it and send again."
             )
         return text
 
     async def start(self, *, user_id: str, conversation_id: str | None, message: str) -> StartedRun:
         """Save the question and start answering it; raise `RunRefused` if it cannot run."""
-        text = self._checked(message)
+        text = self.check_message(message)
         run_id = f"run_{uuid.uuid4().hex}"
         if conversation_id:
             await self._require_conversation(user_id, conversation_id)
@@ -202,6 +211,13 @@ class RunService:
     ) -> tuple[StartedRun, list[ChatMessage], set[str]]:
         with session_scope() as session:
             if title is not None:
+                limit = self.settings.max_conversations_per_user
+                if crud.count_conversations(session=session, user_id=user_id) >= limit:
+                    raise RunRefused(
+                        f"You have {limit:,} conversations, the most Finch keeps for one person. "
+                        "Delete some you no longer need, then start a new one.",
+                        status=409,
+                    )
                 crud.create_conversation(session=session, user_id=user_id, title=title, conversation_id=conversation_id)
                 history: list[ChatMessage] = []
             else:
@@ -258,8 +274,13 @@ class RunService:
             model=self.model_label,
         )
 
-    async def _require_conversation(self, user_id: str, conversation_id: str, *, idle: bool = True) -> None:
+    async def _require_conversation(
+        self, user_id: str, conversation_id: str, *, idle: bool = True, bad_id_status: int = 400
+    ) -> None:
         """The conversation must be the user's and (with `idle`) have no change waiting for approval."""
+        if not is_id(conversation_id):
+            words = "conversation_id is not a conversation id (letters, digits, '_', '-', '.', ':')."
+            raise RunRefused(words, status=bad_id_status)
         owned, paused = await asyncio.to_thread(_conversation_state, user_id, conversation_id)
         if not owned:
             raise RunRefused(f"Conversation {conversation_id} was not found.", status=404)
@@ -539,7 +560,7 @@ class RunService:
 
     async def delete_conversation(self, *, user_id: str, conversation_id: str) -> None:
         """Delete one of the user's conversations; refuse while a run is answering in it."""
-        await self._require_conversation(user_id, conversation_id, idle=False)
+        await self._require_conversation(user_id, conversation_id, idle=False, bad_id_status=404)
         if await self.registry.run_for(conversation_id):
             raise RunRefused("Finch is still answering in this conversation. Wait for it or stop it first.", status=409)
         await asyncio.to_thread(_delete_conversation, user_id, conversation_id)
@@ -576,6 +597,14 @@ class RunService:
 
 _EventsFactory = Callable[[EventStamp, DbResourceSink], AsyncIterator[AgentEvent]]
 """Given the run's stamp and resource sink, the agent's events (a fresh run, or one going on)."""
+
+
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _conversation_state(user_id: str, conversation_id: str) -> tuple[bool, bool]:

@@ -13,8 +13,9 @@ reaches another's screen.
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from urllib.parse import quote
 
 import reflex as rx
@@ -22,16 +23,41 @@ from reflex.middleware import Middleware
 from reflex.state import BaseState, FrontendEventExceptionState, OnLoadInternalState, StateUpdate, UpdateVarsInternalState
 from reflex_base.event import Event, EventSpec
 
-from finch_app.auth import Identity, NotSignedIn, browser_identity, store
+from finch_app.auth import Identity, NotSignedIn, browser_identity, store, uploads
 from finch_app.settings import get_settings
 
+log = logging.getLogger("finch.auth")
 LOGIN_PATH = "/login"
+
+
+PEER_HEADER = "asgi-scope-client"
+"""Where Reflex keeps the websocket's real peer address among the tab's headers (`router.session.client_ip`
+is rewritten from X-Forwarded-For when REFLEX_TRUSTED_PROXY_HOPS is set; `api.security` drops a
+client-sent header of this name)."""
 
 
 def identity_for(state: BaseState) -> Identity | None:
     """The signed-in user of the tab `state` belongs to (None when signed out)."""
-    router = state.router
-    return browser_identity(get_settings(), router.headers.raw_headers, router.session.client_ip)
+    headers = state.router.headers.raw_headers
+    return browser_identity(get_settings(), headers, headers.get(PEER_HEADER, ""))
+
+
+def _tab_token(state: BaseState) -> str:
+    return state.router.session.client_token
+
+
+def uploader_id(state: BaseState, tab_user: str | None = None) -> str:
+    """The user who sent the upload being handled: the upload request's own user (noted by the HTTP
+    layer, `auth.uploads`), who must be the tab's (`tab_user`, when the caller knows it already);
+    anything else raises `NotSignedIn`."""
+    tab_user = tab_user or current_user_id(state)
+    if get_settings().auth == "none":
+        return tab_user
+    senders = uploads.senders(_tab_token(state))
+    if not senders or any(sender != tab_user for sender in senders):
+        log.warning("Refused an upload to a tab of another user (or without a sender)")
+        raise NotSignedIn("This upload did not come from the signed-in user of this tab.")
+    return tab_user
 
 
 def current_user_id(state: BaseState) -> str:
@@ -102,6 +128,18 @@ class TokenItem:
     prefix: str
     created: str
     last_used: str
+    expires: str
+    """"2026-12-28 10:00 UTC", or "never" (until revoked)."""
+
+
+TOKEN_LIFETIMES = {
+    "never": None,
+    "7": timedelta(days=7),
+    "30": timedelta(days=30),
+    "90": timedelta(days=90),
+    "365": timedelta(days=365),
+}
+"""The settings page's choices for a new token's lifetime (form value → lifetime)."""
 
 
 def _when(value: datetime | None) -> str:
@@ -120,7 +158,14 @@ class SettingsState(rx.State):
     async def _refresh(self, user_id: str) -> None:
         rows = await asyncio.to_thread(store.list_tokens, user_id)
         self.tokens = [
-            TokenItem(id=t.id, name=t.name, prefix=t.prefix, created=_when(t.created_at), last_used=_when(t.last_used_at))
+            TokenItem(
+                id=t.id,
+                name=t.name,
+                prefix=t.prefix,
+                created=_when(t.created_at),
+                last_used=_when(t.last_used_at),
+                expires=_when(t.expires_at),
+            )
             for t in rows
         ]
 
@@ -138,10 +183,11 @@ class SettingsState(rx.State):
         if not name:
             self.error = "Give the token a name, e.g. “notebook”."
             return None
+        lifetime = TOKEN_LIFETIMES.get(str(form_data.get("token_expires", "never")), None)
         if user_id == store.LOCAL_USER_ID:
             await asyncio.to_thread(store.ensure_local_user)
         try:
-            info, token = await asyncio.to_thread(store.create_token, user_id, name)
+            info, token = await asyncio.to_thread(store.create_token, user_id, name, lifetime=lifetime)
         except store.AccountError as exc:
             self.error = str(exc)
             return None
@@ -176,6 +222,14 @@ def _is_public(event: Event) -> bool:
     if any(event.name == f"{root}.{handler}" for handler in _PUBLIC_ROOT_HANDLERS):
         return True
     return any(event.name.startswith(cls.get_full_name() + ".") for cls in _PUBLIC_STATES)
+
+
+def _is_upload(event: Event) -> bool:
+    """An event Reflex made from a `/_upload` request (its payload carries the files)."""
+    return any(
+        isinstance(value, list) and value and all(isinstance(item, rx.UploadFile) for item in value)
+        for value in event.payload.values()
+    )
 
 
 def _user_states() -> list[type[BaseState]]:
@@ -213,6 +267,12 @@ class AuthGate(Middleware):
             auth.auth_mode = settings.auth
         if (identity.user_id if identity else "") != auth._user_id:
             await _switch_user(state, auth, identity)
+        if identity is not None and _is_upload(event):
+            try:
+                uploader_id(state, identity.user_id)
+            except NotSignedIn:
+                # Dropped: someone else's upload with this tab's token.
+                return StateUpdate(delta={}, events=[])
         if identity is not None or _is_public(event):
             return None
         from reflex.istate.delta import _resolve_delta

@@ -136,11 +136,11 @@ class ChatState(rx.State):
                 return None
         if not requested:
             if not live.running:
-                live.clear()
+                live._reset_turn()
             return None
         # Opening (or reloading) a conversation: the database is the truth.
         await self._open(requested, user_id)
-        live.clear()
+        live._reset_turn()
         live.running = False
         run_id = await context.runs.live_run(requested)
         if run_id and self.messages and self.messages[-1].role == "user":
@@ -268,7 +268,7 @@ class ChatState(rx.State):
         if outcome.resumed and outcome.conversation_id == self.conversation_id and not live.running:
             # The run goes on: its turn leaves the transcript for the live turn, which follows it.
             question = self._take_last_question()
-            live.clear()
+            live._reset_turn()
             live.notice = ""
             live.user_text = question or ""
             live.conversation_id = self.conversation_id
@@ -303,7 +303,7 @@ class ChatState(rx.State):
         await (await self.get_state(ResultsState))._show_conversation("")
         live = await self.get_state(LiveTurnState)
         if not live.running:
-            live.clear()
+            live._reset_turn()
         return rx.redirect("/")
 
     @rx.event
@@ -338,7 +338,7 @@ class LiveTurnState(rx.State):
     _view: TurnView = TurnView()
     _run_id: str = ""
 
-    def clear(self) -> None:
+    def _reset_turn(self) -> None:
         self.user_text = ""
         self.cards = []
         self.streamed = []
@@ -359,18 +359,15 @@ class LiveTurnState(rx.State):
         if self.running:
             self.notice = "Finch is still answering. Wait for it or press Stop."
             return None
-        text = message.strip()
-        if not text:
+        if not message.strip():
             return None
-        limit = app_context().settings.max_message_chars
-        if len(text) > limit:
-            self.notice = (
-                f"Your message is {len(text):,} characters; the limit is {limit:,}. "
-                "Shorten it and send again — your text is still in the box."
-            )
+        try:
+            text = app_context().runs.check_message(message)  # before anything echoes it back to the page
+        except RunRefused as exc:
+            self.notice = f"{exc.message} Your text is still in the box."
             return None
         chat = await self.get_state(ChatState)
-        self.clear()
+        self._reset_turn()
         self.notice = ""
         self.user_text = text
         self.running = True
@@ -385,7 +382,7 @@ class LiveTurnState(rx.State):
         chat = await self.get_state(ChatState)
         if not chat.conversation_id or (question := chat._take_last_question()) is None:
             return None
-        self.clear()
+        self._reset_turn()
         self.notice = ""
         self.user_text = question
         self.running = True
@@ -482,7 +479,7 @@ class LiveTurnState(rx.State):
             answer = dataclasses.replace(view.answer, cards=with_live_timers(view.cards, int(time.time() * 1000)))
             chat._append_turn([question, answer], view.question_id)
             (await self.get_state(ResultsState))._settle_turn()
-        self.clear()
+        self._reset_turn()
 
     async def _list_resources(self, saved: list[ResourceSaved], conversation_id: str) -> None:
         """Announce new (or growing) resources in the Results panel: titles and counts only."""

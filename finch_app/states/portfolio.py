@@ -11,12 +11,17 @@ import reflex as rx
 from finch_app.providers.base import Position
 from finch_app.context import app_context
 from finch_app.providers.brokerage import BrokerageError, BrokerageNotConfigured, SnapTradeLink
-from finch_app.providers.portfolio import HoldingError, HoldingsBook, parse_holdings_csv, validate_position
-from finch_app.states.auth import current_user_id
+from finch_app.providers.portfolio import (
+    MAX_IMPORT_BYTES,
+    HoldingError,
+    HoldingsBook,
+    parse_holdings_csv,
+    validate_position,
+)
+from finch_app.states.auth import current_user_id, uploader_id
 from finch_app.states.chat import LiveTurnState
 
 T = TypeVar("T")
-MAX_CSV_BYTES = 2_000_000
 CSV_UPLOAD_ID = "holdings-csv"
 
 
@@ -152,7 +157,11 @@ class PortfolioState(rx.State):
             message = str(exc) if isinstance(exc, HoldingError) else "Shares and average cost must be numbers."
             self._say(error=message)
             return
-        await HoldingsBook().save(current_user_id(self), [position])
+        try:
+            await HoldingsBook().save(current_user_id(self), [position])
+        except HoldingError as exc:
+            self._say(error=str(exc))
+            return
         await self._refresh()
         self._say(message=f"Saved {position.symbol}: {position.shares:g} shares at ${position.cost_basis:,.2f}.")
         return rx.set_value("holding-symbol", "")
@@ -185,17 +194,19 @@ class PortfolioState(rx.State):
     async def import_csv(self, files: list[rx.UploadFile]):
         if not files:
             return
+        user_id = uploader_id(self)  # the upload request's own user, who must be this tab's
         upload = files[0]
-        data = await upload.read()
-        if len(data) > MAX_CSV_BYTES:
-            self._say(error="That file is larger than 2 MB; export only your positions.")
+        data = await upload.read(MAX_IMPORT_BYTES + 1)  # never more than one byte past the limit
+        if len(data) > MAX_IMPORT_BYTES:
+            largest = f"{MAX_IMPORT_BYTES // 1_000_000} MB"
+            self._say(error=f"That file is larger than {largest}; export only your positions.")
             return
         try:
             result = parse_holdings_csv(data.decode("utf-8-sig", errors="replace"))
+            await HoldingsBook().save(user_id, result.positions, replace=True)
         except HoldingError as exc:
             self._say(error=str(exc))
             return
-        await HoldingsBook().save(current_user_id(self), result.positions, replace=True)
         await self._refresh()
         self._say(message=f"Imported {len(result.positions)} holdings from {upload.name or 'the file'}.")
         return rx.clear_selected_files(CSV_UPLOAD_ID)

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from finch_app.agent.tools import tool
+from finch_app.agent.tools import ToolError, tool
 from finch_app.formatting import money, shares as shares_text
 from finch_app.providers.base import Position, load_portfolio
 from finch_app.providers.portfolio import HoldingError, validate_position
@@ -38,7 +38,7 @@ class HoldingChange(BaseModel):
         return f"{self.symbol}: {shares_text(self.shares_before)} → {shares_text(self.shares_after)} shares"
 
 
-class HoldingRefused(Exception):
+class HoldingRefused(ToolError):
     """The change cannot be made; the message says why, for the user and the model."""
 
 

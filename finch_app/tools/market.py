@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from finch_app.agent.tools import tool
+from finch_app.agent.tools import ToolError, tool
 from finch_app.providers.records import DataSet, PricePoint, RedditTicker
 from finch_app.agent.resources import ResourceDraft
 from finch_app.formatting import count
@@ -53,7 +53,7 @@ async def get_stock_quote(ctx: Ctx, ticker: Ticker) -> QuoteResult:
     data = await deps.market.quotes([ticker])
     quote = next((q for q in data.rows if q.symbol == ticker), None)
     if quote is None:
-        raise LookupError(f"Ticker {ticker} not found: {data.source} has no quote for it. Check the symbol.")
+        raise ToolError(f"Ticker {ticker} not found: {data.source} has no quote for it. Check the symbol.")
     change = quote.price - quote.previous_close if quote.previous_close else None
     return QuoteResult(
         symbol=quote.symbol,
@@ -100,7 +100,7 @@ async def get_price_history(ctx: Ctx, ticker: Ticker, range: PriceRange = "3mo")
     data = await deps.market.price_history(ticker, RANGE_DAYS[range])
     points = list(data.rows)
     if not points:
-        raise LookupError(f"Ticker {ticker} not found: {data.source} has no price history for it.")
+        raise ToolError(f"Ticker {ticker} not found: {data.source} has no price history for it.")
     closes = [p.close for p in points]
     return HistoryResult(
         symbol=ticker,

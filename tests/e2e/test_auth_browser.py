@@ -228,6 +228,8 @@ def test_api_tokens_are_made_on_the_settings_page_shown_once_and_revocable(team,
     expect(token_field).to_have_value(re.compile(r"^finch_"))
     token = token_field.input_value()
     expect(page.get_by_test_id("token-row")).to_contain_text("e2e notebook")
+    # New tokens expire in 30 days unless another choice is made; the list says when.
+    expect(page.get_by_test_id("token-expires").first).to_have_text(re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC$"))
     headers = {"Authorization": f"Bearer {token}"}
     assert httpx.get(team.url + "/api/conversations", headers=headers).status_code == 200
     page.reload()  # shown once: not after a reload
@@ -324,6 +326,68 @@ def test_secrets_never_reach_the_page_or_the_logs(team, llm, fakes, browser):
         assert secret not in logs, f"{secret} is in the server log"
     # The log did hear about both failures (so the check above is not vacuous).
     assert "401" in logs or "rejected" in logs
+
+
+def test_links_in_answers_leave_finch_in_a_new_tab_unless_they_are_finchs_own(team, llm, browser):
+    """`//example.org` starts with "/" but is another site: only `/c/…` and `?r=…` stay in the tab."""
+    own_chat = "/c/0123456789abcdef0123456789abcdef"
+    answer = " · ".join(
+        [
+            "[protocol-relative](//example.org/p)",
+            "[absolute](https://example.org/a)",
+            "[a finch page](/settings)",
+            f"[own chat]({own_chat})",
+            "[own table](?r=0123456789abcdef)",
+            "END-OF-LINKS",
+        ]
+    )
+    llm.enqueue(text(answer))
+    page = signed_in_page(browser, team, "alice")
+    try:
+        page.get_by_test_id("new-chat").click()
+        send(page, "give me links")
+        message = page.get_by_test_id("assistant-message").last
+        expect(message).to_contain_text("END-OF-LINKS", timeout=20_000)
+
+        def link(name: str):
+            return message.get_by_role("link", name=name)
+
+        for name in ("protocol-relative", "absolute", "a finch page"):
+            expect(link(name)).to_have_attribute("target", "_blank")
+            expect(link(name)).to_have_attribute("rel", "noopener noreferrer nofollow")
+        expect(link("protocol-relative")).to_have_attribute("href", "//example.org/p")
+        for name in ("own chat", "own table"):
+            expect(link(name)).to_have_attribute("target", "_self")
+        expect(link("own chat")).to_have_attribute("href", own_chat)
+    finally:
+        page.context.close()
+
+
+def test_download_csv_works_for_the_signed_in_browser_and_not_for_other_sites(team, llm, browser, tmp_path):
+    """The CSV link carries no token: the session cookie does, from Finch's own page only."""
+    llm.enqueue(tool_calls(tool_call("get_reddit_trending_stocks", {"limit": 5}, id="call_csv")), text("DONE-CSV"))
+    page = signed_in_page(browser, team, "alice")
+    try:
+        page.get_by_test_id("new-chat").click()
+        send(page, "what's trending?")
+        expect(page.get_by_test_id("assistant-message").last).to_contain_text("DONE-CSV", timeout=20_000)
+        page.get_by_test_id("resource-item").first.click()
+        expect(page.get_by_test_id("resource-table")).to_be_visible()
+        with page.expect_download() as download:
+            page.get_by_test_id("download-csv").click()
+        path = tmp_path / "trending.csv"
+        download.value.save_as(path)
+        rows = path.read_text(encoding="utf-8-sig").splitlines()
+        assert len(rows) == 6 and "," in rows[0]  # a header and 5 tickers
+        href = page.get_by_test_id("download-csv").get_attribute("href")
+        cookie = next(c for c in page.context.cookies() if c["name"] == "finch_session")
+        cookies = {"finch_session": cookie["value"]}
+        # Another site's link to it: the browser sends the (Lax) cookie, and Sec-Fetch-Site says cross-site.
+        cross = httpx.get(team.url + href, cookies=cookies, headers={"Sec-Fetch-Site": "cross-site"})
+        assert cross.status_code == 401
+        assert httpx.get(team.url + href, cookies=cookies, headers={"Sec-Fetch-Site": "same-origin"}).status_code == 200
+    finally:
+        page.context.close()
 
 
 # --- header mode ----------------------------------------------------------------------------

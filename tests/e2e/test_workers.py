@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import json
 import signal
 import time
 import uuid
@@ -84,6 +85,37 @@ def statuses(tab: ReflexTab) -> list[str]:
     if not cards and not tab.live.get("user_text") and (answer := tab.last_answer):
         cards = answer.get("cards") or []
     return [card["status"] for card in cards]
+
+
+def test_twelve_parallel_streams_on_two_workers_start_no_more_runs_than_the_limit(workers):
+    """FINCH_MAX_RUNS_PER_USER (3) holds across real workers: 12 `POST /api/chat/stream` for one
+    user at once, six on each worker, start exactly 3 runs; the others get a 429 (Redis claims)."""
+    a, b = workers
+
+    async def scenario() -> list[tuple[int, str]]:
+        async with httpx.AsyncClient(timeout=30) as http:
+
+            async def ask(server: AppServer) -> tuple[int, str]:
+                url = f"{server.url}/api/chat/stream"
+                async with http.stream("POST", url, json={"message": "latest house trades"}) as response:
+                    if response.status_code != 200:
+                        return response.status_code, ""
+                    async for line in response.aiter_lines():
+                        if line.startswith("data: ") and '"run_started"' in line:
+                            return 200, json.loads(line.removeprefix("data: "))["conversation_id"]
+                    return 200, ""  # the stream closes on return: its run is stopped
+
+            return await asyncio.gather(*(ask(a if n % 2 else b) for n in range(12)))
+
+    answers = run(scenario())
+    started = [cid for status, cid in answers if status == 200]
+    assert len(started) == 3 and sorted(status for status, _ in answers).count(429) == 9, answers
+    # The streams closed: each run is stopped, and its place freed, before the next test.
+    deadline = time.monotonic() + 20
+    for conversation_id in started:
+        while conversation(a, conversation_id)["messages"][-1]["role"] != "assistant":
+            assert time.monotonic() < deadline, "the stopped runs did not end"
+            time.sleep(0.2)
 
 
 def test_what_one_worker_starts_the_other_lists_and_streams(workers):

@@ -10,12 +10,12 @@ from sse_starlette import EventSourceResponse
 from finch_app.agent.approvals import Decision
 from finch_app.api.deps import BoundedBodyRoute, Caller, Context, UserId, heartbeat_interval
 from finch_app.api.routes.chat import follow_stream
-from finch_app.api.schemas import NOT_FOUND, ApiError, DecisionIn, DecisionOut, PendingApprovalOut
+from finch_app.api.schemas import NEEDS_USER, NOT_FOUND, ApiError, DecisionIn, DecisionOut, PendingApprovalOut
 from finch_app.runs import RunRefused
 
 RUN_NOT_FOUND = "Run not found"
 
-router = APIRouter(prefix="/api", route_class=BoundedBodyRoute, tags=["approvals"])
+router = APIRouter(prefix="/api", route_class=BoundedBodyRoute, tags=["approvals"], responses=NEEDS_USER)
 
 
 @router.get("/approvals", summary="The changes waiting for your approval, oldest first")

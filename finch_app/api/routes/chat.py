@@ -31,7 +31,14 @@ from finch_app.agent.events import (
 )
 from finch_app.agent.status import RunStatus, ToolStatus
 from finch_app.api.deps import BoundedBodyRoute, Context, UserId, heartbeat_interval
-from finch_app.api.schemas import INPUT_ERRORS, ChatRequest, ChatResponse, PendingApprovalOut, ToolCallResult
+from finch_app.api.schemas import (
+    INPUT_ERRORS,
+    NEEDS_USER,
+    ChatRequest,
+    ChatResponse,
+    PendingApprovalOut,
+    ToolCallResult,
+)
 from finch_app.api.sse import encode_event
 from finch_app.runs.feed import Feed
 from finch_app.runs.service import RunService
@@ -39,7 +46,7 @@ from finch_app.runs.service import RunService
 SEND_TIMEOUT_S = 60.0
 """A client that takes no bytes for this long is treated as gone."""
 
-router = APIRouter(prefix="/api", route_class=BoundedBodyRoute, tags=["chat"])
+router = APIRouter(prefix="/api", route_class=BoundedBodyRoute, tags=["chat"], responses=NEEDS_USER)
 
 
 async def _stop_when_gone(runs: RunService, run_id: str) -> None:

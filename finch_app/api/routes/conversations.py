@@ -6,6 +6,7 @@ from fastapi import APIRouter, HTTPException, Response, status
 
 from finch_app.api.deps import Context, UserId
 from finch_app.api.schemas import (
+    NEEDS_USER,
     NOT_FOUND,
     ConversationDetail,
     ConversationSummary,
@@ -17,7 +18,7 @@ from finch_app.runs.service import RunRefused
 
 CONVERSATION_NOT_FOUND = "Conversation not found"
 
-router = APIRouter(prefix="/api/conversations", tags=["conversations"])
+router = APIRouter(prefix="/api/conversations", tags=["conversations"], responses=NEEDS_USER)
 
 
 @router.get("", summary="List conversations, most recent first")

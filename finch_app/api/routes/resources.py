@@ -6,15 +6,15 @@ import re
 
 from fastapi import APIRouter, HTTPException, Response, status
 
-from finch_app.api.deps import Context, UserId
+from finch_app.api.deps import BrowserOrUserId, Context, UserId
 from finch_app.api.routes.conversations import CONVERSATION_NOT_FOUND
-from finch_app.api.schemas import NOT_FOUND, ResourceColumnOut, ResourceDetail, ResourceInfo
+from finch_app.api.schemas import NEEDS_USER, NOT_FOUND, ResourceColumnOut, ResourceDetail, ResourceInfo
 from finch_app.reads import summarize
 from finch_app.tables import to_csv
 
 RESOURCE_NOT_FOUND = "Resource not found"
 
-router = APIRouter(prefix="/api", tags=["resources"])
+router = APIRouter(prefix="/api", tags=["resources"], responses=NEEDS_USER)
 
 
 @router.get(
@@ -32,10 +32,12 @@ async def list_conversation_resources(conversation_id: str, context: Context, us
 @router.get(
     "/resources/{resource_id}.csv",
     summary="A saved result as CSV (safe to open in a spreadsheet)",
-    responses={**NOT_FOUND, 200: {"content": {"text/csv": {}}}},
+    description="Takes a bearer token, or the signed-in browser's session when the link is followed "
+    "from Finch's own pages (the Results panel's **Download CSV**).",
+    responses={**NOT_FOUND, 200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
     response_class=Response,
 )
-async def resource_csv(resource_id: str, context: Context, user_id: UserId) -> Response:
+async def resource_csv(resource_id: str, context: Context, user_id: BrowserOrUserId) -> Response:
     resource = await context.reads.resource(user_id, resource_id)
     if resource is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, RESOURCE_NOT_FOUND)

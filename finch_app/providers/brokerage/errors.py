@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from finch_app.agent.tools import ToolError
 
-class BrokerageError(Exception):
+
+class BrokerageError(ToolError):
     """Linking or reading a brokerage failed. The message is meant for the user and carries no secret."""
 
 

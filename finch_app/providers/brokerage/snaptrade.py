@@ -400,7 +400,7 @@ class SnapTradeLink:
         def store() -> None:
             with session_scope() as session:
                 crud.clear_holdings(session=session, user_id=user_id)
-                for p in result.positions:
+                for p in result.positions[:MAX_HOLDINGS]:
                     crud.upsert_holding(
                         session=session, user_id=user_id, symbol=p.symbol, shares=p.shares,
                         cost_basis=p.cost_basis, name=p.name,
