@@ -30,7 +30,8 @@ from tests.fakes.scripted_model import ScriptedModel, text, tool_call
 from tests.redis_support import redis_url_or_skip
 from tests.support import gate_tool, until
 
-LEASE_S = 0.6
+LEASE_S = 1.0
+"""Short, so a dead owner shows quickly; not so short that a busy CI machine misses a renewal."""
 
 
 @pytest.fixture
