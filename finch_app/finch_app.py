@@ -25,19 +25,25 @@ log = logging.getLogger("finch")
 
 @contextlib.asynccontextmanager
 async def finch_lifespan():
-    """Startup: check the configuration, build the app's parts and open the run service (which
-    ends the runs a dead process left behind). Shutdown: runs still going end `interrupted`,
-    connections close."""
+    """Startup: check the configuration, build the app's parts, open the run service (which
+    ends the runs a dead process left behind) and connect to the MCP servers. Shutdown: runs
+    still going end `interrupted`, connections close."""
     install_log_redaction()
     report = await asyncio.to_thread(check, get_settings())
     for line in format_report(report).splitlines():
         log.error(line) if line.startswith("error") else log.warning(line)
     if not report.ok:
         raise RuntimeError("Finch's configuration has errors (see above); it will not start.")
-    runs = app_context().runs
+    context = app_context()
+    runs = context.runs
     await runs.open()
+    if context.mcp is not None:
+        await context.mcp.start()  # the servers' tools are listed before the first question
     yield
     await runs.aclose()
+    if context.mcp is not None:
+        await context.mcp.aclose()
+    await api.state.mcp_server.aclose()
 
 
 app = rx.App(

@@ -8,10 +8,13 @@ from typing import Any
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.routing import Route
 
 from finch_app.agent.events import agent_event_adapter
 from finch_app.api.routes import approvals, auth, chat, conversations, health, resources
 from finch_app.api.security import SecurityHeaders
+from finch_app.mcp.server import PATH as MCP_PATH
+from finch_app.mcp.server import FinchMcpServer
 from finch_app.runs.service import RunRefused
 
 
@@ -83,6 +86,9 @@ def create_api() -> FastAPI:
     )
     for routes in (chat, approvals, conversations, resources, auth, health):
         app.include_router(routes.router)
+    # Finch's tools for MCP clients (Streamable HTTP); it authenticates its callers itself.
+    app.state.mcp_server = FinchMcpServer()
+    app.router.routes.append(Route(MCP_PATH, endpoint=app.state.mcp_server, methods=["GET", "POST", "DELETE"]))
     # Outermost: covers these routes and, in prod mode, Reflex's pages and assets mounted below.
     app.add_middleware(SecurityHeaders)
     app.add_exception_handler(RunRefused, _run_refused)
