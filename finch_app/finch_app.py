@@ -17,6 +17,7 @@ from finch_app.redact import install_log_redaction
 from finch_app.settings import get_settings
 from finch_app.states.auth import AuthGate, LoginState, SettingsState, handle_backend_exception
 from finch_app.states.chat import ChatState
+from finch_app.states.mcp import McpServersState
 from finch_app.states.permissions import PermissionsState
 from finch_app.states.portfolio import PortfolioState
 
@@ -60,7 +61,10 @@ app.register_lifespan_task(finch_lifespan)
 app.add_middleware(AuthGate(), index=0)
 app.add_page(login_page, route="/login", title="Sign in · Finch", on_load=LoginState.on_load)
 app.add_page(
-    settings_page, route="/settings", title="Settings · Finch", on_load=[SettingsState.on_load, PermissionsState.on_load]
+    settings_page,
+    route="/settings",
+    title="Settings · Finch",
+    on_load=[SettingsState.on_load, PermissionsState.on_load, McpServersState.on_load],
 )
 app.add_page(chat_page, route="/", title="Finch", on_load=[ChatState.on_load, PortfolioState.on_load])
 app.add_page(chat_page, route="/c/[cid]", title="Finch", on_load=[ChatState.on_load, PortfolioState.on_load])
