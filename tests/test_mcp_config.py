@@ -190,3 +190,66 @@ def test_an_error_result_raises_and_registered_secrets_are_masked():
         "research", "x", CallToolResult(content=[], structured_content={"echo": "Bearer sk-remote-abcdef123456"})
     )
     assert result.data == {"echo": "[redacted]"}
+
+
+# --- in the agent and on the card ---------------------------------------------------------------
+
+
+class _Source:
+    """Tools that come and go (what an MCP server's tool list is to the registry)."""
+
+    def __init__(self, *specs) -> None:
+        self.specs = {spec.name: spec for spec in specs}
+
+    def current_tools(self):
+        return self.specs
+
+
+async def test_an_approved_call_whose_tool_went_away_ends_in_an_error_not_a_denial():
+    from finch_app.agent.approvals import Decision
+    from finch_app.agent.events import Done, EventStamp, ToolCallComplete
+    from finch_app.agent.loop import Agent
+    from finch_app.agent.tools import ToolRegistry, schema_tool
+    from tests.fakes.scripted_model import ScriptedModel
+    from tests.fakes.scripted_model import text as say
+    from tests.fakes.scripted_model import tool_call as ask
+
+    async def save(ctx, arguments):
+        return "saved"
+
+    note = schema_tool(
+        name="desk__save_note",
+        description="Save a note.",
+        parameters={"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]},
+        func=save,
+        changes_data=True,
+    )
+    source = _Source(note)
+    model = ScriptedModel(ask("desk__save_note", {"text": "hi"}, id="n"), say("It was gone."))
+    agent = Agent(model=model, registry=ToolRegistry().with_source(source), deps=None, system_prompt="test")
+    stamp = EventStamp("run_1")
+    paused = [e async for e in agent.run(history=[], user_message="note hi", stamp=stamp, user_id="u")]
+    assert isinstance(paused[-1], Done) and paused[-1].status == "awaiting_approval"
+
+    source.specs = {}  # the server's tool list changed while the user decided
+    events = [
+        e
+        async for e in agent.resume(
+            history=[], user_message="note hi", state=paused[-1].resume, decisions={"n": Decision(approved=True)},
+            stamp=stamp, user_id="u",
+        )
+    ]
+    done = next(e for e in events if isinstance(e, ToolCallComplete))
+    assert (done.status, done.error) == ("error", "The tool desk__save_note is no longer available, so it did not run.")
+    assert [m.content for m in model.calls[-1] if m.role == "tool"] == [f"Error: {done.error}"]
+
+
+def test_a_remote_tools_card_reads_server_dot_tool():
+    from finch_app.agent.events import ToolCallStart
+    from finch_app.views import TurnView, apply_event
+
+    view = apply_event(
+        TurnView(), ToolCallStart(run_id="r", seq=1, timestamp=1.0, tool_call_id="t", tool_name="research__lookup", arguments={})
+    )
+    [card] = view.cards
+    assert (card.tool_name, card.tool_label) == ("research__lookup", "research · lookup")

@@ -206,3 +206,12 @@ def _info(name: str):
 
     return mcp_types.Implementation(name=name, version="1.0")
 
+
+
+async def test_the_endpoint_is_not_a_page_and_holds_no_stream_open(password_mode):
+    transport = httpx.ASGITransport(app=create_api(), client=("127.0.0.1", 5000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:3000") as http:
+        stream = await http.get("/mcp", headers={"Accept": "text/event-stream"})
+        anonymous = await http.post("/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
+    assert (stream.status_code, stream.headers["allow"]) == (405, "POST"), "stateless: no standalone stream to hold open"
+    assert anonymous.status_code == 401, "an MCP client is told to authenticate, not sent to the sign-in page"

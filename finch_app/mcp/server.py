@@ -174,6 +174,10 @@ class FinchMcpServer:
         if not settings.mcp_serve:
             await _refuse(scope, receive, send, 404, "Finch does not serve MCP here (FINCH_MCP_SERVE=false).")
             return
+        if scope.get("method") != "POST":
+            # Stateless: no standalone stream (GET) and no session to end (DELETE), so nothing held open.
+            await _refuse(scope, receive, send, 405, "Finch's MCP endpoint is stateless: send requests with POST.")
+            return
         if settings.auth == "none" and not (_loopback(peer) and _loopback_host(headers.get("host", ""))):
             await _refuse(
                 scope,
@@ -255,7 +259,7 @@ async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, messa
     """A JSON-RPC error body (MCP clients show its message) with the HTTP status that fits."""
     code = UNAUTHORIZED if status == 401 else types.INVALID_REQUEST
     body = {"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}}
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {"Allow": "POST"} if status == 405 else {}
     response = Response(json.dumps(body), status_code=status, media_type="application/json", headers=headers)
     await response(scope, receive, send)
 
