@@ -150,7 +150,7 @@ class Connection:
         self._http_status = None
         async with AsyncExitStack() as stack:
             async with asyncio.timeout(self.server.timeout_s):
-                client = await stack.enter_async_context(self._client())
+                client = await stack.enter_async_context(await self._client(stack))
                 await self._list(client)
             modern = client.protocol_version in MODERN_PROTOCOL_VERSIONS
             tools_capability = client.server_capabilities.tools
@@ -170,7 +170,8 @@ class Connection:
                     helper.cancel()
             raise _Lost(self._lost_reason)
 
-    def _client(self) -> Client:
+    async def _client(self, stack: AsyncExitStack) -> Client:
+        """The SDK client for this server (its HTTP client, if any, closes with `stack`)."""
         server = self.server
         if server.url:
 
@@ -180,9 +181,11 @@ class Connection:
 
             http = httpx2.AsyncClient(
                 headers=dict(server.headers),
+                # No read timeout: the event stream may be quiet for hours; each call has its own timeout.
                 timeout=httpx2.Timeout(server.timeout_s, read=None),
                 event_hooks={"response": [remember_status]},
             )
+            await stack.enter_async_context(http)
             transport: Any = streamable_http_client(server.url, http_client=http)
         else:
             transport = StdioServerParameters(
@@ -201,7 +204,9 @@ class Connection:
         if isinstance(message, types.ToolListChangedNotification):
             self._changed.set()
         elif isinstance(message, Exception):
-            self._lose(describe(message, self.server, self._http_status))
+            # Something unreadable on the wire; a connection that is really gone shows in the next
+            # call or listing (or the event stream), which reconnect.
+            log.warning("MCP server %s: %s", self.server.name, describe(message, self.server, self._http_status))
 
     async def _listen(self, client: Client) -> None:
         """Hold the server's event stream open (its `tools/list_changed` events reach `_on_message`)."""
@@ -348,6 +353,10 @@ class Connection:
             raise McpToolError(f"{name} refused the call: {reason}") from None
         except ValidationError:
             raise McpToolError(f"{name} sent a result Finch cannot read.") from None
+        except RuntimeError as exc:
+            if self.client is client:  # still connected: the result itself was wrong (e.g. not its output schema)
+                raise McpToolError(f"{name} sent a result Finch cannot use: {redact(str(exc))[:200]}") from None
+            raise ServerUnavailable(f"{name} is unavailable: the connection closed.") from None
         except asyncio.CancelledError:
             raise
         except Exception as exc:
