@@ -163,3 +163,26 @@ def test_a_chat_still_answers_when_a_server_is_stopped_and_settings_say_why(setu
         expect(server.get_by_test_id("mcp-server-state")).to_contain_text("Unavailable: ")
     finally:
         research.start()
+
+
+def test_finchs_own_tools_are_served_at_mcp_on_the_apps_own_port(setup):
+    """The official SDK's client, against the real server (prod mode, one port)."""
+    import asyncio
+    import threading
+
+    from mcp import Client
+
+    app = setup[2]
+    found: dict[str, object] = {}
+
+    async def use() -> None:
+        async with Client(f"{app.url}/mcp") as finch:
+            found["tools"] = [tool.name for tool in (await finch.list_tools()).tools]
+            found["quote"] = (await finch.call_tool("get_stock_quote", {"ticker": "NVDA"})).structured_content
+
+    # Playwright's sync API owns this thread's event loop: the client gets a thread of its own.
+    worker = threading.Thread(target=lambda: asyncio.run(use()))
+    worker.start()
+    worker.join(60)
+    assert "get_stock_quote" in found["tools"] and "research__lookup" not in found["tools"]
+    assert found["quote"]["symbol"] == "NVDA" and found["quote"]["provenance"]["mode"] == "sample"
