@@ -154,12 +154,13 @@ class Connection:
                 await self._list(client)
             modern = client.protocol_version in MODERN_PROTOCOL_VERSIONS
             tools_capability = client.server_capabilities.tools
+            # 2026-era servers announce changes on a `subscriptions/listen` stream; earlier ones may send
+            # them on their own (reaching `_on_message`), but a stateless one has no way to: ask every POLL_S.
             listens = modern and bool(tools_capability and tools_capability.list_changed)
-            notifies = bool(tools_capability and tools_capability.list_changed) and not modern
             self.client = client
             self._up()
             log.info("MCP server %s: connected, %d tool(s)", self.server.name, len(self.tools))
-            helpers = [asyncio.create_task(self._refresh(client, poll=not (listens or notifies)))]
+            helpers = [asyncio.create_task(self._refresh(client, poll=not listens))]
             if listens:
                 helpers.append(asyncio.create_task(self._listen(client)))
             try:

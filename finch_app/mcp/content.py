@@ -23,7 +23,7 @@ from mcp_types import (
     TextContent,
     TextResourceContents,
 )
-from pydantic import BaseModel, JsonValue
+from pydantic import BaseModel, Field, JsonValue
 
 from finch_app.agent.resources import ResourceColumn, ResourceDraft
 from finch_app.formatting import count
@@ -43,6 +43,7 @@ class McpToolError(Exception):
 class McpToolResult(BaseModel):
     """A remote tool's answer. `source` names the server it came from; `data` is its structured part."""
 
+    server: str = Field(exclude=True)
     source: str
     tool: str
     text: str | None = None
@@ -91,7 +92,7 @@ class McpToolResult(BaseModel):
         ]
         return ResourceDraft(
             kind="mcp_result",
-            title=f"{self.source.split(' ')[0]} · {self.tool}",
+            title=f"{self.server} · {self.tool}",
             columns=columns,
             rows=table,
             source=self.source,
@@ -129,6 +130,7 @@ def to_result(server: str, tool: str, result: CallToolResult) -> McpToolResult:
             message if len(message) <= MAX_ERROR_CHARS else message[: MAX_ERROR_CHARS - 1] + "…"
         )
     return McpToolResult(
+        server=server,
         source=f"{server} (MCP server)",
         tool=tool,
         text=text,
