@@ -116,13 +116,21 @@ async def test_a_servers_tools_reach_the_model_namespaced_with_its_own_schema_an
 
     offered = {t["function"]["name"]: t["function"] for t in model.tools[0]}
     remote = sorted(n for n in offered if n.startswith("research__"))
-    assert remote == ["research__broken", "research__lookup", "research__save_note", "research__slow_report", "research__whoami"]
+    assert remote == [
+        "research__broken",
+        "research__lookup",
+        "research__save_note",
+        "research__slow_report",
+        "research__whoami",
+    ]
     assert "get_portfolio" in offered, "Finch's own tools are still there"
     assert all(OPENAI_NAME.match(name) for name in offered)
     async with Client(research.url) as direct:
         listed = {t.name: t for t in (await direct.list_tools()).tools}
     assert offered["research__lookup"]["parameters"] == listed["lookup"].input_schema
-    assert offered["research__lookup"]["description"] == f"[research MCP server] {listed['lookup'].description}"
+    assert (
+        offered["research__lookup"]["description"] == f"[research MCP server] {listed['lookup'].description}"
+    )
     [status] = context.mcp.status()
     assert (status.state, status.error) == ("connected", "")
     assert {info.name: info.asks for info in status.tools}["research__lookup"] is True
@@ -140,7 +148,10 @@ async def test_a_remote_call_asks_first_and_goes_on_in_the_run_once_approved(res
     assert research.tools.notes == [], "nothing runs on the server before the user says yes"
 
     outcome = await context.runs.decide(
-        user_id="local", run_id=started.run_id, tool_call_id="note", decision=Decision(approved=True, decided_by="local")
+        user_id="local",
+        run_id=started.run_id,
+        tool_call_id="note",
+        decision=Decision(approved=True, decided_by="local"),
     )
     assert outcome.resumed, "the paused run finds the remote tool again by its name"
     rest = [e async for e in await context.runs.follow(started.run_id)]
@@ -164,7 +175,9 @@ async def test_a_trusted_servers_tool_runs_at_once_with_progress_and_its_rows_be
 ):
     configure({"research": {"url": research.url, "trusted": True}})
     research.tools.release.set()  # the slow tool does not wait for the test this time
-    model = ScriptedModel(tool_call("research__slow_report", {"ticker": "nvda"}, id="report"), text("Three sources."))
+    model = ScriptedModel(
+        tool_call("research__slow_report", {"ticker": "nvda"}, id="report"), text("Three sources.")
+    )
     context = await connected(model)
     _, events = await answer(context.runs, "report on NVDA")
 
@@ -191,17 +204,23 @@ async def test_a_trusted_servers_tool_runs_at_once_with_progress_and_its_rows_be
 
 async def test_a_failing_tool_is_an_error_card_and_the_answer_goes_on(research, configure, connected):
     configure({"research": {"url": research.url, "trusted": True}})
-    model = ScriptedModel(tool_call("research__broken", {}, id="bad"), text("The desk is down; here is what I know."))
+    model = ScriptedModel(
+        tool_call("research__broken", {}, id="bad"), text("The desk is down; here is what I know.")
+    )
     context = await connected(model)
     _, events = await answer(context.runs, "ask the desk")
 
     done = complete(events)
     assert done.status == "error" and "Research desk failed: the desk's database is down" in done.error
     assert tool_messages(model)[0].startswith("Error: ")
-    assert events[-2].content == "The desk is down; here is what I know. " and events[-1].status == "completed"
+    assert (
+        events[-2].content == "The desk is down; here is what I know. " and events[-1].status == "completed"
+    )
 
 
-async def test_a_server_that_went_away_is_an_error_card_and_it_is_used_again_once_back(research, configure, connected):
+async def test_a_server_that_went_away_is_an_error_card_and_it_is_used_again_once_back(
+    research, configure, connected
+):
     configure({"research": {"url": research.url, "trusted": True}})
     model = ScriptedModel(
         tool_call("research__lookup", {"query": "AMD"}, id="down"),
@@ -224,12 +243,17 @@ async def test_a_server_that_went_away_is_an_error_card_and_it_is_used_again_onc
     await eventually(lambda: connection.state == "connected", "research to be reconnected")
     _, events = await answer(context.runs, "and now?")
     up = complete(events)
-    assert (up.status, up.summary) == ("completed", "Research note on AMD: steady margins, no news this week.")
+    assert (up.status, up.summary) == (
+        "completed",
+        "Research note on AMD: steady margins, no news this week.",
+    )
 
 
 async def test_a_slow_server_times_out_into_an_error_card(research, configure, connected):
     configure({"research": {"url": research.url, "trusted": True, "timeout_s": 1}})
-    model = ScriptedModel(tool_call("research__slow_report", {"ticker": "AMD"}, id="slow"), text("Answered without it."))
+    model = ScriptedModel(
+        tool_call("research__slow_report", {"ticker": "AMD"}, id="slow"), text("Answered without it.")
+    )
     context = await connected(model)
     _, events = await answer(context.runs, "slow report")
     done = complete(events)
@@ -238,7 +262,9 @@ async def test_a_slow_server_times_out_into_an_error_card(research, configure, c
     assert events[-2].content == "Answered without it. "
 
 
-async def test_a_server_unreachable_at_start_is_listed_with_the_reason_and_chats_still_answer(configure, connected):
+async def test_a_server_unreachable_at_start_is_listed_with_the_reason_and_chats_still_answer(
+    configure, connected
+):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]  # closed again: nothing listens there
@@ -255,24 +281,36 @@ async def test_a_server_unreachable_at_start_is_listed_with_the_reason_and_chats
 
 async def test_a_changed_tool_list_reaches_the_next_run_without_a_restart(research, configure, connected):
     configure({"research": {"url": research.url, "trusted": True}})
-    model = ScriptedModel(text("Nothing fresh yet."), tool_call("research__fresh_lookup", {"query": "TSM"}), text("Fresh."))
+    model = ScriptedModel(
+        text("Nothing fresh yet."), tool_call("research__fresh_lookup", {"query": "TSM"}), text("Fresh.")
+    )
     context = await connected(model)
     await answer(context.runs, "anything fresh?")
     assert "research__fresh_lookup" not in names(model.tools[0])
 
     async with Client(research.url) as operator:  # someone changes the server's tools
         await operator.call_tool("unlock_tools", {})
-    await eventually(lambda: "research__fresh_lookup" in context.mcp.current_tools(), "the tools/list_changed refresh")
+    await eventually(
+        lambda: "research__fresh_lookup" in context.mcp.current_tools(), "the tools/list_changed refresh"
+    )
 
     _, events = await answer(context.runs, "and now?")
     assert "research__fresh_lookup" in names(model.tools[1])
     assert complete(events).summary == "Fresh note on TSM."
 
 
-async def test_header_secrets_never_reach_the_model_the_events_or_the_logs(research, configure, connected, caplog):
+async def test_header_secrets_never_reach_the_model_the_events_or_the_logs(
+    research, configure, connected, caplog
+):
     secret = "rt-very-secret-123456"
     configure(
-        {"research": {"url": research.url, "trusted": True, "headers": {"Authorization": "Bearer ${RESEARCH_TOKEN}"}}},
+        {
+            "research": {
+                "url": research.url,
+                "trusted": True,
+                "headers": {"Authorization": "Bearer ${RESEARCH_TOKEN}"},
+            }
+        },
         RESEARCH_TOKEN=secret,
     )
     install_log_redaction()
@@ -283,9 +321,15 @@ async def test_header_secrets_never_reach_the_model_the_events_or_the_logs(resea
     logging.getLogger("finch.test").warning("the desk was called with %s", f"Bearer {secret}")
 
     done = complete(events)
-    assert "You are calling with [redacted] (key -)" in (done.output or ""), "the server did echo the credential"
-    wire = json.dumps([e.model_dump(mode="json") for e in events]) + "".join(str(getattr(e, "output", "")) for e in events)
-    seen_by_model = json.dumps([[m.model_dump() for m in call] for call in model.calls]) + json.dumps(model.tools)
+    assert "You are calling with [redacted] (key -)" in (done.output or ""), (
+        "the server did echo the credential"
+    )
+    wire = json.dumps([e.model_dump(mode="json") for e in events]) + "".join(
+        str(getattr(e, "output", "")) for e in events
+    )
+    seen_by_model = json.dumps([[m.model_dump() for m in call] for call in model.calls]) + json.dumps(
+        model.tools
+    )
     assert secret not in wire
     assert secret not in seen_by_model
     assert secret not in caplog.text and "[redacted]" in caplog.text
@@ -297,7 +341,9 @@ async def test_header_secrets_never_reach_the_model_the_events_or_the_logs(resea
 
 async def test_a_stdio_server_is_started_and_used_like_an_http_one(configure, connected):
     configure({"desk": {**STDIO, "env": {"DESK_KEY": "${DESK_KEY}"}}}, DESK_KEY="desk-key-987654321")
-    model = ScriptedModel(tool_call("desk__slow_report", {"ticker": "AAPL", "steps": 2}, id="r"), text("Two sources."))
+    model = ScriptedModel(
+        tool_call("desk__slow_report", {"ticker": "AAPL", "steps": 2}, id="r"), text("Two sources.")
+    )
     context = await connected(model)
     [status] = context.mcp.status()
     assert (status.transport, status.state) == ("stdio", "connected")
@@ -305,9 +351,14 @@ async def test_a_stdio_server_is_started_and_used_like_an_http_one(configure, co
     assert next(e for e in events if isinstance(e, ToolApprovalRequired)).description == (
         'Run desk · slow_report with ticker="AAPL", steps=2'
     )
-    await context.runs.decide(user_id="local", run_id=started.run_id, tool_call_id="r", decision=Decision(approved=True))
+    await context.runs.decide(
+        user_id="local", run_id=started.run_id, tool_call_id="r", decision=Decision(approved=True)
+    )
     rest = [e async for e in await context.runs.follow(started.run_id)]
-    assert [e.message for e in rest if isinstance(e, ToolCallProgress)] == ["Reading source 1 of 2", "Reading source 2 of 2"]
+    assert [e.message for e in rest if isinstance(e, ToolCallProgress)] == [
+        "Reading source 1 of 2",
+        "Reading source 2 of 2",
+    ]
     assert complete(rest).summary == "2 rows"
     assert rest[-2].content == "Two sources. "
 
@@ -320,13 +371,21 @@ async def test_a_stdio_server_that_fails_and_one_that_cannot_start(configure, co
         }
     )
     model = ScriptedModel(
-        tool_call("desk__whoami", {}, id="who"), text("ok"), tool_call("desk__broken", {"reason": "no data"}), text("ok")
+        tool_call("desk__whoami", {}, id="who"),
+        text("ok"),
+        tool_call("desk__broken", {"reason": "no data"}),
+        text("ok"),
     )
     context = await connected(model)
     desk, missing = context.mcp.status()
-    assert (missing.state, missing.error) == ("unavailable", "cannot start '/nonexistent/mcp-server': no such command")
+    assert (missing.state, missing.error) == (
+        "unavailable",
+        "cannot start '/nonexistent/mcp-server': no such command",
+    )
     _, events = await answer(context.runs, "who")
     whoami = complete(events)
-    assert whoami.summary == "You are calling with no credentials (key [redacted]).", "its env secret is masked too"
+    assert whoami.summary == "You are calling with no credentials (key [redacted]).", (
+        "its env secret is masked too"
+    )
     _, events = await answer(context.runs, "break")
     assert complete(events).error == "Error executing tool broken: Research desk failed: no data"

@@ -48,8 +48,18 @@ def test_a_good_file_resolves_variables_and_finchs_own_keys(tmp_path):
                     "deny": ["delete_note"],
                     "timeout_s": 12,
                 },
-                "desk": {"command": "python", "args": ["-m", "desk"], "env": {"DESK_KEY": "${DESK_KEY}"}, "trusted": True},
-                "old_one": {"type": "http", "url": "http://127.0.0.1:9000/mcp", "allow": ["lookup"], "enabled": False},
+                "desk": {
+                    "command": "python",
+                    "args": ["-m", "desk"],
+                    "env": {"DESK_KEY": "${DESK_KEY}"},
+                    "trusted": True,
+                },
+                "old_one": {
+                    "type": "http",
+                    "url": "http://127.0.0.1:9000/mcp",
+                    "allow": ["lookup"],
+                    "enabled": False,
+                },
             }
         },
     )
@@ -57,12 +67,19 @@ def test_a_good_file_resolves_variables_and_finchs_own_keys(tmp_path):
     assert config.ok and config.warnings == []
     research, desk, old = config.servers
     assert (research.transport, research.headers["Authorization"], research.timeout_s) == (
-        "http", "Bearer tok-123456789", 12.0
+        "http",
+        "Bearer tok-123456789",
+        12.0,
     )
     assert research.where == "https://research.example.com/mcp"
     assert research.offers("lookup") and not research.offers("delete_note")
     assert research.secrets == ("Bearer tok-123456789",)
-    assert (desk.transport, desk.env, desk.trusted, desk.where) == ("stdio", {"DESK_KEY": "key-abcdefgh"}, True, "python -m desk")
+    assert (desk.transport, desk.env, desk.trusted, desk.where) == (
+        "stdio",
+        {"DESK_KEY": "key-abcdefgh"},
+        True,
+        "python -m desk",
+    )
     assert desk.secrets == ("key-abcdefgh",)
     assert old.enabled is False and old.offers("lookup") and not old.offers("save_note")
 
@@ -70,19 +87,41 @@ def test_a_good_file_resolves_variables_and_finchs_own_keys(tmp_path):
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
-        ("{not json", "not valid JSON (Expecting property name enclosed in double quotes at line 1, column 2)."),
+        (
+            "{not json",
+            "not valid JSON (Expecting property name enclosed in double quotes at line 1, column 2).",
+        ),
         ({"servers": {}}, 'unknown key "servers" (the file holds one object, "mcpServers").'),
-        ({"mcpServers": {"a__b": {"url": "http://x/mcp"}}}, 'server "a__b": the name must be 1–32 letters or digits'),
+        (
+            {"mcpServers": {"a__b": {"url": "http://x/mcp"}}},
+            'server "a__b": the name must be 1–32 letters or digits',
+        ),
         ({"mcpServers": {"tail_": {"url": "http://x/mcp"}}}, 'server "tail_": the name must be'),
-        ({"mcpServers": {"x": {"url": "http://x/mcp", "token": "t"}}}, 'server "x": unknown key "token" (known: type, url,'),
-        ({"mcpServers": {"x": {"url": "http://x/mcp", "command": "y"}}}, 'give either "url" (Streamable HTTP) or "command"'),
+        (
+            {"mcpServers": {"x": {"url": "http://x/mcp", "token": "t"}}},
+            'server "x": unknown key "token" (known: type, url,',
+        ),
+        (
+            {"mcpServers": {"x": {"url": "http://x/mcp", "command": "y"}}},
+            'give either "url" (Streamable HTTP) or "command"',
+        ),
         ({"mcpServers": {"x": {}}}, 'give either "url" (Streamable HTTP) or "command"'),
         ({"mcpServers": {"x": {"url": "ftp://x/mcp"}}}, '"url" must be an http:// or https:// address'),
         ({"mcpServers": {"x": {"command": "y", "headers": {"A": "b"}}}}, '"headers" are for a "url"'),
-        ({"mcpServers": {"x": {"url": "http://x/mcp", "headers": {"Bad Name": "v"}}}}, '"Bad Name" is not a valid HTTP header name.'),
-        ({"mcpServers": {"x": {"url": "http://x/mcp", "timeout_s": 0}}}, "timeout_s: Input should be greater than 0."),
         (
-            {"mcpServers": {"x": {"url": "http://x/mcp", "headers": {"Authorization": "Bearer ${NOT_SET_HERE}"}}}},
+            {"mcpServers": {"x": {"url": "http://x/mcp", "headers": {"Bad Name": "v"}}}},
+            '"Bad Name" is not a valid HTTP header name.',
+        ),
+        (
+            {"mcpServers": {"x": {"url": "http://x/mcp", "timeout_s": 0}}},
+            "timeout_s: Input should be greater than 0.",
+        ),
+        (
+            {
+                "mcpServers": {
+                    "x": {"url": "http://x/mcp", "headers": {"Authorization": "Bearer ${NOT_SET_HERE}"}}
+                }
+            },
             'server "x": header "Authorization" uses ${NOT_SET_HERE}, which is not set in the environment.',
         ),
     ],
@@ -99,23 +138,34 @@ def test_a_missing_file_and_a_secret_never_printed(tmp_path):
         f"FINCH_MCP_CONFIG ({tmp_path / 'nope.json'}): the file does not exist."
     ]
     config = load_config(
-        config_file(tmp_path, {"mcpServers": {"x": {"url": "http://x/mcp", "headers": {"A": "b"}, "deny": [""]}}}),
+        config_file(
+            tmp_path, {"mcpServers": {"x": {"url": "http://x/mcp", "headers": {"A": "b"}, "deny": [""]}}}
+        ),
         {"SECRET": "zzz"},
     )
-    assert config.errors == [f'FINCH_MCP_CONFIG ({tmp_path / "mcp.json"}): server "x": "deny" has an empty tool name.']
+    assert config.errors == [
+        f'FINCH_MCP_CONFIG ({tmp_path / "mcp.json"}): server "x": "deny" has an empty tool name.'
+    ]
 
 
 def test_plain_http_with_headers_to_another_host_is_a_warning(tmp_path):
     config = load_config(
-        config_file(tmp_path, {"mcpServers": {"x": {"url": "http://tools.internal/mcp", "headers": {"A": "b"}}}}), {}
+        config_file(
+            tmp_path, {"mcpServers": {"x": {"url": "http://tools.internal/mcp", "headers": {"A": "b"}}}}
+        ),
+        {},
     )
     assert config.ok and config.warnings == [
-        f'FINCH_MCP_CONFIG ({tmp_path / "mcp.json"}): server "x": its headers go over plain http to tools.internal; use https.'
+        f'FINCH_MCP_CONFIG ({tmp_path / "mcp.json"}): server "x": '
+        "its headers go over plain http to tools.internal; use https."
     ]
 
 
 def test_the_start_up_check_refuses_a_bad_file(tmp_path, monkeypatch):
-    monkeypatch.setenv("FINCH_MCP_CONFIG", str(config_file(tmp_path, {"mcpServers": {"x": {"url": "http://x/mcp", "foo": 1}}})))
+    monkeypatch.setenv(
+        "FINCH_MCP_CONFIG",
+        str(config_file(tmp_path, {"mcpServers": {"x": {"url": "http://x/mcp", "foo": 1}}})),
+    )
     reset_settings()
     from finch_app.settings import get_settings
 
@@ -148,13 +198,22 @@ def test_text_and_structured_rows_become_text_and_a_table():
     result = to_result(
         "research",
         "scores",
-        CallToolResult(content=[TextContent(type="text", text=json.dumps(rows))], structured_content={"result": rows}),
+        CallToolResult(
+            content=[TextContent(type="text", text=json.dumps(rows))], structured_content={"result": rows}
+        ),
     )
     assert result.text is None, "the JSON copy of the structured content is not repeated"
     assert result.summary() == "2 rows"
     table = result.resource()
-    assert table is not None and table.title == "research · scores" and table.source == "research (MCP server)"
-    assert [(c.key, c.type) for c in table.columns] == [("ticker", "text"), ("score", "number"), ("meta", "text"), ("extra", "text")]
+    assert (
+        table is not None and table.title == "research · scores" and table.source == "research (MCP server)"
+    )
+    assert [(c.key, c.type) for c in table.columns] == [
+        ("ticker", "text"),
+        ("score", "number"),
+        ("meta", "text"),
+        ("extra", "text"),
+    ]
     assert table.rows[0] == {"ticker": "NVDA", "score": 3, "meta": '{"x": 1}', "extra": None}
 
 
@@ -167,9 +226,16 @@ def test_media_and_blobs_are_never_passed_on_and_html_stays_text():
             content=[
                 TextContent(type="text", text="<script>alert(1)</script> Chart below."),
                 ImageContent(type="image", data=png, mime_type="image/png"),
-                EmbeddedResource(type="resource", resource=BlobResourceContents(uri="file:///a.pdf", blob=png, mime_type="application/pdf")),
-                EmbeddedResource(type="resource", resource=TextResourceContents(uri="note://1", text="A note.")),
-                ResourceLink(type="resource_link", name="Full report", uri="https://research.example.com/r/1"),
+                EmbeddedResource(
+                    type="resource",
+                    resource=BlobResourceContents(uri="file:///a.pdf", blob=png, mime_type="application/pdf"),
+                ),
+                EmbeddedResource(
+                    type="resource", resource=TextResourceContents(uri="note://1", text="A note.")
+                ),
+                ResourceLink(
+                    type="resource_link", name="Full report", uri="https://research.example.com/r/1"
+                ),
             ]
         ),
     )
@@ -185,9 +251,17 @@ def test_media_and_blobs_are_never_passed_on_and_html_stays_text():
 def test_an_error_result_raises_and_registered_secrets_are_masked():
     register_secret("Bearer sk-remote-abcdef123456")
     with pytest.raises(McpToolError, match=r"^bad token \[redacted\]$"):
-        to_result("research", "x", CallToolResult(content=[TextContent(type="text", text="bad token sk-remote-abcdef123456")], is_error=True))
+        to_result(
+            "research",
+            "x",
+            CallToolResult(
+                content=[TextContent(type="text", text="bad token sk-remote-abcdef123456")], is_error=True
+            ),
+        )
     result = to_result(
-        "research", "x", CallToolResult(content=[], structured_content={"echo": "Bearer sk-remote-abcdef123456"})
+        "research",
+        "x",
+        CallToolResult(content=[], structured_content={"echo": "Bearer sk-remote-abcdef123456"}),
     )
     assert result.data == {"echo": "[redacted]"}
 
@@ -235,12 +309,19 @@ async def test_an_approved_call_whose_tool_went_away_ends_in_an_error_not_a_deni
     events = [
         e
         async for e in agent.resume(
-            history=[], user_message="note hi", state=paused[-1].resume, decisions={"n": Decision(approved=True)},
-            stamp=stamp, user_id="u",
+            history=[],
+            user_message="note hi",
+            state=paused[-1].resume,
+            decisions={"n": Decision(approved=True)},
+            stamp=stamp,
+            user_id="u",
         )
     ]
     done = next(e for e in events if isinstance(e, ToolCallComplete))
-    assert (done.status, done.error) == ("error", "The tool desk__save_note is no longer available, so it did not run.")
+    assert (done.status, done.error) == (
+        "error",
+        "The tool desk__save_note is no longer available, so it did not run.",
+    )
     assert [m.content for m in model.calls[-1] if m.role == "tool"] == [f"Error: {done.error}"]
 
 
@@ -249,7 +330,10 @@ def test_a_remote_tools_card_reads_server_dot_tool():
     from finch_app.views import TurnView, apply_event
 
     view = apply_event(
-        TurnView(), ToolCallStart(run_id="r", seq=1, timestamp=1.0, tool_call_id="t", tool_name="research__lookup", arguments={})
+        TurnView(),
+        ToolCallStart(
+            run_id="r", seq=1, timestamp=1.0, tool_call_id="t", tool_name="research__lookup", arguments={}
+        ),
     )
     [card] = view.cards
     assert (card.tool_name, card.tool_label) == ("research__lookup", "research · lookup")

@@ -75,7 +75,9 @@ def with_token(url: str, token: str) -> Client:
 def holds(user_id: str, **positions: float) -> None:
     with session_scope() as session:
         for symbol, shares in positions.items():
-            crud.upsert_holding(session=session, user_id=user_id, symbol=symbol, shares=shares, cost_basis=100.0, name=symbol)
+            crud.upsert_holding(
+                session=session, user_id=user_id, symbol=symbol, shares=shares, cost_basis=100.0, name=symbol
+            )
 
 
 def leaves(exc: BaseException) -> list[MCPError]:
@@ -104,7 +106,9 @@ async def test_an_sdk_client_lists_finchs_data_tools_with_the_agents_schemas_and
             assert tool.description == spec.description
             assert tool.input_schema == spec.schema()["function"]["parameters"]
             assert tool.annotations is not None and tool.annotations.read_only_hint is True
-        assert not {"add_holding", "record_trade", "remove_holding", "update_holding"} & set(listed), "nothing that changes data"
+        assert not {"add_holding", "record_trade", "remove_holding", "update_holding"} & set(listed), (
+            "nothing that changes data"
+        )
 
         result = await client.call_tool("get_stock_quote", {"ticker": "aapl"})
     assert result.is_error is False
@@ -115,7 +119,9 @@ async def test_an_sdk_client_lists_finchs_data_tools_with_the_agents_schemas_and
     assert json.loads(result.content[0].text) == quote
 
 
-async def test_progress_arrives_and_each_call_is_recorded_as_a_run_in_the_callers_history(finch, demo_holdings):
+async def test_progress_arrives_and_each_call_is_recorded_as_a_run_in_the_callers_history(
+    finch, demo_holdings
+):
     seen: list[tuple[float, float | None, str | None]] = []
 
     async def progress(value: float, total: float | None, message: str | None) -> None:
@@ -124,7 +130,10 @@ async def test_progress_arrives_and_each_call_is_recorded_as_a_run_in_the_caller
     async with Client(finch.url, client_info=_info("notebook-agent")) as client:
         result = await client.call_tool("get_portfolio", {}, progress_callback=progress)
     assert not result.is_error and symbols(result) >= {"NVDA", "AAPL"}
-    assert [m for _, _, m in seen][:2] == ["Loading your holdings…", f"Pricing {len(symbols(result))} holdings…"]
+    assert [m for _, _, m in seen][:2] == [
+        "Loading your holdings…",
+        f"Pricing {len(symbols(result))} holdings…",
+    ]
     assert [v for v, _, _ in seen] == sorted(v for v, _, _ in seen) and all(t == 100.0 for _, t, _ in seen)
 
     with session_scope() as session:
@@ -161,7 +170,9 @@ async def test_password_mode_needs_a_token_and_each_token_sees_only_its_users_po
             json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
             headers={"Accept": "application/json, text/event-stream"},
         )
-        forged = await http.post(finch.url, json={}, headers={"Authorization": "Bearer finch_not-a-real-token-000000"})
+        forged = await http.post(
+            finch.url, json={}, headers={"Authorization": "Bearer finch_not-a-real-token-000000"}
+        )
     assert bare.status_code == 401 and bare.headers["www-authenticate"] == "Bearer"
     assert bare.json()["error"]["message"].startswith("Unauthorized")
     assert forged.status_code == 401
@@ -195,7 +206,9 @@ async def test_with_no_accounts_only_this_machine_may_call():
     async with client("127.0.0.1", host="evil.example:3000") as rebound:
         renamed = await rebound.post("/mcp", json=body, headers=headers)
     async with client("127.0.0.1") as local:
-        cross_site = await local.post("/mcp", json=body, headers={**headers, "Origin": "https://evil.example"})
+        cross_site = await local.post(
+            "/mcp", json=body, headers={**headers, "Origin": "https://evil.example"}
+        )
     assert refused.status_code == 403 and "its own machine only" in refused.json()["error"]["message"]
     assert renamed.status_code == 403
     assert cross_site.status_code == 403
@@ -207,11 +220,12 @@ def _info(name: str):
     return mcp_types.Implementation(name=name, version="1.0")
 
 
-
 async def test_the_endpoint_is_not_a_page_and_holds_no_stream_open(password_mode):
     transport = httpx.ASGITransport(app=create_api(), client=("127.0.0.1", 5000))
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:3000") as http:
         stream = await http.get("/mcp", headers={"Accept": "text/event-stream"})
         anonymous = await http.post("/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
-    assert (stream.status_code, stream.headers["allow"]) == (405, "POST"), "stateless: no standalone stream to hold open"
+    assert (stream.status_code, stream.headers["allow"]) == (405, "POST"), (
+        "stateless: no standalone stream to hold open"
+    )
     assert anonymous.status_code == 401, "an MCP client is told to authenticate, not sent to the sign-in page"

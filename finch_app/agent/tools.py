@@ -69,7 +69,9 @@ def _argument_object(tool_name: str, raw: str | dict[str, Any]) -> dict[str, Any
         try:
             data = json.loads(raw) if raw.strip() else {}
         except json.JSONDecodeError as exc:
-            raise ToolArgumentError(f"Arguments for {tool_name} are not valid JSON ({exc.msg} at {exc.pos})") from exc
+            raise ToolArgumentError(
+                f"Arguments for {tool_name} are not valid JSON ({exc.msg} at {exc.pos})"
+            ) from exc
     else:
         data = raw
     if not isinstance(data, dict):
@@ -155,7 +157,8 @@ class SchemaToolSpec(ToolSpec):
         errors = sorted(self._validator.iter_errors(data), key=lambda e: list(e.absolute_path))
         if errors:
             problems = "; ".join(
-                f"{'.'.join(str(p) for p in err.absolute_path) or 'arguments'}: {err.message}" for err in errors[:5]
+                f"{'.'.join(str(p) for p in err.absolute_path) or 'arguments'}: {err.message}"
+                for err in errors[:5]
             )
             raise ToolArgumentError(f"Invalid arguments for {self.name}: {problems}")
         return JsonArguments(data)
@@ -194,7 +197,6 @@ def schema_tool(
         describe=describe,
         parameters={"type": "object", "properties": {}, **parameters},
     )
-
 
 
 _ARG_LINE = re.compile(r"^ {0,4}(\w+)(?: \([^)]*\))?:\s*(.*)$")

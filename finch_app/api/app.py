@@ -88,7 +88,8 @@ def create_api() -> FastAPI:
         app.include_router(routes.router)
     # Finch's tools for MCP clients (Streamable HTTP); it authenticates its callers itself.
     app.state.mcp_server = FinchMcpServer()
-    app.router.routes.append(Route(MCP_PATH, endpoint=app.state.mcp_server, methods=["GET", "POST", "DELETE"]))
+    mcp_route = Route(MCP_PATH, endpoint=app.state.mcp_server, methods=["GET", "POST", "DELETE"])
+    app.router.routes.append(mcp_route)
     # Outermost: covers these routes and, in prod mode, Reflex's pages and assets mounted below.
     app.add_middleware(SecurityHeaders)
     app.add_exception_handler(RunRefused, _run_refused)

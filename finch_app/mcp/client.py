@@ -207,7 +207,9 @@ class Connection:
         elif isinstance(message, Exception):
             # Something unreadable on the wire; a connection that is really gone shows in the next
             # call or listing (or the event stream), which reconnect.
-            log.warning("MCP server %s: %s", self.server.name, describe(message, self.server, self._http_status))
+            log.warning(
+                "MCP server %s: %s", self.server.name, describe(message, self.server, self._http_status)
+            )
 
     async def _listen(self, client: Client) -> None:
         """Hold the server's event stream open (its `tools/list_changed` events reach `_on_message`)."""
@@ -355,8 +357,12 @@ class Connection:
         except ValidationError:
             raise McpToolError(f"{name} sent a result Finch cannot read.") from None
         except RuntimeError as exc:
-            if self.client is client:  # still connected: the result itself was wrong (e.g. not its output schema)
-                raise McpToolError(f"{name} sent a result Finch cannot use: {redact(str(exc))[:200]}") from None
+            if (
+                self.client is client
+            ):  # still connected: the result itself was wrong (e.g. not its output schema)
+                raise McpToolError(
+                    f"{name} sent a result Finch cannot use: {redact(str(exc))[:200]}"
+                ) from None
             raise ServerUnavailable(f"{name} is unavailable: the connection closed.") from None
         except asyncio.CancelledError:
             raise
@@ -481,7 +487,8 @@ class McpClients:
         self._tools = merged
 
     async def start(self, *, wait_s: float = STARTUP_WAIT_S) -> None:
-        """Connect to every enabled server; return once each has connected or failed once (or after `wait_s`)."""
+        """Connect to every enabled server; return once each has connected or failed once (or after
+        `wait_s`)."""
         if self._tasks:
             return
         self._tasks = [

@@ -30,7 +30,8 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 SERVER_NAME = re.compile(r"^[A-Za-z0-9]+(?:[-_][A-Za-z0-9]+)*$")
-"""Letters and digits, single `-` or `_` between them: never `__`, which joins a server's name to its tools'."""
+"""Letters and digits, single `-` or `_` between them: never `__`, which joins a server's name
+to its tools'."""
 SERVER_NAME_MAX = 32
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -199,7 +200,8 @@ def _server(
         return None
     if bool(entry.url) == bool(entry.command):
         problems.append(
-            f'{at}: give either "url" (Streamable HTTP) or "command" (a local stdio server), not both or neither.'
+            f'{at}: give either "url" (Streamable HTTP) or "command" (a local stdio server), '
+            "not both or neither."
         )
     if entry.url and (entry.args or entry.env or entry.cwd):
         problems.append(f'{at}: "args", "env" and "cwd" are for a "command"; this server has a "url".')

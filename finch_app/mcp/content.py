@@ -113,7 +113,8 @@ def to_result(server: str, tool: str, result: CallToolResult) -> McpToolResult:
                 texts.append(item.text)
             case ImageContent() | AudioContent():
                 left_out.append(
-                    f"{'an image' if isinstance(item, ImageContent) else 'audio'} ({item.mime_type}, {_size(item.data)})"
+                    f"{'an image' if isinstance(item, ImageContent) else 'audio'} "
+                    f"({item.mime_type}, {_size(item.data)})"
                 )
             case EmbeddedResource(resource=TextResourceContents() as contents):
                 texts.append(f"[{contents.uri}]\n{contents.text}")

@@ -176,7 +176,9 @@ class FinchMcpServer:
             return
         if scope.get("method") != "POST":
             # Stateless: no standalone stream (GET) and no session to end (DELETE), so nothing held open.
-            await _refuse(scope, receive, send, 405, "Finch's MCP endpoint is stateless: send requests with POST.")
+            await _refuse(
+                scope, receive, send, 405, "Finch's MCP endpoint is stateless: send requests with POST."
+            )
             return
         if settings.auth == "none" and not (_loopback(peer) and _loopback_host(headers.get("host", ""))):
             await _refuse(

@@ -254,7 +254,9 @@ def _mcp_server(item: rx.Var[McpServerItem]) -> rx.Component:
         rx.el.span(" · ", item.kind, " · ", class_name="finch-muted"),
         rx.el.span(item.label, custom_attrs={"data-testid": "mcp-server-state"}),
         rx.el.div(item.approval, class_name="finch-muted finch-small"),
-        rx.el.div("Tools: ", item.tools, class_name="finch-small", custom_attrs={"data-testid": "mcp-server-tools"}),
+        rx.el.div(
+            "Tools: ", item.tools, class_name="finch-small", custom_attrs={"data-testid": "mcp-server-tools"}
+        ),
         class_name="finch-allowed-tool",
         custom_attrs={"data-testid": "mcp-server", "data-state": item.state, "data-server": item.name},
     )
@@ -267,7 +269,8 @@ def mcp_servers_card() -> rx.Component:
         rx.el.div(
             rx.el.h2("Tools from other servers (MCP)", class_name="finch-panel-title"),
             rx.el.p(
-                "Your operator connected Finch to these servers; their tools show on cards as “server · tool”.",
+                "Your operator connected Finch to these servers; "
+                "their tools show on cards as “server · tool”.",
                 class_name="finch-muted finch-small",
             ),
             rx.el.ul(rx.foreach(McpServersState.servers, _mcp_server), class_name="finch-allowed-tools"),

@@ -233,23 +233,29 @@ class RunService:
             needs_approval=rule,
         ))
 
-    async def start_call(self, *, user_id: str, tool_name: str, arguments: dict[str, Any], caller: str) -> StartedRun:
+    async def start_call(
+        self, *, user_id: str, tool_name: str, arguments: dict[str, Any], caller: str
+    ) -> StartedRun:
         """Run one of the agent's tools for a program that calls it directly (an MCP client), as a
         run of its own in a new conversation — recorded and shown in the user's history like any
         other. The question is the call itself; the answer is its outcome in one line."""
-        shown = ", ".join(f"{k}={json.dumps(v, ensure_ascii=False, default=str)}" for k, v in arguments.items())
+        shown = ", ".join(
+            f"{k}={json.dumps(v, ensure_ascii=False, default=str)}" for k, v in arguments.items()
+        )
         question = f"{caller} called {tool_name}({shown})"
         run_id = f"run_{uuid.uuid4().hex}"
         conversation_id = new_id()
         await self._claim(RunClaim(run_id, user_id, conversation_id))
         try:
+            title = f"{caller}: {tool_name}({shown})"
             started, _, _ = await asyncio.to_thread(
-                self._save_question, run_id, user_id, conversation_id, question, f"{caller}: {tool_name}({shown})"
+                self._save_question, run_id, user_id, conversation_id, question, title
             )
         except BaseException:
             await self.registry.release(run_id)
             raise
-        call = ToolCallRequest(id=f"call_{uuid.uuid4().hex[:24]}", name=tool_name, arguments=json.dumps(arguments))
+        call_id = f"call_{uuid.uuid4().hex[:24]}"
+        call = ToolCallRequest(id=call_id, name=tool_name, arguments=json.dumps(arguments))
         return self._launch(started, lambda stamp, resources: self.agent.call(
             call=call, stamp=stamp, user_id=user_id, resources=resources
         ))

@@ -15,7 +15,12 @@ from finch_app.auth import NotSignedIn
 from finch_app.context import app_context
 from finch_app.states.auth import identity_for
 
-_STATES = {"connected": "Connected", "connecting": "Connecting…", "unavailable": "Unavailable", "disabled": "Disabled"}
+_STATES = {
+    "connected": "Connected",
+    "connecting": "Connecting…",
+    "unavailable": "Unavailable",
+    "disabled": "Disabled",
+}
 
 
 @dataclass
@@ -56,7 +61,9 @@ class McpServersState(rx.State):
                     kind="HTTP" if status.transport == "http" else "local command",
                     state=status.state,
                     label=label,
-                    approval="Trusted: its tools run at once" if status.trusted else "Each call asks you first",
+                    approval="Trusted: its tools run at once"
+                    if status.trusted
+                    else "Each call asks you first",
                     tools=", ".join(names) or "none",
                 )
             )

@@ -95,7 +95,9 @@ def test_a_remote_tools_card_runs_live_with_the_servers_progress_then_completes(
     expect(running.locator(".finch-card-summary")).to_have_text("3 rows")
     expect(running.get_by_test_id("resource-link")).to_contain_text("research · slow_report (3 rows)")
     running.screenshot(path=str(ARTIFACTS / "mcp-remote-card-completed.png"))
-    expect(page.get_by_test_id("assistant-message").last).to_contain_text("three sources on NVDA", timeout=15_000)
+    expect(page.get_by_test_id("assistant-message").last).to_contain_text(
+        "three sources on NVDA", timeout=15_000
+    )
     llm.assert_complete()
 
 
@@ -109,8 +111,12 @@ def test_a_failing_remote_tool_is_an_error_card_and_the_answer_goes_on(setup, fa
     send(page, "Ask the research desk")
     failed = card(page, "research__broken")
     expect(failed).to_have_attribute("data-status", "error", timeout=15_000)
-    expect(failed.locator(".finch-card-label")).to_contain_text("Research desk failed: the index is rebuilding")
-    expect(page.get_by_test_id("assistant-message").last).to_contain_text("answered from Finch's own data", timeout=15_000)
+    expect(failed.locator(".finch-card-label")).to_contain_text(
+        "Research desk failed: the index is rebuilding"
+    )
+    expect(page.get_by_test_id("assistant-message").last).to_contain_text(
+        "answered from Finch's own data", timeout=15_000
+    )
     told = [m for m in llm.requests[-1]["messages"] if m["role"] == "tool"]
     assert told[-1]["content"].startswith("Error: ")
 
@@ -125,10 +131,14 @@ def test_a_tool_of_an_untrusted_server_asks_first(setup, fake, page):
     send(page, "Note on the desk: watch NVDA earnings")
     waiting = card(page, "desk__save_note")
     expect(waiting).to_have_attribute("data-status", "awaiting_approval", timeout=20_000)
-    expect(waiting.get_by_test_id("approval-description")).to_have_text('Run desk · save_note with text="watch NVDA earnings"')
+    expect(waiting.get_by_test_id("approval-description")).to_have_text(
+        'Run desk · save_note with text="watch NVDA earnings"'
+    )
     expect(waiting.get_by_test_id("approve-always")).to_have_text("Always allow desk · save_note")
     waiting.get_by_test_id("approve").click()
-    expect(page.get_by_test_id("assistant-message").last).to_contain_text("Saved the note on the desk.", timeout=15_000)
+    expect(page.get_by_test_id("assistant-message").last).to_contain_text(
+        "Saved the note on the desk.", timeout=15_000
+    )
     done = card(page, "desk__save_note")
     expect(done).to_have_attribute("data-status", "completed")
     expect(done.locator(".finch-card-summary")).to_have_text("Saved note #1.")
@@ -141,9 +151,9 @@ def test_a_chat_still_answers_when_a_server_is_stopped_and_settings_say_why(setu
     server = page.locator('[data-testid="mcp-server"][data-server="research"]')
     expect(server).to_have_attribute("data-state", "connected")
     expect(server.get_by_test_id("mcp-server-tools")).to_contain_text("slow_report")
-    expect(page.locator('[data-testid="mcp-server"][data-server="desk"]').get_by_test_id("mcp-server-tools")).to_contain_text(
-        "save_note (asks first)"
-    )
+    expect(
+        page.locator('[data-testid="mcp-server"][data-server="desk"]').get_by_test_id("mcp-server-tools")
+    ).to_contain_text("save_note (asks first)")
 
     research.stop()
     try:
@@ -156,7 +166,9 @@ def test_a_chat_still_answers_when_a_server_is_stopped_and_settings_say_why(setu
         down = card(page, "research__lookup")
         expect(down).to_have_attribute("data-status", "error", timeout=15_000)
         expect(down.locator(".finch-card-label")).to_contain_text("research is unavailable")
-        expect(page.get_by_test_id("assistant-message").last).to_contain_text("AMD is flat today", timeout=15_000)
+        expect(page.get_by_test_id("assistant-message").last).to_contain_text(
+            "AMD is flat today", timeout=15_000
+        )
 
         page.goto(app.url + "/settings")
         expect(server).to_have_attribute("data-state", "unavailable")

@@ -85,7 +85,8 @@ class FakeTools:
             """Say who the desk thinks is calling."""
             request = ctx.request_context.request
             headers = getattr(request, "headers", None) or {}
-            return f"You are calling with {headers.get('authorization', 'no credentials')} (key {os.environ.get('DESK_KEY', '-')})."
+            sent = headers.get("authorization", "no credentials")
+            return f"You are calling with {sent} (key {os.environ.get('DESK_KEY', '-')})."
 
         @server.tool()
         async def unlock_tools(ctx: Context) -> str:
