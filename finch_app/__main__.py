@@ -1,5 +1,5 @@
 """Finch's command line: `python -m finch_app serve` (what `make run` calls), and the admin
-commands `users`, `tokens`, `db upgrade` and `check`."""
+commands `users`, `tokens`, `db upgrade`, `mcp list` and `check`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Admin commands: `users`, `tokens`, `db` and `check` (see `python -m finch_app --help`).
+"""Admin commands: `users`, `tokens`, `db`, `mcp` and `check` (see `python -m finch_app --help`).
 
 They act on the database the app uses (`DATABASE_URL`, or the SQLite file in
 `FINCH_DATA_DIR`), migrating it first. Passwords are read from standard input when it is
@@ -250,6 +250,52 @@ def check_command(args: argparse.Namespace) -> int:
     return 2
 
 
+# --- mcp -------------------------------------------------------------------------------
+
+
+def mcp_list(args: argparse.Namespace) -> int:
+    """Connect to each server of FINCH_MCP_CONFIG as the app would, and say how it went."""
+    import asyncio
+    import logging
+
+    from finch_app.mcp.client import McpClients
+    from finch_app.mcp.config import environment, load_config
+
+    settings = _settings_or_exit()
+    if settings.mcp_config is None:
+        print("FINCH_MCP_CONFIG is not set: Finch uses no MCP servers.", file=sys.stderr)
+        return 0
+    env_file = settings.model_config.get("env_file")
+    config = load_config(settings.mcp_config, environment(env_file if isinstance(env_file, str) else None))
+    for problem in config.errors:
+        print(f"error: {problem}", file=sys.stderr)
+    if not config.servers:
+        print(f"No usable servers in {settings.mcp_config}.", file=sys.stderr)
+        return 2 if config.errors else 0
+
+    logging.getLogger("finch.mcp").setLevel(logging.ERROR)  # each server's state is printed below
+
+    async def connect() -> list:  # type: ignore[type-arg]
+        clients = McpClients(config.servers)
+        try:
+            await clients.start()
+            return clients.status()
+        finally:
+            await clients.aclose()
+
+    for status in asyncio.run(connect()):
+        state = "connected" if status.state == "connected" else status.state
+        if status.error:
+            state += f": {status.error}"
+        trust = "trusted (runs at once)" if status.trusted else "asks the user first"
+        print(f"{status.name}  [{status.transport}] {status.where}\n  {state} · {trust}")
+        for info in status.tools:
+            print(f"    {info.name}  {info.description[:100]}")
+        for skipped in status.skipped:
+            print(f"    (left out) {skipped}")
+    return 2 if config.errors else 0
+
+
 def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     users = commands.add_parser("users", help="manage accounts (FINCH_AUTH=password)")
     users_sub = users.add_subparsers(dest="users_command", required=True)
@@ -297,6 +343,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
     revision = db_sub.add_parser("revision", help="write a migration for model changes (developers)")
     revision.add_argument("-m", "--message", required=True)
     revision.set_defaults(handler=db_revision)
+
+    mcp = commands.add_parser("mcp", help="the MCP servers Finch uses (FINCH_MCP_CONFIG)")
+    mcp_sub = mcp.add_subparsers(dest="mcp_command", required=True)
+    mcp_sub.add_parser("list", help="connect to each server and show its state and tools").set_defaults(
+        handler=mcp_list
+    )
 
     commands.add_parser("check", help="check the configuration and the database").set_defaults(
         handler=check_command

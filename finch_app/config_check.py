@@ -150,6 +150,7 @@ def check(settings: Settings, *, database: bool = True) -> Report:
         if isinstance(value, SecretStr) and value.get_secret_value() != value.get_secret_value().strip():
             report.warnings.append(f"{_env_name(name)}: has spaces around it; they are part of the key as given.")
     _check_brokerage(settings, report)
+    _check_mcp(settings, report)
     if database:
         _check_database(settings, report)
     return report
@@ -179,6 +180,18 @@ def _check_brokerage(settings: Settings, report: Report) -> None:
             "FINCH_SECRET_KEY is not set: each machine makes its own key file, so workers on other machines "
             "cannot read the brokerage secrets this one stores. Set the same FINCH_SECRET_KEY on every worker."
         )
+
+
+def _check_mcp(settings: Settings, report: Report) -> None:
+    """The MCP servers' file (FINCH_MCP_CONFIG): present, JSON, known keys, good names, set variables."""
+    from finch_app.mcp.config import environment, load_config
+
+    if settings.mcp_config is None:
+        return
+    env_file = settings.model_config.get("env_file")
+    config = load_config(settings.mcp_config, environment(env_file if isinstance(env_file, str) else None))
+    report.errors.extend(config.errors)
+    report.warnings.extend(config.warnings)
 
 
 def _check_database(settings: Settings, report: Report) -> None:

@@ -25,6 +25,7 @@ from finch_app.settings import Settings, get_settings
 from finch_app.tools import default_registry
 
 if TYPE_CHECKING:
+    from finch_app.mcp.client import McpClients
     from finch_app.providers.brokerage import SnapTradeLink
 
 
@@ -36,6 +37,8 @@ class AppContext:
     providers: Providers
     brokerage: SnapTradeLink | None
     """SnapTrade, when its credentials are configured."""
+    mcp: McpClients | None = None
+    """The MCP servers of `FINCH_MCP_CONFIG`, whose tools the agent may use (started with the app)."""
 
 
 def build_model(settings: Settings) -> ChatModel:
@@ -85,14 +88,18 @@ def build_context(
     registry: RunRegistry | None = None,
 ) -> AppContext:
     """Everything the app needs, from settings; the keyword arguments replace the configured
-    parts (tests: a scripted model, tools of their own, fake providers, a shared registry)."""
+    parts (tests: a scripted model, tools of their own, fake providers, a shared registry).
+    The MCP servers' tools join the agent's own (`tools`, or Finch's)."""
+    from finch_app.mcp.client import McpClients
     from finch_app.providers.brokerage import SnapTradeLink
 
     brokerage = SnapTradeLink.from_settings(settings)
     providers = providers or build_providers(settings, brokerage)
+    mcp = McpClients.from_settings(settings)
+    own = tools or default_registry()
     agent = Agent(
         model=model or build_model(settings),
-        registry=tools or default_registry(),
+        registry=own.with_source(mcp) if mcp is not None else own,
         deps=providers,
         system_prompt=SYSTEM_PROMPT,
         max_rounds=settings.max_tool_rounds,
@@ -110,6 +117,7 @@ def build_context(
         reads=Reads(transcript_page=settings.transcript_page),
         providers=providers,
         brokerage=brokerage,
+        mcp=mcp,
     )
 
 

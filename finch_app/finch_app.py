@@ -17,6 +17,7 @@ from finch_app.redact import install_log_redaction
 from finch_app.settings import get_settings
 from finch_app.states.auth import AuthGate, LoginState, SettingsState, handle_backend_exception
 from finch_app.states.chat import ChatState
+from finch_app.states.mcp import McpServersState
 from finch_app.states.permissions import PermissionsState
 from finch_app.states.portfolio import PortfolioState
 
@@ -25,19 +26,25 @@ log = logging.getLogger("finch")
 
 @contextlib.asynccontextmanager
 async def finch_lifespan():
-    """Startup: check the configuration, build the app's parts and open the run service (which
-    ends the runs a dead process left behind). Shutdown: runs still going end `interrupted`,
-    connections close."""
+    """Startup: check the configuration, build the app's parts, open the run service (which
+    ends the runs a dead process left behind) and connect to the MCP servers. Shutdown: runs
+    still going end `interrupted`, connections close."""
     install_log_redaction()
     report = await asyncio.to_thread(check, get_settings())
     for line in format_report(report).splitlines():
         log.error(line) if line.startswith("error") else log.warning(line)
     if not report.ok:
         raise RuntimeError("Finch's configuration has errors (see above); it will not start.")
-    runs = app_context().runs
+    context = app_context()
+    runs = context.runs
     await runs.open()
+    if context.mcp is not None:
+        await context.mcp.start()  # the servers' tools are listed before the first question
     yield
     await runs.aclose()
+    if context.mcp is not None:
+        await context.mcp.aclose()
+    await api.state.mcp_server.aclose()
 
 
 app = rx.App(
@@ -54,7 +61,10 @@ app.register_lifespan_task(finch_lifespan)
 app.add_middleware(AuthGate(), index=0)
 app.add_page(login_page, route="/login", title="Sign in · Finch", on_load=LoginState.on_load)
 app.add_page(
-    settings_page, route="/settings", title="Settings · Finch", on_load=[SettingsState.on_load, PermissionsState.on_load]
+    settings_page,
+    route="/settings",
+    title="Settings · Finch",
+    on_load=[SettingsState.on_load, PermissionsState.on_load, McpServersState.on_load],
 )
 app.add_page(chat_page, route="/", title="Finch", on_load=[ChatState.on_load, PortfolioState.on_load])
 app.add_page(chat_page, route="/c/[cid]", title="Finch", on_load=[ChatState.on_load, PortfolioState.on_load])

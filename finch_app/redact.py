@@ -1,7 +1,8 @@
 """Keeping secrets out of logs and messages.
 
 `redact(text)` replaces the configured secrets (OpenAI and FMP keys, the database's and
-Redis's passwords) and anything shaped like one (API tokens, bearer credentials, session
+Redis's passwords, and those registered with `register_secret`, such as the header values
+of the MCP servers Finch uses) and anything shaped like one (API tokens, bearer credentials, session
 cookies, `apikey=` query values, passwords in URLs) with `[redacted]`.
 `install_log_redaction()` applies it to every log record the process writes — message,
 arguments and traceback — whichever library logs it (httpx logs request URLs, and a
@@ -45,7 +46,25 @@ def _secret_values() -> tuple[str, ...]:
             password = None
         if password and len(password) >= 4:
             values.append(password)
+    values.extend(_registered)
     return tuple(sorted(set(values), key=len, reverse=True))
+
+
+_registered: set[str] = set()
+
+
+def register_secret(value: str) -> None:
+    """Mask `value` too from now on (a credential read from somewhere other than the settings).
+
+    A credential with a scheme ("Bearer abc…") is masked whole and its last part alone, in case
+    someone repeats just the token."""
+    global _generation
+    value = value.strip()
+    parts = {value, value.split()[-1] if value.split() else ""}
+    added = {p for p in parts if len(p) >= 8 or (p == value and len(p) >= 4)} - _registered
+    if added:
+        _registered.update(added)
+        _generation += 1
 
 
 @lru_cache(maxsize=1)
@@ -57,8 +76,9 @@ _generation = 0
 
 
 def forget_secrets() -> None:
-    """Re-read the secrets from settings (tests change them)."""
+    """Re-read the secrets from settings, and forget registered ones (tests change them)."""
     global _generation
+    _registered.clear()
     _generation += 1
 
 

@@ -94,6 +94,12 @@ class Settings(BaseSettings):
     `ask` (the default for tools that change data): the user approves each call, or chooses to
     always allow the tool; `require`: ask every time, the user cannot always allow it; `allow`: run
     at once. Tools not named: those that change data ask, the others run at once."""
+    mcp_config: Path | None = None
+    """FINCH_MCP_CONFIG: a JSON file listing the MCP servers whose tools Finch may use
+    (`{"mcpServers": {...}}`, see README "Tools from other servers (MCP)"). Unset: none. Only this
+    file adds servers: there is no per-user list."""
+    mcp_serve: bool = True
+    """FINCH_MCP_SERVE: serve Finch's own data tools to MCP clients at `/mcp` (false turns it off)."""
     transcript_page: int = Field(50, ge=2)
     """Messages shown when a conversation opens, and added by each "Load earlier messages"."""
 

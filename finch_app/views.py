@@ -30,6 +30,7 @@ from finch_app.agent.resources import RESOURCE_LINK
 from finch_app.agent.status import ENDED_RUN_TO_MESSAGE, OPEN_TOOL_FATE, MessageStatus, ToolStatus
 from finch_app.db.crud import Turn
 from finch_app.formatting import count, money, seconds
+from finch_app.mcp.names import display_name
 
 
 def link_resources(content: str, conversation_id: str) -> str:
@@ -56,6 +57,8 @@ class CardView:
     tool_call_id: str
     tool_name: str
     arguments: str
+    tool_label: str = ""
+    """The name a person reads: the tool's, or "research · lookup" for an MCP server's tool."""
     status: str = ToolStatus.RUNNING
     """A `ToolStatus` (`data-status`)."""
     started_at_ms: int = 0
@@ -176,6 +179,7 @@ def message_from_turn(turn: Turn) -> MessageView:
             CardView(
                 tool_call_id=call.tool_call_id,
                 tool_name=call.name,
+                tool_label=display_name(call.name),
                 arguments=arguments_label(call.arguments or {}),
                 status=call.status,
                 started_at_ms=int(call.started_at.timestamp() * 1000) if call.started_at else 0,
@@ -248,6 +252,7 @@ def apply_event(view: TurnView, event: AgentEvent) -> TurnView:
             card = CardView(
                 tool_call_id=event.tool_call_id,
                 tool_name=event.tool_name,
+                tool_label=display_name(event.tool_name),
                 arguments=arguments_label(event.arguments),
                 started_at_ms=now_ms,
                 run_id=event.run_id,

@@ -130,6 +130,7 @@ BROWSER_MODULES = [
     "test_auth_browser.py",
     "test_openai_browser.py",
     "test_approvals_browser.py",
+    "test_mcp_browser.py",
     "test_brokerage_browser.py",
     "test_chat_browser.py",
     "test_results_browser.py",

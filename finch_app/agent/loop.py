@@ -172,14 +172,20 @@ class Agent(Generic[DepsT]):
             if decision.approved and spec is not None:
                 approved.append((call, spec, spec.parse_arguments(call.arguments)))
                 continue
-            results[call.id] = denied_result(decision.reason)
+            if decision.approved:
+                # Approved, but its tool is gone meanwhile (e.g. another server's tool list changed).
+                error = f"The tool {call.name} is no longer available, so it did not run."
+                results[call.id] = f"Error: {error}"
+            else:
+                error = decision.reason or "Not approved"
+                results[call.id] = denied_result(decision.reason)
             yield ToolCallComplete(
                 **stamp(),
                 tool_call_id=call.id,
                 tool_name=call.name,
-                status=ToolStatus.DENIED if spec is not None else ToolStatus.ERROR,
+                status=ToolStatus.DENIED if not decision.approved else ToolStatus.ERROR,
                 duration_ms=0,
-                error=decision.reason or "Not approved",
+                error=error,
                 output=results[call.id],
             )
         if approved:
@@ -197,6 +203,32 @@ class Agent(Generic[DepsT]):
         async with aclosing(rounds) as events:
             async for event in events:
                 yield event
+
+    async def call(
+        self,
+        *,
+        call: ToolCallRequest,
+        stamp: EventStamp,
+        user_id: str,
+        resources: ResourceSink | None = None,
+    ) -> AsyncIterator[AgentEvent]:
+        """One tool call asked for directly, not by the model (another program calling Finch's tool):
+        its events as in any run, then an answer that is the call's outcome in one line. No model
+        round and no approval: callers may only be offered tools that read."""
+        results: dict[str, str] = {}
+        outcome: ToolCallComplete | None = None
+        tools = self._run_tools([call], stamp, user_id, results, set(), resources, _never_ask, [])
+        async with aclosing(tools) as events:
+            async for event in events:
+                if isinstance(event, ToolCallComplete):
+                    outcome = event
+                yield event
+        if outcome is None or outcome.status != ToolStatus.COMPLETED:
+            content = f"Error: {outcome.error if outcome else 'the call did not run'}"
+        else:
+            content = outcome.summary or "Done."
+        yield AssistantMessage(**stamp(), content=content)
+        yield Done(**stamp())
 
     async def _rounds(
         self,
@@ -474,6 +506,10 @@ class Agent(Generic[DepsT]):
                 resource_title=resource_title,
             )
         )
+
+
+def _never_ask(tool_name: str, changes_data: bool) -> bool:
+    return False
 
 
 def _elapsed_ms(started: float) -> int:

@@ -3,6 +3,9 @@
 The decorator builds the parameter model (and so the JSON schema the model sees)
 from the signature, skipping the leading `ctx`. Descriptions come from the
 Google-style docstring, which is prompt text: write it for the LLM.
+
+A tool defined elsewhere (another program's, described by a JSON schema) is a
+`schema_tool`; a `ToolSource` adds such tools to a registry while the app runs.
 """
 
 from __future__ import annotations
@@ -12,11 +15,12 @@ import functools
 import inspect
 import json
 import re
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar, get_type_hints
+from typing import Any, Generic, Protocol, TypeVar, get_type_hints
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+import jsonschema
+from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError, create_model
 
 from finch_app.agent.resources import ResourceDraft
 
@@ -66,6 +70,22 @@ class ToolError(Exception):
     words, and the details go to the log."""
 
 
+def _argument_object(tool_name: str, raw: str | dict[str, Any]) -> dict[str, Any]:
+    """The model's raw arguments (JSON text or dict) as a dict, or `ToolArgumentError`."""
+    if isinstance(raw, str):
+        try:
+            data = json.loads(raw) if raw.strip() else {}
+        except json.JSONDecodeError as exc:
+            raise ToolArgumentError(
+                f"Arguments for {tool_name} are not valid JSON ({exc.msg} at {exc.pos})"
+            ) from exc
+    else:
+        data = raw
+    if not isinstance(data, dict):
+        raise ToolArgumentError(f"Arguments for {tool_name} must be a JSON object")
+    return data
+
+
 @dataclass(frozen=True)
 class ToolSpec:
     name: str
@@ -99,17 +119,7 @@ class ToolSpec:
 
     def parse_arguments(self, raw: str | dict[str, Any]) -> BaseModel:
         """Validate raw model arguments (JSON text or dict) against the schema."""
-        if isinstance(raw, str):
-            try:
-                data = json.loads(raw) if raw.strip() else {}
-            except json.JSONDecodeError as exc:
-                raise ToolArgumentError(
-                    f"Arguments for {self.name} are not valid JSON ({exc.msg} at {exc.pos})"
-                ) from exc
-        else:
-            data = raw
-        if not isinstance(data, dict):
-            raise ToolArgumentError(f"Arguments for {self.name} must be a JSON object")
+        data = _argument_object(self.name, raw)
         try:
             return self.params_model.model_validate(data)
         except ValidationError as exc:
@@ -121,6 +131,79 @@ class ToolSpec:
 
     async def __call__(self, ctx: ToolContext, params: BaseModel) -> Any:
         return await self.func(ctx, **params.model_dump())
+
+
+class JsonArguments(RootModel[dict[str, Any]]):
+    """A call's arguments, checked against a JSON schema rather than a model of ours."""
+
+
+@dataclass(frozen=True)
+class SchemaToolSpec(ToolSpec):
+    """A tool whose parameters are a given JSON schema (another program's tool): calls are
+    validated against that schema and `func(ctx, arguments)` gets the arguments as one dict."""
+
+    parameters: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    _validator: Any = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        cls = jsonschema.validators.validator_for(self.parameters, default=jsonschema.Draft202012Validator)
+        object.__setattr__(self, "_validator", cls(self.parameters))
+
+    def schema(self) -> dict[str, Any]:
+        return {
+            "type": "function",
+            "function": {
+                "name": self.name,
+                "description": self.description,
+                "parameters": copy.deepcopy(dict(self.parameters)),
+            },
+        }
+
+    def parse_arguments(self, raw: str | dict[str, Any]) -> BaseModel:
+        data = _argument_object(self.name, raw)
+        errors = sorted(self._validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+        if errors:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err.absolute_path) or 'arguments'}: {err.message}"
+                for err in errors[:5]
+            )
+            raise ToolArgumentError(f"Invalid arguments for {self.name}: {problems}")
+        return JsonArguments(data)
+
+    async def __call__(self, ctx: ToolContext, params: BaseModel) -> Any:
+        return await self.func(ctx, params.model_dump())
+
+
+class BadToolSchema(ValueError):
+    """A tool's parameters are not a JSON schema a model can use."""
+
+
+def schema_tool(
+    *,
+    name: str,
+    description: str,
+    parameters: Mapping[str, Any],
+    func: Callable[[ToolContext, dict[str, Any]], Awaitable[Any]],
+    changes_data: bool = False,
+    describe: Callable[..., str] | None = None,
+) -> SchemaToolSpec:
+    """A tool described by a JSON schema; raises `BadToolSchema` if the schema is unusable."""
+    if not isinstance(parameters, Mapping) or parameters.get("type", "object") != "object":
+        raise BadToolSchema("its input schema is not a JSON object schema")
+    try:
+        cls = jsonschema.validators.validator_for(parameters, default=jsonschema.Draft202012Validator)
+        cls.check_schema(parameters)
+    except jsonschema.SchemaError as exc:
+        raise BadToolSchema(f"its input schema is invalid ({exc.message})") from None
+    return SchemaToolSpec(
+        name=name,
+        description=description,
+        params_model=JsonArguments,
+        func=func,
+        changes_data=changes_data,
+        describe=describe,
+        parameters={"type": "object", "properties": {}, **parameters},
+    )
 
 
 _ARG_LINE = re.compile(r"^ {0,4}(\w+)(?: \([^)]*\))?:\s*(.*)$")
@@ -198,24 +281,46 @@ def _make_tool(
     )
 
 
+class ToolSource(Protocol):
+    """Tools that come and go while the app runs (e.g. another server's), by name."""
+
+    def current_tools(self) -> Mapping[str, ToolSpec]:
+        """The tools available right now; read at every use, so a change reaches the next model round."""
+        ...
+
+
 @dataclass
 class ToolRegistry:
-    """The tools one agent may call, by name."""
+    """The tools one agent may call, by name: its own, then those its sources offer now."""
 
     tools: dict[str, ToolSpec] = field(default_factory=dict)
+    sources: tuple[ToolSource, ...] = ()
 
     @classmethod
     def of(cls, specs: Iterable[ToolSpec]) -> ToolRegistry:
         return cls({spec.name: spec for spec in specs})
 
+    def with_source(self, source: ToolSource) -> ToolRegistry:
+        """This registry plus the tools `source` offers (a name of our own wins over a source's)."""
+        return ToolRegistry(dict(self.tools), (*self.sources, source))
+
+    def _all(self) -> Mapping[str, ToolSpec]:
+        if not self.sources:
+            return self.tools
+        merged = dict(self.tools)
+        for source in self.sources:
+            for name, spec in source.current_tools().items():
+                merged.setdefault(name, spec)
+        return merged
+
     def get(self, name: str) -> ToolSpec | None:
-        return self.tools.get(name)
+        return self._all().get(name)
 
     def schemas(self) -> list[dict[str, Any]]:
-        return [spec.schema() for spec in self.tools.values()]
+        return [spec.schema() for spec in self._all().values()]
 
     def names(self) -> list[str]:
-        return list(self.tools)
+        return list(self._all())
 
 
 def result_summary(result: Any) -> str | None:

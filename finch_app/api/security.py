@@ -74,8 +74,11 @@ SWAGGER_FILES = {
 }
 PRIVATE_DOCS = (*DOCS_PATHS, "/api/openapi.json")
 """The API's documentation: pages too, so they need a signed-in user (or a token) when accounts are on."""
-PUBLIC_PREFIXES = ("/login", "/api/", "/_event", "/ping", "/_health", "/assets/", "/_next/", "/favicon")
-"""Paths any visitor may load; every other page needs a signed-in user when accounts are on."""
+PUBLIC_PREFIXES = (
+    "/login", "/api/", "/mcp", "/_event", "/ping", "/_health", "/assets/", "/_next/", "/favicon"
+)
+"""Paths any visitor may load; every other page needs a signed-in user when accounts are on.
+(`/mcp` authenticates its callers itself: finch_app/mcp/server.py.)"""
 
 
 def script_hashes(html: bytes) -> set[str]:

@@ -31,7 +31,7 @@ def approval_form(card: rx.Var[CardView]) -> rx.Component:
                     custom_attrs={"data-testid": "approve"},
                 ),
                 rx.el.button(
-                    "Always allow " + card.tool_name,
+                    "Always allow " + card.tool_label,
                     type="button",
                     on_click=ChatState.approve_always(card.run_id, card.tool_call_id),
                     class_name="finch-action",
@@ -59,7 +59,7 @@ def tool_card(card: rx.Var[CardView]) -> rx.Component:
     return rx.el.div(
         rx.el.div(
             rx.el.span(class_name="finch-card-icon"),
-            rx.el.span("🔧 ", rx.el.strong(card.tool_name), class_name="finch-card-name"),
+            rx.el.span("🔧 ", rx.el.strong(card.tool_label), class_name="finch-card-name"),
             rx.el.span(card.arguments, class_name="finch-card-args"),
             rx.el.span(
                 rx.el.span(card.status_label, class_name="finch-card-label"),

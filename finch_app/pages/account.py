@@ -11,6 +11,7 @@ import reflex as rx
 from reflex_components_core.el.elements.base import BaseHTML
 
 from finch_app.states.auth import AuthState, LoginState, SettingsState, TokenItem
+from finch_app.states.mcp import McpServerItem, McpServersState
 from finch_app.states.permissions import PermissionsState
 
 
@@ -230,6 +231,7 @@ def settings_page() -> rx.Component:
             class_name="finch-settings-card",
         ),
         allowed_tools_card(),
+        mcp_servers_card(),
         class_name="finch-settings",
     )
 
@@ -264,4 +266,36 @@ def allowed_tools_card() -> rx.Component:
             rx.el.p("None: every change asks first.", class_name="finch-muted", custom_attrs={"data-testid": "no-allowed-tools"}),
         ),
         class_name="finch-settings-card",
+    )
+
+
+def _mcp_server(item: rx.Var[McpServerItem]) -> rx.Component:
+    return rx.el.li(
+        rx.el.strong(item.name),
+        rx.el.span(" · ", item.kind, " · ", class_name="finch-muted"),
+        rx.el.span(item.label, custom_attrs={"data-testid": "mcp-server-state"}),
+        rx.el.div(item.approval, class_name="finch-muted finch-small"),
+        rx.el.div(
+            "Tools: ", item.tools, class_name="finch-small", custom_attrs={"data-testid": "mcp-server-tools"}
+        ),
+        class_name="finch-allowed-tool",
+        custom_attrs={"data-testid": "mcp-server", "data-state": item.state, "data-server": item.name},
+    )
+
+
+def mcp_servers_card() -> rx.Component:
+    """The tool servers (MCP) the operator connected Finch to: only their file adds servers."""
+    return rx.cond(
+        McpServersState.configured,
+        rx.el.div(
+            rx.el.h2("Tools from other servers (MCP)", class_name="finch-panel-title"),
+            rx.el.p(
+                "Your operator connected Finch to these servers; "
+                "their tools show on cards as “server · tool”.",
+                class_name="finch-muted finch-small",
+            ),
+            rx.el.ul(rx.foreach(McpServersState.servers, _mcp_server), class_name="finch-allowed-tools"),
+            class_name="finch-settings-card",
+            custom_attrs={"data-testid": "mcp-servers"},
+        ),
     )

@@ -13,19 +13,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlmodel import Session
 
 from finch_app.agent.approvals import Decision, ResumeState, expired_reason
 from finch_app.agent.events import AgentEvent, Done, EventStamp, RunStarted, agent_event_adapter
 from finch_app.agent.loop import Agent
-from finch_app.agent.model import ChatMessage, ChatModel, TitlingModel
+from finch_app.agent.model import ChatMessage, ChatModel, TitlingModel, ToolCallRequest
 from finch_app.agent.status import RunStatus
 from finch_app.db import crud
 from finch_app.db.engine import session_scope
@@ -245,6 +247,33 @@ class RunService:
         return self._launch(started, lambda stamp, resources: self.agent.run(
             history=history, user_message=started.question, stamp=stamp, user_id=user_id, resources=resources,
             needs_approval=rule,
+        ))
+
+    async def start_call(
+        self, *, user_id: str, tool_name: str, arguments: dict[str, Any], caller: str
+    ) -> StartedRun:
+        """Run one of the agent's tools for a program that calls it directly (an MCP client), as a
+        run of its own in a new conversation — recorded and shown in the user's history like any
+        other. The question is the call itself; the answer is its outcome in one line."""
+        shown = ", ".join(
+            f"{k}={json.dumps(v, ensure_ascii=False, default=str)}" for k, v in arguments.items()
+        )
+        question = f"{caller} called {tool_name}({shown})"
+        run_id = f"run_{uuid.uuid4().hex}"
+        conversation_id = new_id()
+        await self._claim(RunClaim(run_id, user_id, conversation_id))
+        try:
+            title = f"{caller}: {tool_name}({shown})"
+            started, _, _ = await asyncio.to_thread(
+                self._save_question, run_id, user_id, conversation_id, question, title
+            )
+        except BaseException:
+            await self.registry.release(run_id)
+            raise
+        call_id = f"call_{uuid.uuid4().hex[:24]}"
+        call = ToolCallRequest(id=call_id, name=tool_name, arguments=json.dumps(arguments))
+        return self._launch(started, lambda stamp, resources: self.agent.call(
+            call=call, stamp=stamp, user_id=user_id, resources=resources
         ))
 
     def _reopen_question(

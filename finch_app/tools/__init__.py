@@ -36,6 +36,26 @@ ALL_TOOLS = (
     record_trade,
 )
 
+SERVED_TOOLS = tuple(
+    spec.name
+    for spec in (
+        get_stock_quote,
+        get_price_history,
+        get_reddit_trending_stocks,
+        get_reddit_ticker_sentiment,
+        compare_reddit_sentiment,
+        get_recent_senate_trades,
+        get_recent_house_trades,
+        get_recent_insider_trades,
+        search_ticker_insider_activity,
+        get_portfolio_insider_activity,
+        get_portfolio,
+    )
+)
+"""Finch's data tools that other agents may call over MCP (`/mcp`): every tool that only reads.
+Not the ones that change the user's holdings (they ask the user first, in Finch), nor the
+brokerage-linking prompt (a flow in Finch's own page)."""
+
 
 def default_registry() -> ToolRegistry:
     return ToolRegistry.of(ALL_TOOLS)

@@ -19,9 +19,17 @@ class LoopbackServer:
     """`start()` binds and serves `app`; `base_url` is then e.g. "http://127.0.0.1:40123"."""
 
     def __init__(
-        self, app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0, name: str = "loopback-server"
+        self,
+        app: ASGIApp,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        name: str = "loopback-server",
+        lifespan: str = "off",
     ) -> None:
+        """`lifespan="on"` runs the app's lifespan (e.g. an MCP session manager's task group)."""
         self.app = app
+        self.lifespan = lifespan
         self.host = host
         self.port = port
         self.name = name
@@ -41,7 +49,7 @@ class LoopbackServer:
             self.app,
             loop="asyncio",
             http="h11",
-            lifespan="off",
+            lifespan=self.lifespan,
             log_config=None,
             access_log=False,
             timeout_graceful_shutdown=1,

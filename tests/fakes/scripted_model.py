@@ -55,12 +55,15 @@ class ScriptedModel:
     def __init__(self, *steps: Step) -> None:
         self.steps = list(steps)
         self.calls: list[list[ChatMessage]] = []
+        self.tools: list[list[dict[str, Any]]] = []
+        """The tool schemas each call was given."""
 
     def enqueue(self, *steps: Step) -> None:
         self.steps.extend(steps)
 
     async def stream(self, messages: list[ChatMessage], tools: list[dict[str, Any]]) -> AsyncIterator[ModelOutput]:
         self.calls.append(list(messages))
+        self.tools.append(tools)
         if not self.steps:
             raise AssertionError("ScriptedModel ran out of steps")
         step = self.steps.pop(0)
