@@ -80,6 +80,11 @@ class ConversationSummary(ApiModel):
         return cls(id=info.id, title=info.title, created_at=info.created_at, updated_at=info.updated_at)
 
 
+class ConversationRename(ApiModel):
+    title: str = Field(min_length=1, max_length=200, examples=["Senate trades in my holdings"])
+    """The new title (whitespace is collapsed; titles longer than 60 characters are cut)."""
+
+
 class MessageOut(ApiModel):
     id: str
     role: str

@@ -21,9 +21,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session
 
-from finch_app.agent.events import AgentEvent, EventStamp, RunStarted
+from finch_app.agent.events import AgentEvent, AssistantMessage, EventStamp, RunStarted
 from finch_app.agent.loop import Agent
-from finch_app.agent.model import ChatMessage, ChatModel, TitlingModel
+from finch_app.agent.model import ChatMessage, ChatModel, NamingModel, TitlingModel
 from finch_app.agent.status import RunStatus
 from finch_app.db import crud
 from finch_app.db.engine import session_scope
@@ -40,6 +40,8 @@ log = logging.getLogger("finch.runs")
 
 STOP_WAIT_S = 10.0
 """How long stopping a run may wait for its tools to stop and its rows to be final."""
+TITLE_KEEP_S = 120.0
+"""How long a conversation's suggested title stays available to followers after it is saved."""
 
 
 class RunRefused(Exception):
@@ -102,6 +104,8 @@ class RunService:
         self._runs: dict[str, _LiveRun] = {}
         self._background: list[asyncio.Task[None]] = []
         self._listener: asyncio.Task[None] | None = None
+        self._naming: dict[str, asyncio.Task[str | None]] = {}
+        """Conversation id → the request for its title after the first answer (models that name)."""
 
     @property
     def model_label(self) -> str:
@@ -127,11 +131,11 @@ class RunService:
         """Shutdown: runs still going end `interrupted`, their rows final; connections close."""
         for run_id in list(self._runs):
             await self.stop(run_id, wait=True, status=RunStatus.INTERRUPTED)
-        tasks = [*self._background, *([self._listener] if self._listener else [])]
+        tasks = [*self._background, *self._naming.values(), *([self._listener] if self._listener else [])]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        self._background, self._listener = [], None
+        self._background, self._listener, self._naming = [], None, {}
         await self.recorder.aclose()
         await self.registry.aclose()
         close = getattr(self.agent.model, "aclose", None)
@@ -213,6 +217,40 @@ class RunService:
             self._open_run(session, started)
             return started, model_history(turns[: questions[-1]])
 
+    async def edit(self, *, user_id: str, conversation_id: str, message_id: str, message: str) -> StartedRun:
+        """Ask an edited question in place of an earlier one: that question and everything after it
+        are superseded (kept in the database, no longer shown or sent to the model)."""
+        text = self._checked(message)
+        await self._require_conversation(user_id, conversation_id)
+        run_id = f"run_{uuid.uuid4().hex}"
+        await self._claim(RunClaim(run_id, user_id, conversation_id))
+        try:
+            started, history = await asyncio.to_thread(
+                self._replace_question, run_id, user_id, conversation_id, message_id, text
+            )
+        except BaseException:
+            await self.registry.release(run_id)
+            raise
+        return self._launch(started, history)
+
+    def _replace_question(
+        self, run_id: str, user_id: str, conversation_id: str, message_id: str, text: str
+    ) -> tuple[StartedRun, list[ChatMessage]]:
+        with session_scope() as session:
+            turns = crud.conversation_turns(session=session, user_id=user_id, conversation_id=conversation_id)
+            at = next(
+                (i for i, t in enumerate(turns) if t.message.id == message_id and t.message.role == "user"), None
+            )
+            if at is None:
+                raise RunRefused("That question is no longer in this conversation.", status=404)
+            crud.supersede_messages(session=session, user_id=user_id, message_ids=[t.message.id for t in turns[at:]])
+            question = crud.add_message(
+                session=session, user_id=user_id, conversation_id=conversation_id, role="user", content=text, run_id=run_id
+            )
+            started = StartedRun(run_id, user_id, conversation_id, question.id, text)
+            self._open_run(session, started)
+            return started, model_history(turns[:at])
+
     def _open_run(self, session: Session, started: StartedRun) -> None:
         crud.start_run(
             session=session,
@@ -289,6 +327,7 @@ class RunService:
             for event in live.tracker.closing_events(ending, stamp=stamp):
                 self._emit(live, event)
             await asyncio.shield(self._end(live))
+            self._name_after_first_answer(live)
 
     def _emit(self, live: _LiveRun, event: AgentEvent) -> None:
         """One event of a run: to its followers first, then to the other workers and the recorder."""
@@ -313,6 +352,54 @@ class RunService:
             for feed in live.feeds:
                 feed.close()
             live.done.set()
+
+    # --- titles ---------------------------------------------------------------------------------
+
+    def _name_after_first_answer(self, live: _LiveRun) -> None:
+        """A run that opened a conversation and answered: ask a naming model for a title, in the
+        background (the run and its followers never wait for it)."""
+        started, model = live.started, self.agent.model
+        if started.title is None or not isinstance(model, NamingModel):
+            return
+        answer = next((e.content for e in reversed(live.backlog) if isinstance(e, AssistantMessage)), "")
+        if not answer.strip():
+            return
+        conversation_id = started.conversation_id
+        task = asyncio.create_task(self._name(model, started, answer), name=f"title:{conversation_id}")
+        self._naming[conversation_id] = task
+
+        def forget(done: asyncio.Task[str | None]) -> None:
+            def drop() -> None:
+                if self._naming.get(conversation_id) is done:
+                    del self._naming[conversation_id]
+
+            asyncio.get_running_loop().call_later(TITLE_KEEP_S, drop)
+
+        task.add_done_callback(forget)
+
+    async def _name(self, model: NamingModel, started: StartedRun, answer: str) -> str | None:
+        try:
+            title = crud.title_from(await model.name_conversation(started.question, answer))
+        except Exception as exc:  # a title is a nicety: the first words stay
+            log.warning("No title for conversation %s: %s", started.conversation_id, exc)
+            return None
+        if not title or title == started.title:
+            return None
+        renamed = await asyncio.to_thread(
+            _rename, started.user_id, started.conversation_id, title, started.title
+        )
+        return title if renamed else None
+
+    async def suggested_title(self, conversation_id: str, *, wait_s: float) -> str | None:
+        """The title a naming model gave the conversation after its first answer, waiting up to
+        `wait_s` for it; None when there is none (other models, a failure, the user renamed it)."""
+        task = self._naming.get(conversation_id)
+        if task is None:
+            return None
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), wait_s)
+        except (TimeoutError, asyncio.CancelledError):
+            return None
 
     # --- following and stopping ---------------------------------------------------------------
 
@@ -395,6 +482,15 @@ class RunService:
             raise RunRefused("Finch is still answering in this conversation. Wait for it or stop it first.", status=409)
         await asyncio.to_thread(_delete_conversation, user_id, conversation_id)
 
+    async def rename_conversation(self, *, user_id: str, conversation_id: str, title: str) -> str:
+        """Give one of the user's conversations their own title; returns it as saved."""
+        text = crud.title_from("".join(ch for ch in title if ch.isprintable()))
+        if not text:
+            raise RunRefused("A conversation needs a title.")
+        if not await asyncio.to_thread(_rename, user_id, conversation_id, text, None):
+            raise RunRefused(f"Conversation {conversation_id} was not found.", status=404)
+        return text
+
     # --- runs of workers that died --------------------------------------------------------------
 
     async def reap_dead_runs(self) -> int:
@@ -433,6 +529,13 @@ def _owns_conversation(user_id: str, conversation_id: str) -> bool:
 def _delete_conversation(user_id: str, conversation_id: str) -> None:
     with session_scope() as session:
         crud.delete_conversation(session=session, user_id=user_id, conversation_id=conversation_id)
+
+
+def _rename(user_id: str, conversation_id: str, title: str, only_if: str | None) -> bool:
+    with session_scope() as session:
+        return crud.rename_conversation(
+            session=session, user_id=user_id, conversation_id=conversation_id, title=title, only_if=only_if
+        )
 
 
 def _mark_interrupted() -> int:
