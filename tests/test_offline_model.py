@@ -286,12 +286,16 @@ CASES = [
         "show me NVDA over the last 6 months",
         [t("get_price_history", ticker="NVDA", range="6mo")],
         [
-            "### NVDA over 6 months",
+            # The sample covers less than was asked: the heading and the answer say what it covers.
+            "### NVDA, Aug 28 – Nov 20, 2026",
+            "covers only Aug 28 – Nov 20, 2026, less than the 6 months you asked for",
+            "measured from Aug 28",
             "$187.90",
             "down 13.9% from $218.36 on Aug 28",
             "High $229.73 on Oct 9",
-            "goes back only to Aug 28",
+            "[NVDA price history, Aug 28 – Nov 20, 2026](resource:",
         ],
+        ["over 6 months", "(6mo)"],
     ),
     c(
         "NVDA over the last 3 months",
@@ -746,7 +750,8 @@ async def test_names_from_the_data_stay_text_in_the_markdown(tmp_path) -> None:
         Providers(market=SampleMarketData(latency_ms=0, directory=directory), portfolio=DemoPortfolio())
     )
     answer = (await chat.ask("trending on reddit and recent house trades")).answer
-    assert "| 1 | **SPY** | \\[click\\](javascript:aler… |" in answer
+    # Whole in the cell (the page cuts it to the column and shows it all on hover or tap), escaped.
+    assert "| 1 | **SPY** | \\[click\\](javascript:alert(1)) \\<img src=x onerror=alert(2)\\> |" in answer
     assert "\\*\\*Loud\\*\\* \\[Member\\](https://evil.example)" in answer
     assert "[click](" not in answer and "<img" not in answer.replace("\\<img", "")
     assert "[Member](" not in answer and "**Loud**" not in answer
