@@ -326,8 +326,8 @@ class RunService:
         finally:
             for event in live.tracker.closing_events(ending, stamp=stamp):
                 self._emit(live, event)
+            self._name_after_first_answer(live)  # before the followers' feeds end: they may wait for it
             await asyncio.shield(self._end(live))
-            self._name_after_first_answer(live)
 
     def _emit(self, live: _LiveRun, event: AgentEvent) -> None:
         """One event of a run: to its followers first, then to the other workers and the recorder."""
