@@ -109,7 +109,6 @@ def _question_actions(message: rx.Var[MessageView]) -> rx.Component:
     return rx.el.div(
         rx.el.button(
             icon("pencil", 14),
-            rx.el.span("Edit", class_name="finch-action-text"),
             on_click=[
                 rx.set_value("composer", message.content),
                 rx.set_focus("composer"),

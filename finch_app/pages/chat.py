@@ -510,6 +510,9 @@ def composer() -> rx.Component:
                 id="composer",
                 placeholder="Ask about a stock or your portfolio",
                 rows=1,
+                # A new conversation's first answer moves to its own page (a fresh composer):
+                # focus starts here there too, as on any page of the chat.
+                auto_focus=True,
                 auto_height=True,
                 enter_key_submit=True,
                 max_length=limit * 2,
@@ -537,7 +540,8 @@ def composer() -> rx.Component:
                     custom_attrs={"data-testid": "send"},
                 ),
             ),
-            on_submit=LiveTurnState.submit,
+            # Sending from higher up the thread (an edited question) brings the reader to the answer.
+            on_submit=[LiveTurnState.submit, rx.scroll_to("finch-end", False)],
             reset_on_submit=False,
             class_name="finch-composer",
         ),
@@ -563,6 +567,5 @@ def chat_page() -> rx.Component:
         results_panel(),
         portfolio_panel(),
         resource_viewer(),
-        rx.toast.provider(position="bottom-center", duration=2500),
         class_name="finch-app",
     )

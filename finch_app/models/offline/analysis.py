@@ -163,7 +163,7 @@ def portfolio_vs_trades(portfolio: Result, chamber_results: Sequence[Result], as
             s.paragraphs(
                 heading,
                 lead,
-                s.table(["Ticker", "Who", "Buy/Sell", "Date", "Amount"], "lllll", body) if body else "",
+                s.table(["Ticker", "Who", "Buy/Sell", "Date", "Amount"], "llllr", body) if body else "",
                 note.strip(),
                 s.source_line(trades, portfolio),
             )

@@ -685,7 +685,7 @@ def trades(result: Result, ask: Ask) -> str:
     return paragraphs(
         heading,
         lead,
-        table(["Date", "Member", "Ticker", "Type", "Amount"], "lllll", rows),
+        table(["Date", "Member", "Ticker", "Type", "Amount"], "llllr", rows),
         more.strip(),
         source_line(result),
     )
@@ -827,7 +827,7 @@ def insiders(result: Result, ask: Ask) -> str:
     return paragraphs(
         heading,
         lead,
-        table(header, "lllll" if one_company else "lllll", body),
+        table(header, "llllr", body),
         more_line(result, len(shown), len(rows), "transaction")
         if len(rows) == len(everything)
         else link_line(result, "Every filing line"),
