@@ -893,3 +893,23 @@ def test_titles_are_short_single_lines() -> None:
     for case in CASES:
         title = model.title_for(case.question)
         assert title and len(title) <= 60 and "\n" not in title
+
+
+async def test_answer_tables_keep_the_columns_that_matter_and_point_to_the_full_table() -> None:
+    chat = Conversation()
+    portfolio = (await chat.ask("review my portfolio")).answer
+    assert "| Symbol | Value | Gain | Weight |" in portfolio and "Today" not in portfolio.split("|---")[0]
+    assert "full table (shares, cost, today's change) and an allocation chart are in Results" in portfolio
+    senate = (await chat.ask("get recent senate trades")).answer
+    assert "| Date | Member | Ticker | Type | Amount |\n|:--|:--|:--|:--|--:|" in senate
+    assert re.search(r"\| \$1K–\$15K \|", senate)  # a disclosed range, short enough for a phone
+    assert "are in [Recent Senate trades](resource:" in senate
+
+
+def test_amounts_for_narrow_tables() -> None:
+    assert [words.amount_short(t) for t in ("$1,001 - $15,000", "$1,000,001 - $5,000,000", "$3,416.75", "")] == [
+        "$1K–$15K",
+        "$1M–$5M",
+        "$3,417",
+        "—",
+    ]
