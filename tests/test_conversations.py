@@ -241,3 +241,19 @@ async def test_a_title_never_overrides_the_users_own_or_a_failure():
         assert len(fake.title_requests) == 2  # asked, but its answer does not replace the user's title
         assert (await Reads().conversation("local", started.conversation_id)).title == "Mine"
         await model.aclose()
+
+
+async def test_a_chat_that_began_with_hello_is_named_when_a_topic_comes_up():
+    from finch_app.models.offline import OfflineChatModel
+
+    runs = service(OfflineChatModel(token_delay_s=0))
+    started, _ = await answer(runs, "hello")
+    assert started.title == "Hello"
+    assert await runs.suggested_title(started.conversation_id, wait_s=10) is None  # nothing to name yet
+    await answer(runs, "review my portfolio", started.conversation_id)
+    assert await runs.suggested_title(started.conversation_id, wait_s=10) == "Portfolio review"
+    assert (await Reads().conversation("local", started.conversation_id)).title == "Portfolio review"
+    # Named once: a later topic leaves it alone (the user can rename it).
+    await answer(runs, "get recent senate trades", started.conversation_id)
+    assert await runs.suggested_title(started.conversation_id, wait_s=10) is None
+    assert (await Reads().conversation("local", started.conversation_id)).title == "Portfolio review"

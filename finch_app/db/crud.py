@@ -238,6 +238,23 @@ def run_questions(*, session: Session, user_id: str, run_ids: set[str]) -> dict[
     return dict(rows)
 
 
+def first_questions(*, session: Session, user_id: str, conversation_id: str, limit: int) -> list[str]:
+    """The conversation's first `limit` questions (visible ones), oldest first."""
+    return list(
+        session.exec(
+            select(Message.content)
+            .where(
+                Message.conversation_id == conversation_id,
+                Message.user_id == user_id,
+                Message.role == "user",
+                Message.status != MessageStatus.SUPERSEDED,
+            )
+            .order_by(col(Message.created_at))
+            .limit(limit)
+        ).all()
+    )
+
+
 def get_run(*, session: Session, user_id: str, run_id: str) -> Run | None:
     return session.exec(select(Run).where(Run.id == run_id, Run.user_id == user_id)).first()
 

@@ -326,7 +326,7 @@ class RunService:
         finally:
             for event in live.tracker.closing_events(ending, stamp=stamp):
                 self._emit(live, event)
-            self._name_after_first_answer(live)  # before the followers' feeds end: they may wait for it
+            self._name_after_answer(live)  # before the followers' feeds end: they may wait for it
             await asyncio.shield(self._end(live))
 
     def _emit(self, live: _LiveRun, event: AgentEvent) -> None:
@@ -355,11 +355,12 @@ class RunService:
 
     # --- titles ---------------------------------------------------------------------------------
 
-    def _name_after_first_answer(self, live: _LiveRun) -> None:
-        """A run that opened a conversation and answered: ask a naming model for a title, in the
-        background (the run and its followers never wait for it)."""
+    def _name_after_answer(self, live: _LiveRun) -> None:
+        """An answered question: a naming model may give the conversation a title that says what it
+        is about, in the background (the run and its followers never wait for it). Only while the
+        title is still the automatic one — the user's own, or one already given, stays."""
         started, model = live.started, self.agent.model
-        if started.title is None or not isinstance(model, NamingModel):
+        if not isinstance(model, NamingModel):
             return
         answer = next((e.content for e in reversed(live.backlog) if isinstance(e, AssistantMessage)), "")
         if not answer.strip():
@@ -378,21 +379,24 @@ class RunService:
         task.add_done_callback(forget)
 
     async def _name(self, model: NamingModel, started: StartedRun, answer: str) -> str | None:
+        automatic = started.title or await asyncio.to_thread(
+            _automatic_title, self.agent.model, started.user_id, started.conversation_id
+        )
+        if not automatic:
+            return None
         try:
             title = crud.title_from(await model.name_conversation(started.question, answer))
-        except Exception as exc:  # a title is a nicety: the first words stay
+        except Exception as exc:  # a title is a nicety: the automatic one stays
             log.warning("No title for conversation %s: %s", started.conversation_id, exc)
             return None
-        if not title or title == started.title:
+        if not title or title == automatic:
             return None
-        renamed = await asyncio.to_thread(
-            _rename, started.user_id, started.conversation_id, title, started.title
-        )
+        renamed = await asyncio.to_thread(_rename, started.user_id, started.conversation_id, title, automatic)
         return title if renamed else None
 
     async def suggested_title(self, conversation_id: str, *, wait_s: float) -> str | None:
-        """The title a naming model gave the conversation after its first answer, waiting up to
-        `wait_s` for it; None when there is none (other models, a failure, the user renamed it)."""
+        """The title a naming model just gave the conversation, waiting up to `wait_s` for it; None
+        when there is none (other models, nothing new to say, a failure, the user renamed it)."""
         task = self._naming.get(conversation_id)
         if task is None:
             return None
@@ -529,6 +533,24 @@ def _owns_conversation(user_id: str, conversation_id: str) -> bool:
 def _delete_conversation(user_id: str, conversation_id: str) -> None:
     with session_scope() as session:
         crud.delete_conversation(session=session, user_id=user_id, conversation_id=conversation_id)
+
+
+NAMING_QUESTIONS = 3
+"""A conversation still titled automatically after this many questions keeps its title."""
+
+
+def _automatic_title(model: ChatModel, user_id: str, conversation_id: str) -> str | None:
+    """The conversation's title if it is still the one its first question gave it (early on)."""
+    with session_scope() as session:
+        conversation = crud.get_conversation(session=session, user_id=user_id, conversation_id=conversation_id)
+        if conversation is None:
+            return None
+        questions = crud.first_questions(
+            session=session, user_id=user_id, conversation_id=conversation_id, limit=NAMING_QUESTIONS + 1
+        )
+    if not questions or len(questions) > NAMING_QUESTIONS:
+        return None
+    return conversation.title if conversation.title == conversation_title(model, questions[0]) else None
 
 
 def _rename(user_id: str, conversation_id: str, title: str, only_if: str | None) -> bool:

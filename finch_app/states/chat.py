@@ -35,7 +35,7 @@ from finch_app.views import (
 
 
 TITLE_WAIT_S = 30.0
-"""How long a tab waits, after a new conversation's first answer, for the title its model suggests."""
+"""How long a tab waits, after an answer, for the title the model may suggest (only while it is asked)."""
 
 
 @dataclass
@@ -459,7 +459,7 @@ class LiveTurnState(rx.State):
     @rx.event(background=True)
     async def run_turn(self, message: str, conversation_id: str, retry: bool, edit_of: str = ""):
         """Start a run for the message (or for an edited question, `edit_of`), then follow it like
-        any other follower; a new conversation then gets the title its model suggests, if any."""
+        any other follower; the conversation then gets the title its model suggests, if any."""
         runs = app_context().runs
         async with self:
             user_id = current_user_id(self)
@@ -485,11 +485,10 @@ class LiveTurnState(rx.State):
         feed = await runs.follow(started.run_id)
         async for update in self._mirror(feed, started.run_id, started):
             yield update
-        if started.title is not None:
-            title = await runs.suggested_title(started.conversation_id, wait_s=TITLE_WAIT_S)
-            if title:
-                async with self:
-                    (await self.get_state(ChatState))._retitle(started.conversation_id, title)
+        title = await runs.suggested_title(started.conversation_id, wait_s=TITLE_WAIT_S)
+        if title:
+            async with self:
+                (await self.get_state(ChatState))._retitle(started.conversation_id, title)
 
     @rx.event(background=True)
     async def follow_run(self, run_id: str):
