@@ -83,14 +83,18 @@ def _trade_words(what: list[str]) -> str:
 def price_line(rows: list[dict[str, Any]], ticker: str, trades: list[tuple[date, str]]) -> ChartData:
     """Closing prices on an axis fitted to them; the title says the days the data covers (which may
     be fewer than were asked for) and the change over them; each day with trades is marked and named."""
-    dated = [(d, r["close"]) for r in rows if (d := _day(r.get("date"))) is not None and r.get("close") is not None]
+    dated = [
+        (d, r["close"]) for r in rows if (d := _day(r.get("date"))) is not None and r.get("close") is not None
+    ]
     points = [{"x": d.strftime("%b %d"), "close": close} for d, close in dated]
     if not dated:
         return ChartData("price_line", f"{ticker} closing price", [], "Date", "Close (USD)")
     first, last = dated[0][0], dated[-1][0]
     closes = [close for _, close in dated]
     change = (closes[-1] / closes[0] - 1) * 100 if closes[0] else None
-    title = f"{ticker} closing price, {date_span(first, last)}" + (f" ({signed_pct(change)})" if change is not None else "")
+    title = f"{ticker} closing price, {date_span(first, last)}" + (
+        f" ({signed_pct(change)})" if change is not None else ""
+    )
     labels = {p["x"] for p in points}
     by_day: dict[date, list[str]] = {}
     for when, what in sorted(trades):
@@ -105,19 +109,34 @@ def price_line(rows: list[dict[str, Any]], ticker: str, trades: list[tuple[date,
         for when, what in sorted(by_day.items())
     ]
     return ChartData(
-        "price_line", title, points, "Date", "Close (USD)", markers, nice_domain(min(closes), max(closes), from_zero=False)
+        "price_line",
+        title,
+        points,
+        "Date",
+        "Close (USD)",
+        markers,
+        nice_domain(min(closes), max(closes), from_zero=False),
     )
 
 
 def mentions_bars(rows: list[dict[str, Any]]) -> ChartData:
     points = [
-        {"ticker": r["ticker"], "mentions": r.get("mentions") or 0, "change": r.get("mentions_change_pct") or 0}
+        {
+            "ticker": r["ticker"],
+            "mentions": r.get("mentions") or 0,
+            "change": r.get("mentions_change_pct") or 0,
+        }
         for r in rows
         if r.get("ticker")
     ]
     high = max((p["mentions"] for p in points), default=1)
     return ChartData(
-        "mentions_bars", "Reddit mentions, last 24 h", points, "Ticker", "Mentions", y_domain=nice_domain(0, high, from_zero=True)
+        "mentions_bars",
+        "Reddit mentions, last 24 h",
+        points,
+        "Ticker",
+        "Mentions",
+        y_domain=nice_domain(0, high, from_zero=True),
     )
 
 
@@ -129,14 +148,23 @@ def trades_per_week(rows: list[dict[str, Any]]) -> ChartData:
             continue
         monday = when - timedelta(days=when.weekday())
         kind = str(row.get("type", "")).lower()
-        bucket = "purchases" if kind.startswith("purchase") else "sales" if kind.startswith("sale") else "other"
+        bucket = (
+            "purchases" if kind.startswith("purchase") else "sales" if kind.startswith("sale") else "other"
+        )
         weeks.setdefault(monday, Counter())[bucket] += 1
     points = [
-        {"week": monday.strftime("%b %d"), "purchases": c["purchases"], "sales": c["sales"], "other": c["other"]}
+        {
+            "week": monday.strftime("%b %d"),
+            "purchases": c["purchases"],
+            "sales": c["sales"],
+            "other": c["other"],
+        }
         for monday, c in sorted(weeks.items())
     ]
     high = max((p["purchases"] + p["sales"] + p["other"] for p in points), default=1)
-    return ChartData("trades_per_week", "Trades per week", points, "Week of", "Trades", y_domain=[0.0, float(max(high, 1))])
+    return ChartData(
+        "trades_per_week", "Trades per week", points, "Week of", "Trades", y_domain=[0.0, float(max(high, 1))]
+    )
 
 
 def trade_dates(trade_rows: list[dict[str, Any]], ticker: str) -> list[tuple[date, str]]:

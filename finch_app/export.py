@@ -108,7 +108,11 @@ def conversation_markdown(
         if message.role == "user":
             parts += ["## You", message.content]
             continue
-        answer = [_tools_line(turn), _answer(message.content, headings) if message.content else "", _ending(turn)]
+        answer = [
+            _tools_line(turn),
+            _answer(message.content, headings) if message.content else "",
+            _ending(turn),
+        ]
         parts += ["## Finch", *[a for a in answer if a]]
     if tables:
         parts += ["---", "## Tables"]

@@ -26,7 +26,9 @@ T = TypeVar("T")
 ToolCallRecord = ToolCall
 """A stored tool call as the read side hands it out (detached: reading it touches no database)."""
 
-__all__ = ["ConversationInfo", "Export", "Reads", "ResourceSummary", "ToolCallRecord", "TranscriptPage", "Turn"]
+__all__ = [
+    "ConversationInfo", "Export", "Reads", "ResourceSummary", "ToolCallRecord", "TranscriptPage", "Turn",
+]
 
 
 @dataclass(frozen=True)
@@ -161,7 +163,9 @@ class Reads:
 
         return await _read(work)
 
-    async def export(self, user_id: str, conversation_id: str, *, now: datetime | None = None) -> Export | None:
+    async def export(
+        self, user_id: str, conversation_id: str, *, now: datetime | None = None
+    ) -> Export | None:
         """The conversation as a Markdown document with its tables; None if it is not the user's."""
 
         def work() -> Export | None:
@@ -170,17 +174,18 @@ class Reads:
                 if conversation is None:
                     return None
                 turns = crud.conversation_turns(session=session, user_id=user_id, conversation_id=conversation_id)
-                summaries = crud.list_resources(session=session, user_id=user_id, conversation_id=conversation_id)
+                summaries = crud.list_resources(
+                    session=session, user_id=user_id, conversation_id=conversation_id
+                )
                 tables = []
                 for summary in reversed(summaries):  # oldest first, like the transcript
                     resource = crud.get_resource(session=session, user_id=user_id, resource_id=summary.id)
                     if resource is not None:
                         tables.append(resource)
-                info = _info(conversation)
-                return Export(
-                    filename=export_filename(info.title),
-                    markdown=conversation_markdown(info.title, turns, tables, exported_at=now or datetime.now(UTC)),
-                )
+                title = conversation.title
+                when = now or datetime.now(UTC)
+                markdown = conversation_markdown(title, turns, tables, exported_at=when)
+                return Export(export_filename(title), markdown)
 
         return await _read(work)
 

@@ -69,7 +69,8 @@ class CardView:
     """0..100, or -1 when the tool gave no fraction."""
     resource_id: str = ""
     resource_label: str = ""
-    """"Saved: Recent Senate trades (50 rows)", or "Recent Senate trades: 120 rows so far" while rows arrive."""
+    """"Saved: Recent Senate trades (50 rows)", or "Recent Senate trades: 120 rows so far" while
+    rows arrive."""
     timer_delay: str = "0ms"
     """Negative CSS animation delay, so a card drawn late (reload, another tab) shows the true elapsed time."""
 
@@ -127,7 +128,11 @@ def answer_failed(status: str, steps: list[StepView]) -> bool:
 
 
 _LINK = re.compile(r"!?\[([^\]\n]*)\]\([^)\n]*\)")
-_EMPHASIS = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1|(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?!\w)|(?<!\w)_(?=\S)([^_\n]+?)(?<=\S)_(?!\w)")
+_EMPHASIS = re.compile(
+    r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1"  # **bold**, __bold__
+    r"|(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?!\w)"  # *italics*
+    r"|(?<!\w)_(?=\S)([^_\n]+?)(?<=\S)_(?!\w)"  # _italics_ (not snake_case)
+)
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
 _CELL_SPLIT = re.compile(r"(?<!\\)\|")
 

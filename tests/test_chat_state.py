@@ -20,7 +20,10 @@ def _app():
 
 
 def turn(n: int) -> list[MessageView]:
-    return [MessageView(id=f"q{n}", role="user", content=f"question {n}"), MessageView(id=f"a{n}", role="assistant", content=f"answer {n}")]
+    return [
+        MessageView(id=f"q{n}", role="user", content=f"question {n}"),
+        MessageView(id=f"a{n}", role="assistant", content=f"answer {n}"),
+    ]
 
 
 def shown(chat: ChatState) -> list[str]:

@@ -31,7 +31,9 @@ pytestmark = [pytest.mark.usefixtures("demo_holdings"), pytest.mark.persistence]
 
 def service(model) -> RunService:
     settings = get_settings()
-    agent = Agent(model=model, registry=default_registry(), deps=build_providers(settings), system_prompt="test")
+    agent = Agent(
+        model=model, registry=default_registry(), deps=build_providers(settings), system_prompt="test"
+    )
     return RunService(agent=agent, settings=settings)
 
 
@@ -39,13 +41,17 @@ def service(model) -> RunService:
 
 
 async def test_search_finds_conversations_by_title_or_by_what_was_said():
-    runs = service(ScriptedModel(text("Apple closed at $268."), text("Senators sold a lot of NVDA."), text("Hi.")))
+    runs = service(
+        ScriptedModel(text("Apple closed at $268."), text("Senators sold a lot of NVDA."), text("Hi."))
+    )
     apple, _ = await answer(runs, "how is AAPL doing")
     senate, _ = await answer(runs, "what did the senate trade")
     await answer(runs, "hello 100%_sure")
     reads = Reads()
     assert [c.id for c in await reads.conversations("local", "aapl")] == [apple.conversation_id]
-    assert [c.id for c in await reads.conversations("local", "NVDA")] == [senate.conversation_id]  # in an answer
+    assert [c.id for c in await reads.conversations("local", "NVDA")] == [
+        senate.conversation_id
+    ]  # in an answer
     assert len(await reads.conversations("local", "")) == 3
     # LIKE's wildcards are the user's text, not patterns.
     assert [c.title for c in await reads.conversations("local", "0%_s")] == ["hello 100%_sure"]
@@ -67,7 +73,9 @@ async def test_rename_saves_the_users_title_and_refuses_nonsense():
     with pytest.raises(RunRefused, match="needs a title"):
         await runs.rename_conversation(user_id="local", conversation_id=started.conversation_id, title="   ")
     with pytest.raises(RunRefused) as other:
-        await runs.rename_conversation(user_id="mallory", conversation_id=started.conversation_id, title="Mine now")
+        await runs.rename_conversation(
+            user_id="mallory", conversation_id=started.conversation_id, title="Mine now"
+        )
     assert other.value.status == 404
     assert (await Reads().conversation("local", started.conversation_id)).title == saved
 
@@ -76,13 +84,18 @@ async def test_rename_saves_the_users_title_and_refuses_nonsense():
 
 
 async def test_an_edited_question_replaces_it_and_everything_after_it():
-    model = ScriptedModel(text("First answer."), text("Second answer."), text("The answer to the edited question."))
+    model = ScriptedModel(
+        text("First answer."), text("Second answer."), text("The answer to the edited question.")
+    )
     runs = service(model)
     first, _ = await answer(runs, "first question")
     await answer(runs, "second question", first.conversation_id)
 
     edited = await runs.edit(
-        user_id="local", conversation_id=first.conversation_id, message_id=first.user_message_id, message="better question"
+        user_id="local",
+        conversation_id=first.conversation_id,
+        message_id=first.user_message_id,
+        message="better question",
     )
     events = [e async for e in await runs.follow(edited.run_id)]
     assert events[-1].type == "done"
@@ -97,7 +110,10 @@ async def test_an_edited_question_replaces_it_and_everything_after_it():
 
     with pytest.raises(RunRefused) as gone:
         await runs.edit(
-            user_id="local", conversation_id=first.conversation_id, message_id=first.user_message_id, message="again"
+            user_id="local",
+            conversation_id=first.conversation_id,
+            message_id=first.user_message_id,
+            message="again",
         )
     assert gone.value.status == 404  # the replaced question is no longer there to edit
 
@@ -115,11 +131,15 @@ async def test_a_conversation_exports_as_markdown_with_its_tables():
     saved = next(e for e in events if e.type == "resource")
     # The scripted answer links the table the way models do, by its id.
     with session_scope() as session:
-        message = crud.conversation_turns(session=session, user_id="local", conversation_id=started.conversation_id)[-1].message
+        message = crud.conversation_turns(
+            session=session, user_id="local", conversation_id=started.conversation_id
+        )[-1].message
         message.content = message.content.replace("RID", saved.resource_id)
         session.add(message)
 
-    exported = await Reads().export("local", started.conversation_id, now=datetime(2026, 11, 21, 9, 30, tzinfo=UTC))
+    exported = await Reads().export(
+        "local", started.conversation_id, now=datetime(2026, 11, 21, 9, 30, tzinfo=UTC)
+    )
     assert exported is not None and exported.filename == "finch-recent-senate-trades.md"
     document = exported.markdown
     assert document.startswith("# recent senate trades\n\n_Exported from Finch on Nov 21, 2026 09:30 UTC._")
@@ -134,7 +154,10 @@ async def test_a_conversation_exports_as_markdown_with_its_tables():
 
 
 def test_markdown_tables_escape_pipes_and_align_numbers():
-    columns = [{"key": "name", "label": "Name", "type": "text"}, {"key": "value", "label": "Value", "type": "money"}]
+    columns = [
+        {"key": "name", "label": "Name", "type": "text"},
+        {"key": "value", "label": "Value", "type": "money"},
+    ]
     rows = [{"name": "A | B\nC", "value": 12.5}, {"name": None, "value": None}]
     assert to_markdown(columns, rows).splitlines() == [
         "| Name | Value |",
@@ -145,7 +168,9 @@ def test_markdown_tables_escape_pipes_and_align_numbers():
 
 
 def test_export_names_and_anchors():
-    assert slug("Quote: AAPL") == "quote-aapl" and slug("NVDA price history (3mo)") == "nvda-price-history-3mo"
+    assert (
+        slug("Quote: AAPL") == "quote-aapl" and slug("NVDA price history (3mo)") == "nvda-price-history-3mo"
+    )
     assert export_filename("Why NVDA dropped?!") == "finch-why-nvda-dropped.md"
     assert export_filename("???") == "finch-conversation.md"
     assert conversation_markdown("Empty", [], [], exported_at=datetime(2026, 1, 2, tzinfo=UTC)) == (
@@ -174,10 +199,14 @@ async def test_the_api_renames_searches_and_exports(http):
     started, _ = await answer(context.runs, "how is apple doing")
     client = http(context)
     async with client:
-        renamed = await client.patch(f"/api/conversations/{started.conversation_id}", json={"title": "Apple check"})
+        renamed = await client.patch(
+            f"/api/conversations/{started.conversation_id}", json={"title": "Apple check"}
+        )
         assert renamed.status_code == 200 and renamed.json()["title"] == "Apple check"
         assert (await client.patch("/api/conversations/nope", json={"title": "x"})).status_code == 404
-        assert (await client.patch(f"/api/conversations/{started.conversation_id}", json={"title": ""})).status_code == 422
+        assert (
+            await client.patch(f"/api/conversations/{started.conversation_id}", json={"title": ""})
+        ).status_code == 422
 
         found = await client.get("/api/conversations", params={"q": "268.40"})
         assert [c["title"] for c in found.json()] == ["Apple check"]
@@ -202,7 +231,9 @@ def test_a_models_title_is_cleaned_for_the_list():
 
 async def test_the_openai_model_names_a_new_conversation_after_its_first_answer():
     with OpenAIServer() as fake:
-        fake.enqueue(openai_text("Apple closed at $268.40, up 1.2% on the day."), openai_text("Still $268.40."))
+        fake.enqueue(
+            openai_text("Apple closed at $268.40, up 1.2% on the day."), openai_text("Still $268.40.")
+        )
         fake.title = '"Apple\'s price today".'
         model = OpenAIChatModel(api_key="test", model="gpt-test", base_url=fake.base_url)
         runs = service(model)

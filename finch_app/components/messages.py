@@ -88,7 +88,9 @@ def steps_summary(message: rx.Var[MessageView]) -> rx.Component:
         rx.el.details(
             rx.el.summary(message.steps_label, class_name="finch-steps-label"),
             rx.el.ul(rx.foreach(message.steps, _step), class_name="finch-steps"),
-            class_name=rx.cond(message.cards.length() > 0, "finch-steps-box finch-steps-late", "finch-steps-box"),
+            class_name=rx.cond(
+                message.cards.length() > 0, "finch-steps-box finch-steps-late", "finch-steps-box"
+            ),
             style={"--finch-fade-delay": f"{get_settings().card_fade_ms}ms"},
             custom_attrs={"data-testid": "tool-steps", "data-failed": message.failed},
         ),
@@ -244,7 +246,11 @@ def assistant_bubble(message: rx.Var[MessageView]) -> rx.Component:
             class_name="finch-assistant-body",
         ),
         class_name="finch-row finch-row-assistant",
-        custom_attrs={"data-testid": "assistant-message", "data-status": message.status, "data-failed": message.failed},
+        custom_attrs={
+            "data-testid": "assistant-message",
+            "data-status": message.status,
+            "data-failed": message.failed,
+        },
     )
 
 

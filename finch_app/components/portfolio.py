@@ -11,7 +11,9 @@ from finch_app.components.icons import icon
 from finch_app.states.portfolio import CSV_UPLOAD_ID, HoldingItem, PortfolioState
 
 
-def modal(*content: rx.Component, title: rx.Component, open_: rx.Var[bool], on_open_change, **props) -> rx.Component:
+def modal(
+    *content: rx.Component, title: rx.Component, open_: rx.Var[bool], on_open_change, **props
+) -> rx.Component:
     """A modal dialog (Radix): Escape and a click outside ask `on_open_change(False)`; the rest
     of the page is inert while it is open, and focus returns where it was when it closes."""
     return dialog.root(
@@ -25,7 +27,9 @@ def modal(*content: rx.Component, title: rx.Component, open_: rx.Var[bool], on_o
 
 
 def close_button(on_click) -> rx.Component:
-    return rx.el.button(icon("x", 18), on_click=on_click, class_name="finch-close", aria_label="Close", type="button")
+    return rx.el.button(
+        icon("x", 18), on_click=on_click, class_name="finch-close", aria_label="Close", type="button"
+    )
 
 
 def _row(item: rx.Var[HoldingItem]) -> rx.Component:
@@ -77,7 +81,11 @@ def _brokerage() -> rx.Component:
                 PortfolioState.brokerage_connected,
                 rx.el.span(
                     " — linked through SnapTrade. ",
-                    rx.cond(PortfolioState.brokerage_synced != "", PortfolioState.brokerage_synced + ".", "Not synced yet."),
+                    rx.cond(
+                        PortfolioState.brokerage_synced != "",
+                        PortfolioState.brokerage_synced + ".",
+                        "Not synced yet.",
+                    ),
                     " A sync replaces the holdings below with the brokerage's positions.",
                     class_name="finch-muted",
                 ),
@@ -186,17 +194,29 @@ def _message() -> rx.Component:
 def portfolio_panel() -> rx.Component:
     return modal(
         rx.el.p(
-            "Finch values these with quotes when you ask about your portfolio. They are stored only in your Finch.",
+            "Finch values these with quotes when you ask about your portfolio. "
+            "They are stored only in your Finch.",
             class_name="finch-muted finch-small",
         ),
         _message(),
-        rx.cond(PortfolioState.error != "", rx.el.div(PortfolioState.error, class_name="finch-notice", role="alert")),
+        rx.cond(
+            PortfolioState.error != "",
+            rx.el.div(PortfolioState.error, class_name="finch-notice", role="alert"),
+        ),
         rx.cond(PortfolioState.confirm != "", _confirm_import()),
         rx.cond(
             PortfolioState.holdings.length() > 0,
             rx.el.div(
                 rx.el.table(
-                    rx.el.thead(rx.el.tr(rx.el.th("Symbol"), rx.el.th("Name"), rx.el.th("Shares", class_name="finch-num"), rx.el.th("Avg cost", class_name="finch-num"), rx.el.th(rx.el.span("Actions", class_name="finch-sr-only")))),
+                    rx.el.thead(
+                        rx.el.tr(
+                            rx.el.th("Symbol"),
+                            rx.el.th("Name"),
+                            rx.el.th("Shares", class_name="finch-num"),
+                            rx.el.th("Avg cost", class_name="finch-num"),
+                            rx.el.th(rx.el.span("Actions", class_name="finch-sr-only")),
+                        )
+                    ),
                     rx.el.tbody(rx.foreach(PortfolioState.holdings, _row)),
                     class_name="finch-holdings",
                 ),
@@ -205,10 +225,24 @@ def portfolio_panel() -> rx.Component:
             rx.el.p("No holdings yet.", class_name="finch-muted"),
         ),
         rx.el.form(
-            _field("symbol", "Symbol", "AAPL", id="holding-symbol", required=True, max_length=12, auto_complete="off"),
+            _field(
+                "symbol",
+                "Symbol",
+                "AAPL",
+                id="holding-symbol",
+                required=True,
+                max_length=12,
+                auto_complete="off",
+            ),
             _field("shares", "Shares", "10", required=True, input_mode="decimal"),
             _field("cost_basis", "Avg cost ($)", "150.00", input_mode="decimal"),
-            rx.el.button(icon("plus", 16), "Add", type="submit", class_name="finch-btn finch-btn-send", custom_attrs={"data-testid": "add-holding"}),
+            rx.el.button(
+                icon("plus", 16),
+                "Add",
+                type="submit",
+                class_name="finch-btn finch-btn-send",
+                custom_attrs={"data-testid": "add-holding"},
+            ),
             on_submit=PortfolioState.add_holding,
             reset_on_submit=True,
             class_name="finch-holding-form",
@@ -222,7 +256,8 @@ def portfolio_panel() -> rx.Component:
                     rx.el.div(
                         rx.el.strong("Import a broker CSV"),
                         rx.el.span(
-                            "Drop a positions export from Fidelity, Schwab, Vanguard… here, or choose a file. "
+                            "Drop a positions export from Fidelity, Schwab, Vanguard… here, "
+                            "or choose a file. "
                             "It replaces your holdings (you'll be asked first).",
                             class_name="finch-muted finch-small",
                         ),
@@ -242,7 +277,13 @@ def portfolio_panel() -> rx.Component:
         ),
         rx.cond(PortfolioState.brokerage_available, _brokerage()),
         rx.el.div(
-            rx.el.button("Load demo portfolio", on_click=PortfolioState.load_demo, class_name="finch-action", type="button", custom_attrs={"data-testid": "load-demo"}),
+            rx.el.button(
+                "Load demo portfolio",
+                on_click=PortfolioState.load_demo,
+                class_name="finch-action",
+                type="button",
+                custom_attrs={"data-testid": "load-demo"},
+            ),
             rx.cond(
                 PortfolioState.holdings.length() > 0,
                 rx.el.button(

@@ -110,14 +110,21 @@ def results_panel() -> rx.Component:
                     rx.foreach(ResultsState.groups, _group),
                     class_name="finch-res-groups",
                 ),
-                rx.el.p("Tables and charts of what Finch looks up will appear here.", class_name="finch-muted finch-small"),
+                rx.el.p(
+                    "Tables and charts of what Finch looks up will appear here.",
+                    class_name="finch-muted finch-small",
+                ),
             ),
             class_name="finch-res-list",
         ),
         id=RESULTS_DRAWER,
         class_name="finch-results",
         aria_label="Results",
-        custom_attrs={"data-open": ResultsState.panel_open, "data-testid": "results-panel", "popover": "auto"},
+        custom_attrs={
+            "data-open": ResultsState.panel_open,
+            "data-testid": "results-panel",
+            "popover": "auto",
+        },
     )
 
 
@@ -130,7 +137,10 @@ def _header(cell: rx.Var[HeaderCell]) -> rx.Component:
             type="button",
             class_name="finch-sort",
         ),
-        custom_attrs={"data-type": cell.type, "aria-sort": rx.match(cell.sort, ("asc", "ascending"), ("desc", "descending"), "none")},
+        custom_attrs={
+            "data-type": cell.type,
+            "aria-sort": rx.match(cell.sort, ("asc", "ascending"), ("desc", "descending"), "none"),
+        },
     )
 
 
@@ -160,7 +170,17 @@ def _row(row: rx.Var[list[Cell]]) -> rx.Component:
 def _axes(x_key: str) -> list[rx.Component]:
     return [
         rx.recharts.cartesian_grid(stroke_dasharray="3 3", stroke="#8a8a8533"),
-        rx.recharts.x_axis(data_key=x_key, tick=AXIS, stroke="#8a8a85", label={"value": ResultsState.chart.x_label, "position": "insideBottom", "offset": -4, "fill": "#8a8a85"}),
+        rx.recharts.x_axis(
+            data_key=x_key,
+            tick=AXIS,
+            stroke="#8a8a85",
+            label={
+                "value": ResultsState.chart.x_label,
+                "position": "insideBottom",
+                "offset": -4,
+                "fill": "#8a8a85",
+            },
+        ),
         rx.recharts.y_axis(
             tick=AXIS,
             stroke="#8a8a85",
@@ -168,7 +188,12 @@ def _axes(x_key: str) -> list[rx.Component]:
             # Fitted to the data (a price axis from 0 flattens the line); counts start at 0.
             domain=ResultsState.chart.y_domain,
             allow_data_overflow=False,
-            label={"value": ResultsState.chart.y_label, "angle": -90, "position": "insideLeft", "fill": "#8a8a85"},
+            label={
+                "value": ResultsState.chart.y_label,
+                "angle": -90,
+                "position": "insideLeft",
+                "fill": "#8a8a85",
+            },
         ),
         rx.recharts.graphing_tooltip(),
     ]
@@ -181,7 +206,9 @@ def _marker(marker: rx.Var[dict]) -> rx.Component:
         stroke=PALETTE[3],
         stroke_dasharray="4 2",
         # Recharts takes a label's props too; Reflex types the prop as text only.
-        label=rx.Var.create({"value": marker["label"], "position": "top", "fill": PALETTE[3], "fontSize": 11}).to(str),
+        label=rx.Var.create(
+            {"value": marker["label"], "position": "top", "fill": PALETTE[3], "fontSize": 11}
+        ).to(str),
     )
 
 
@@ -193,7 +220,9 @@ def _chart() -> rx.Component:
             "allocation",
             rx.recharts.pie_chart(
                 rx.recharts.pie(
-                    rx.foreach(data, lambda _, i: rx.recharts.cell(fill=rx.Var.create(PALETTE)[i % len(PALETTE)])),
+                    rx.foreach(
+                        data, lambda _, i: rx.recharts.cell(fill=rx.Var.create(PALETTE)[i % len(PALETTE)])
+                    ),
                     data=data,
                     data_key="value",
                     name_key="name",
@@ -211,7 +240,14 @@ def _chart() -> rx.Component:
             "price_line",
             rx.recharts.line_chart(
                 *_axes("x"),
-                rx.recharts.line(data_key="close", stroke=PALETTE[1], dot=False, stroke_width=2, is_animation_active=False, name="Close"),
+                rx.recharts.line(
+                    data_key="close",
+                    stroke=PALETTE[1],
+                    dot=False,
+                    stroke_width=2,
+                    is_animation_active=False,
+                    name="Close",
+                ),
                 rx.foreach(ResultsState.chart.markers, _marker),
                 data=data,
                 width="100%",
@@ -223,7 +259,9 @@ def _chart() -> rx.Component:
             "mentions_bars",
             rx.recharts.bar_chart(
                 *_axes("ticker"),
-                rx.recharts.bar(data_key="mentions", fill=PALETTE[1], name="Mentions (24 h)", is_animation_active=False),
+                rx.recharts.bar(
+                    data_key="mentions", fill=PALETTE[1], name="Mentions (24 h)", is_animation_active=False
+                ),
                 data=data,
                 width="100%",
                 height=280,
@@ -234,9 +272,19 @@ def _chart() -> rx.Component:
             "trades_per_week",
             rx.recharts.bar_chart(
                 *_axes("week"),
-                rx.recharts.bar(data_key="purchases", stack_id="t", fill=PALETTE[0], name="Purchases", is_animation_active=False),
-                rx.recharts.bar(data_key="sales", stack_id="t", fill=PALETTE[3], name="Sales", is_animation_active=False),
-                rx.recharts.bar(data_key="other", stack_id="t", fill=PALETTE[7], name="Other", is_animation_active=False),
+                rx.recharts.bar(
+                    data_key="purchases",
+                    stack_id="t",
+                    fill=PALETTE[0],
+                    name="Purchases",
+                    is_animation_active=False,
+                ),
+                rx.recharts.bar(
+                    data_key="sales", stack_id="t", fill=PALETTE[3], name="Sales", is_animation_active=False
+                ),
+                rx.recharts.bar(
+                    data_key="other", stack_id="t", fill=PALETTE[7], name="Other", is_animation_active=False
+                ),
                 rx.recharts.legend(),
                 data=data,
                 width="100%",
@@ -311,13 +359,31 @@ def resource_viewer() -> rx.Component:
             aria_label="Table: " + ResultsState.title,
         ),
         rx.el.div(
-            rx.el.button("‹ Previous", on_click=ResultsState.go_to_page(ResultsState.page - 1), disabled=ResultsState.page <= 0, type="button", class_name="finch-action"),
+            rx.el.button(
+                "‹ Previous",
+                on_click=ResultsState.go_to_page(ResultsState.page - 1),
+                disabled=ResultsState.page <= 0,
+                type="button",
+                class_name="finch-action",
+            ),
             rx.el.span(
-                "Page ", ResultsState.page + 1, " of ", ResultsState.page_count, " · ", ResultsState.match_count, " rows",
+                "Page ",
+                ResultsState.page + 1,
+                " of ",
+                ResultsState.page_count,
+                " · ",
+                ResultsState.match_count,
+                " rows",
                 class_name="finch-small finch-muted",
                 custom_attrs={"data-testid": "pager-info"},
             ),
-            rx.el.button("Next ›", on_click=ResultsState.go_to_page(ResultsState.page + 1), disabled=ResultsState.page >= ResultsState.page_count - 1, type="button", class_name="finch-action"),
+            rx.el.button(
+                "Next ›",
+                on_click=ResultsState.go_to_page(ResultsState.page + 1),
+                disabled=ResultsState.page >= ResultsState.page_count - 1,
+                type="button",
+                class_name="finch-action",
+            ),
             class_name="finch-pager",
         ),
         title=rx.el.div(

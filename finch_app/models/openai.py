@@ -304,7 +304,8 @@ class OpenAIChatModel:
 
 
 def clean_title(text: str) -> str:
-    """A model's title as a list shows it: its first line, without "Title:", quotes, markup or a final period."""
+    """A model's title as a list shows it: its first line, without "Title:", quotes, markup or a
+    final period."""
     line = next((part for part in text.strip().splitlines() if part.strip()), "")
     line = _TITLE_PREFIX.sub("", line).strip()
     for _ in range(2):  # markup and quotes may wrap each other, with the period inside or out

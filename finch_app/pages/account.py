@@ -151,7 +151,8 @@ def _setup() -> rx.Component:
     return rx.el.section(
         rx.el.h2("This Finch's setup", class_name="finch-section-title"),
         rx.el.p(
-            "Only admins see this. Change these in Finch's environment (or .env) and restart; the README explains each.",
+            "Only admins see this. Change these in Finch's environment (or .env) and restart; "
+            "the README explains each.",
             class_name="finch-muted finch-small",
         ),
         rx.el.ul(rx.foreach(SettingsState.setup, _setup_item), class_name="finch-setup"),
@@ -182,7 +183,8 @@ def settings_page() -> rx.Component:
                 ". A token acts as you; revoke it when it is no longer needed.",
                 rx.cond(
                     SettingsState.auth_mode == "none",
-                    " (This Finch has no sign-in, so programs on this computer can use the API without a token.)",
+                    " (This Finch has no sign-in, so programs on this computer can use the API "
+                    "without a token.)",
                     "",
                 ),
                 class_name="finch-muted finch-small",

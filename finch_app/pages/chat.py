@@ -77,7 +77,12 @@ def _conversation_menu(item: rx.Var[ConversationItem]) -> rx.Component:
         ),
         rx.el.div(
             entry("Rename", "pencil", ChatState.start_rename(item.id), "rename-conversation"),
-            entry("Export as Markdown", "file-down", ChatState.export_conversation(item.id), "export-conversation"),
+            entry(
+                "Export as Markdown",
+                "file-down",
+                ChatState.export_conversation(item.id),
+                "export-conversation",
+            ),
             entry("Delete…", "trash-2", ChatState.ask_delete(item.id), "delete-conversation", danger=True),
             id=menu,
             role="menu",
@@ -123,7 +128,12 @@ def _rename_form(item: rx.Var[ConversationItem]) -> rx.Component:
 def _confirm_delete(item: rx.Var[ConversationItem]) -> rx.Component:
     """Deleting asks first, and says what goes."""
     return KeyArea.create(
-        rx.el.p("Delete “", rx.el.strong(item.title), "”? Its messages and results are removed.", class_name="finch-confirm-text"),
+        rx.el.p(
+            "Delete “",
+            rx.el.strong(item.title),
+            "”? Its messages and results are removed.",
+            class_name="finch-confirm-text",
+        ),
         rx.el.div(
             rx.el.button(
                 icon("trash-2", 14),
@@ -230,7 +240,11 @@ def sidebar() -> rx.Component:
                 ChatState.conversations.length() > 0,
                 rx.foreach(ChatState.conversations, _conversation),
                 rx.el.p(
-                    rx.cond(ChatState.search != "", "No conversation matches.", "Your conversations will appear here."),
+                    rx.cond(
+                        ChatState.search != "",
+                        "No conversation matches.",
+                        "Your conversations will appear here.",
+                    ),
                     class_name="finch-muted finch-conv-empty",
                 ),
             ),
@@ -238,7 +252,9 @@ def sidebar() -> rx.Component:
             aria_label="Conversations",
         ),
         rx.el.div(
-            rx.el.span("Model: ", rx.el.strong(ChatState.model_label), custom_attrs={"data-testid": "model-label"}),
+            rx.el.span(
+                "Model: ", rx.el.strong(ChatState.model_label), custom_attrs={"data-testid": "model-label"}
+            ),
             rx.el.div(
                 rx.cond(
                     AuthState.user_name != "",
@@ -351,7 +367,10 @@ def visit_turns() -> rx.Component:
     return rx.el.div(
         *[
             rx.el.div(
-                rx.foreach(getattr(ChatState, visit.slot_var("turn", index)), lambda m: message_row(message=m, key=m.id)),
+                rx.foreach(
+                    getattr(ChatState, visit.slot_var("turn", index)),
+                    lambda m: message_row(message=m, key=m.id),
+                ),
                 class_name="finch-visit-turn",
                 style={"order": ChatState.turn_order[index]},
             )
@@ -415,8 +434,16 @@ def answer_actions() -> rx.Component:
                 _action("Retry", "rotate-ccw", "Ask the last question again", "retry"),
                 rx.match(
                     status,
-                    ("error", "cancelled", "interrupted", _action("Retry", "rotate-ccw", "Ask the last question again", "retry")),
-                    ("completed", _action("Regenerate", "refresh-cw", "Answer the last question again", "regenerate")),
+                    (
+                        "error",
+                        "cancelled",
+                        "interrupted",
+                        _action("Retry", "rotate-ccw", "Ask the last question again", "retry"),
+                    ),
+                    (
+                        "completed",
+                        _action("Regenerate", "refresh-cw", "Answer the last question again", "regenerate"),
+                    ),
                     rx.fragment(),
                 ),
             ),
@@ -442,7 +469,10 @@ def thread() -> rx.Component:
             rx.el.div(
                 rx.cond(
                     ChatState.not_found,
-                    rx.el.div("This conversation does not exist or was deleted.", class_name="finch-callout finch-callout-error"),
+                    rx.el.div(
+                        "This conversation does not exist or was deleted.",
+                        class_name="finch-callout finch-callout-error",
+                    ),
                 ),
                 rx.cond(
                     (ChatState.messages.length() == 0)
@@ -486,7 +516,12 @@ def composer() -> rx.Component:
     return rx.el.div(
         rx.cond(
             LiveTurnState.notice != "",
-            rx.el.div(LiveTurnState.notice, class_name="finch-notice", role="alert", custom_attrs={"data-testid": "notice"}),
+            rx.el.div(
+                LiveTurnState.notice,
+                class_name="finch-notice",
+                role="alert",
+                custom_attrs={"data-testid": "notice"},
+            ),
         ),
         rx.cond(
             LiveTurnState.editing_id != "",

@@ -78,7 +78,10 @@ def decode(source: str, content: bytes, parse: Callable[[Any], R]) -> R:
     except (ValueError, TypeError, KeyError, AttributeError) as error:
         log.warning("%s sent data Finch cannot read: %s", source, describe(error))
         raise DataUnavailable(
-            source, f"{source} sent data Finch can't read", reason=f"{source} sent unreadable data", detail=describe(error)
+            source,
+            f"{source} sent data Finch can't read",
+            reason=f"{source} sent unreadable data",
+            detail=describe(error),
         ) from error
 
 

@@ -225,7 +225,8 @@ class MarketDataService:
         except DataUnavailable as error:
             if self.mode == "live":
                 raise
-            log.warning("%s%s — falling back to cached or sample data", error, f" ({error.detail})" if error.detail else "")
+            detail = f" ({error.detail})" if error.detail else ""
+            log.warning("%s%s — falling back to cached or sample data", error, detail)
             self._failures[source] = _Failure(time.monotonic() + self._failure_memory_s, error.reason)
             return await self._fallback(key, kind, fetch_sample, error.reason)
         self._failures.pop(source, None)

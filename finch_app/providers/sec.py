@@ -473,7 +473,10 @@ class SecEdgar:
         except (ET.ParseError, ValueError) as error:
             log.warning("%s sent a latest-filings feed Finch cannot read: %s", SEC, describe(error))
             raise DataUnavailable(
-                SEC, f"{SEC} sent data Finch can't read", reason=f"{SEC} sent unreadable data", detail=describe(error)
+                SEC,
+                f"{SEC} sent data Finch can't read",
+                reason=f"{SEC} sent unreadable data",
+                detail=describe(error),
             ) from error
         if not filings:
             return live_dataset([], SEC, note=f"{SEC}'s latest-filings feed lists no Form 4 filings")

@@ -239,11 +239,13 @@ class RunService:
         with session_scope() as session:
             turns = crud.conversation_turns(session=session, user_id=user_id, conversation_id=conversation_id)
             at = next(
-                (i for i, t in enumerate(turns) if t.message.id == message_id and t.message.role == "user"), None
+                (i for i, t in enumerate(turns) if t.message.id == message_id and t.message.role == "user"),
+                None,
             )
             if at is None:
                 raise RunRefused("That question is no longer in this conversation.", status=404)
-            crud.supersede_messages(session=session, user_id=user_id, message_ids=[t.message.id for t in turns[at:]])
+            replaced = [t.message.id for t in turns[at:]]
+            crud.supersede_messages(session=session, user_id=user_id, message_ids=replaced)
             question = crud.add_message(
                 session=session, user_id=user_id, conversation_id=conversation_id, role="user", content=text, run_id=run_id
             )
@@ -542,7 +544,9 @@ NAMING_QUESTIONS = 3
 def _automatic_title(model: ChatModel, user_id: str, conversation_id: str) -> str | None:
     """The conversation's title if it is still the one its first question gave it (early on)."""
     with session_scope() as session:
-        conversation = crud.get_conversation(session=session, user_id=user_id, conversation_id=conversation_id)
+        conversation = crud.get_conversation(
+            session=session, user_id=user_id, conversation_id=conversation_id
+        )
         if conversation is None:
             return None
         questions = crud.first_questions(

@@ -55,7 +55,8 @@ class PortfolioState(rx.State):
     portal_url: str = ""
     """The last connection portal link: shown in case the browser blocked the popup (valid ~5 minutes)."""
     confirm: str = ""
-    """A replacement waiting for the user's yes, in words ("Replace your 8 holdings with the 2 in this file?")."""
+    """A replacement waiting for the user's yes, in words ("Replace your 8 holdings with the 2 in
+    this file?")."""
     undo_label: str = ""
     """What "Undo" would bring back, after holdings were removed or replaced ("" when nothing)."""
     _pending: list[Position] = []

@@ -101,7 +101,8 @@ def without_title(groups: list[ResultGroup], title: str) -> tuple[list[ResultGro
         results = [i for i in group.results if i.title != title]
         dropped += len(group.results) - len(results)
         if results:
-            kept.append(group if len(results) == len(group.results) else ResultGroup(group.key, group.question, results))
+            same = len(results) == len(group.results)
+            kept.append(group if same else ResultGroup(group.key, group.question, results))
     return kept, dropped
 
 

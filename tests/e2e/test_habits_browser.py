@@ -182,7 +182,9 @@ def test_replacing_or_removing_holdings_asks_or_offers_undo_and_deleting_asks(fi
 
     # An import replaces everything: the panel says what would change and waits.
     page.get_by_test_id("import-csv").locator("input[type=file]").set_input_files(str(export))
-    expect(page.get_by_test_id("import-confirm")).to_contain_text("Replace your 8 holdings with the 2 in Positions.csv?")
+    expect(page.get_by_test_id("import-confirm")).to_contain_text(
+        "Replace your 8 holdings with the 2 in Positions.csv?"
+    )
     expect(page.get_by_test_id("holding-row")).to_have_count(8)
     page.get_by_test_id("cancel-import").click()
     expect(page.get_by_test_id("import-confirm")).to_have_count(0)
@@ -244,7 +246,11 @@ def test_an_answer_copies_as_markdown_or_as_plain_text(finch, page):
 
 def test_a_question_can_be_edited_and_sent_again(finch, page):
     conversation_id = new_conversation(finch, "get recent senate trades")
-    httpx.post(finch.url + "/api/chat", json={"message": "what's trending on reddit", "conversation_id": conversation_id}, timeout=30)
+    httpx.post(
+        finch.url + "/api/chat",
+        json={"message": "what's trending on reddit", "conversation_id": conversation_id},
+        timeout=30,
+    )
     page.goto(finch.url + f"/c/{conversation_id}")
     questions = page.get_by_test_id("user-message")
     expect(questions).to_have_count(2)

@@ -1,4 +1,5 @@
-"""The user's conversations: list (and search), read, rename, export, delete, and stop the run answering in one."""
+"""The user's conversations: list (and search), read, rename, export, delete, and stop the run
+answering in one."""
 
 from __future__ import annotations
 
@@ -89,7 +90,9 @@ async def rename_conversation(
     conversation_id: str, body: ConversationRename, context: Context, user_id: UserId
 ) -> ConversationSummary:
     try:
-        await context.runs.rename_conversation(user_id=user_id, conversation_id=conversation_id, title=body.title)
+        await context.runs.rename_conversation(
+            user_id=user_id, conversation_id=conversation_id, title=body.title
+        )
     except RunRefused as exc:
         if exc.status == status.HTTP_404_NOT_FOUND:
             raise HTTPException(status.HTTP_404_NOT_FOUND, CONVERSATION_NOT_FOUND) from exc

@@ -57,7 +57,7 @@ def tag(prov: dict[str, Any], *, brief: bool = False) -> str:
         detail = note.partition("; ")[2]
         name = source.removesuffix(" (bundled sample)")
         if reason:
-            # A live source that failed: say so first ("Couldn't reach SEC EDGAR; showing sample data as of …").
+            # A failed live source says so first: "Couldn't reach SEC EDGAR; showing sample data as of …".
             text = f"{reason}; showing sample data as of {stamp}"
         else:
             text = (
@@ -185,7 +185,11 @@ def portfolio(result: Result, ask: Ask) -> str:
     if value.get("message"):
         notes.append(f"_Note: {value['message']}_")
     target = link(result)
-    chart = f"The full table (shares, cost, today's change) and an allocation chart are in Results: {target}." if target else ""
+    chart = (
+        f"The full table (shares, cost, today's change) and an allocation chart are in Results: {target}."
+        if target
+        else ""
+    )
     more = (
         f"Showing your {len(shown)} largest of {len(holdings)} holdings. "
         if len(holdings) > len(shown)

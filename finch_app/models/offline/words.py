@@ -114,7 +114,8 @@ def _round_amount(value: float) -> str:
     for size, suffix in ((1e6, "M"), (1e3, "K")):
         if value >= size:
             figure = value / size
-            return f"${figure:,.0f}{suffix}" if figure >= 10 or figure.is_integer() else f"${figure:,.1f}{suffix}"
+            whole = figure >= 10 or figure.is_integer()
+            return f"${figure:,.0f}{suffix}" if whole else f"${figure:,.1f}{suffix}"
     return f"${value:,.0f}"
 
 
@@ -135,7 +136,8 @@ def amount_short(text: str | None) -> str:
     if a is None or (sep and b is None):
         return amount_range(text)
     if not sep:
-        return f"{_round_amount(a)}+" if str(text).strip().endswith("+") or "over" in str(text).lower() else money(a)
+        open_ended = str(text).strip().endswith("+") or "over" in str(text).lower()
+        return f"{_round_amount(a)}+" if open_ended else money(a)
     return f"{_round_amount(round(a, -1) if a > 1000 else a)}–{_round_amount(b)}"
 
 
