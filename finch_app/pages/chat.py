@@ -466,6 +466,9 @@ def _near_top(top: Var[float], height: Var[float], client: Var[float]):
 def thread() -> rx.Component:
     return rx.el.div(
         ScrollArea.create(
+            # The very bottom of the thread (first in the reversed column, below its padding):
+            # "Latest" and sending scroll it into view, which pins the view to new content again.
+            rx.el.div(id="finch-end", class_name="finch-end", aria_hidden="true"),
             rx.el.div(
                 rx.cond(
                     ChatState.not_found,
@@ -486,7 +489,6 @@ def thread() -> rx.Component:
                 visit_turns(),
                 live_turn(),
                 answer_actions(),
-                rx.el.div(id="finch-end", class_name="finch-end", aria_hidden="true"),
                 class_name="finch-thread",
             ),
             on_scroll=_near_top,
