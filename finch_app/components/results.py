@@ -13,7 +13,8 @@ from finch_app.states import visit
 from finch_app.states.results import Cell, HeaderCell, ResourceItem, ResultGroup, ResultsState
 
 PALETTE = ["#3f8f62", "#5b8def", "#e0a030", "#c8553d", "#8e6bbf", "#2a9d8f", "#d17fb0", "#7a8b99"]
-AXIS = {"stroke": "#8a8a85", "font_size": 12}
+AXIS = {"fill": "#8a8a85", "fontSize": 12}
+"""Tick text: filled, not stroked (a stroke drew every label bold)."""
 RESULTS_DRAWER = "finch-results"
 """The id of the Results panel, a popover (drawer) on narrow screens."""
 
@@ -207,7 +208,13 @@ def _marker(marker: rx.Var[dict]) -> rx.Component:
         stroke_dasharray="4 2",
         # Recharts takes a label's props too; Reflex types the prop as text only.
         label=rx.Var.create(
-            {"value": marker["label"], "position": "top", "fill": PALETTE[3], "fontSize": 11}
+            {
+                "value": marker["label"],
+                "position": "top",
+                "fill": PALETTE[3],
+                "fontSize": 11,
+                "className": "finch-marker-label",
+            }
         ).to(str),
     )
 
