@@ -148,7 +148,9 @@ def check(settings: Settings, *, database: bool = True) -> Report:
     for name in ("openai_api_key", "fmp_api_key"):
         value = getattr(settings, name, None)
         if isinstance(value, SecretStr) and value.get_secret_value() != value.get_secret_value().strip():
-            report.warnings.append(f"{_env_name(name)}: has spaces around it; they are part of the key as given.")
+            report.warnings.append(
+                f"{_env_name(name)}: has spaces around it; they are part of the key as given."
+            )
     _check_brokerage(settings, report)
     _check_mcp(settings, report)
     if database:
@@ -161,10 +163,14 @@ def _check_brokerage(settings: Settings, report: Report) -> None:
     from finch_app.providers.brokerage import SecretKeyError, fernet_key, base_url_problem
 
     client_id = bool((settings.snaptrade_client_id or "").strip())
-    consumer_key = bool(settings.snaptrade_consumer_key and settings.snaptrade_consumer_key.get_secret_value().strip())
+    consumer_key = bool(
+        settings.snaptrade_consumer_key and settings.snaptrade_consumer_key.get_secret_value().strip()
+    )
     if client_id != consumer_key:
         missing = "SNAPTRADE_CONSUMER_KEY" if client_id else "SNAPTRADE_CLIENT_ID"
-        report.warnings.append(f"{missing} is not set: brokerage linking (SnapTrade) stays off until both are.")
+        report.warnings.append(
+            f"{missing} is not set: brokerage linking (SnapTrade) stays off until both are."
+        )
     base_url = (settings.snaptrade_base_url or "").strip()
     if base_url and (problem := base_url_problem(base_url)):
         report.errors.append(f"FINCH_SNAPTRADE_BASE_URL: {problem}")
@@ -220,3 +226,93 @@ def _check_database(settings: Settings, report: Report) -> None:
 def format_report(report: Report) -> str:
     lines = [f"error: {e}" for e in report.errors] + [f"warning: {w}" for w in report.warnings]
     return "\n".join(lines)
+
+
+@dataclass
+class SetupItem:
+    """One part of this Finch's setup, for whoever runs it (the settings page shows these to admins)."""
+
+    what: str
+    """What users get, in plain words: "Answers come from the offline model"."""
+    ok: bool
+    """False when users get less than they could (sample data, no live SEC data)."""
+    how: str = ""
+    """How to change it: the variables to set (they belong here and in the README, not in the chat)."""
+
+
+def setup_items(settings: Settings) -> list[SetupItem]:
+    """What this Finch gives its users and how its operator can change it."""
+    items = []
+    if settings.offline_model:
+        items.append(
+            SetupItem(
+                "Answers come from the offline model: built-in rules over sample data.",
+                False,
+                "Set OPENAI_API_KEY (and OPENAI_BASE_URL and FINCH_MODEL for another OpenAI-compatible "
+                "server), then restart Finch.",
+            )
+        )
+    else:
+        items.append(
+            SetupItem(f"Answers come from {settings.model}.", True, "FINCH_MODEL chooses the model.")
+        )
+    if settings.data_mode == "offline":
+        items.append(
+            SetupItem(
+                "Market data is the bundled sample, never live.",
+                False,
+                "Set FINCH_DATA_MODE=auto (live, with the sample as a fallback) or live.",
+            )
+        )
+    else:
+        fallback = (
+            ", with cached copies or the bundled sample when a source fails"
+            if settings.data_mode == "auto"
+            else ""
+        )
+        items.append(
+            SetupItem(f"Market data is live{fallback}.", True, "FINCH_DATA_MODE: auto, live or offline.")
+        )
+        if not (settings.sec_contact or "").strip():
+            items.append(
+                SetupItem(
+                    "Live SEC data (insider trades) is off: users see sample data.",
+                    False,
+                    "SEC EDGAR asks every client for a contact email: set FINCH_SEC_CONTACT=you@example.com.",
+                )
+            )
+        if settings.fmp_api_key is None:
+            items.append(
+                SetupItem(
+                    "Senate trades come from the Senate Stock Watcher archive, which ends in 2020.",
+                    False,
+                    "Set FMP_API_KEY (Financial Modeling Prep) for current Senate trades.",
+                )
+            )
+    items.append(
+        SetupItem(
+            "Users can link a brokerage (SnapTrade)."
+            if settings.brokerage_available
+            else "Brokerage linking is off.",
+            True,
+            ""
+            if settings.brokerage_available
+            else "Set SNAPTRADE_CLIENT_ID and SNAPTRADE_CONSUMER_KEY to offer it.",
+        )
+    )
+    sign_in = {
+        "none": (
+            "There is no sign-in: whoever can open this address is the one local user.",
+            "FINCH_AUTH=none.",
+        ),
+        "password": (
+            "People sign in with a name and password.",
+            "FINCH_AUTH=password; add users with `python -m finch_app users`.",
+        ),
+        "header": (
+            "Your company's sign-on names each user.",
+            f"FINCH_AUTH=header (the {settings.auth_header} header).",
+        ),
+    }[settings.auth]
+    items.append(SetupItem(sign_in[0], True, sign_in[1]))
+    return items

@@ -55,6 +55,8 @@ app = rx.App(
     ],
     api_transformer=api,
     backend_exception_handler=handle_backend_exception,
+    # The one toaster ("Copied"): centred, clear of the composer's Send button on a phone.
+    toaster=rx.toast.provider(position="bottom-center", duration=2500, offset="96px"),
 )
 app.register_lifespan_task(finch_lifespan)
 # Before Reflex's hydrate middleware: a tab's user is settled before any state is sent.

@@ -6,6 +6,8 @@ offline model all say "$1,234.50" the same way.
 
 from __future__ import annotations
 
+from datetime import date
+
 EMPTY = "—"
 """What a missing value reads as."""
 
@@ -84,3 +86,13 @@ def plural(word: str, n: int) -> str:
 def count(n: int, word: str) -> str:
     """`1 row`, `2 rows`, `1,024 rows`, "1 open-market purchase"."""
     return f"{n:,} {plural(word, n)}"
+
+
+def date_span(first: date, last: date) -> str:
+    """A range of days: "Aug 28 – Nov 20, 2026", "Dec 15, 2025 – Jan 9, 2026", "Nov 20, 2026"."""
+    if first > last:
+        first, last = last, first
+    if first == last:
+        return f"{last:%b} {last.day}, {last.year}"
+    head = f"{first:%b} {first.day}" + (f", {first.year}" if first.year != last.year else "")
+    return f"{head} – {last:%b} {last.day}, {last.year}"

@@ -11,7 +11,7 @@ import asyncio
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from finch_app.charts import TRADE_KINDS
@@ -19,13 +19,23 @@ from finch_app.db import crud
 from finch_app.db.crud import Turn
 from finch_app.db.engine import get_engine, session_scope
 from finch_app.db.models import Conversation, Resource, ToolCall, is_id
+from finch_app.export import Export, conversation_markdown, export_filename
 
 T = TypeVar("T")
 
 ToolCallRecord = ToolCall
 """A stored tool call as the read side hands it out (detached: reading it touches no database)."""
 
-__all__ = ["ConversationInfo", "PendingApproval", "Reads", "ResourceSummary", "ToolCallRecord", "TranscriptPage", "Turn"]
+__all__ = [
+    "ConversationInfo",
+    "Export",
+    "PendingApproval",
+    "Reads",
+    "ResourceSummary",
+    "ToolCallRecord",
+    "TranscriptPage",
+    "Turn",
+]
 
 
 @dataclass(frozen=True)
@@ -121,12 +131,14 @@ class Reads:
 
         await _read(work)
 
-    async def conversations(self, user_id: str) -> list[ConversationInfo]:
-        """The user's conversations, most recently active first."""
+    async def conversations(self, user_id: str, search: str = "") -> list[ConversationInfo]:
+        """The user's conversations, most recently active first; with `search`, those whose title
+        or messages contain it."""
 
         def work() -> list[ConversationInfo]:
             with session_scope() as session:
-                return [_info(c) for c in crud.list_conversations(session=session, user_id=user_id)]
+                found = crud.list_conversations(session=session, user_id=user_id, search=search[:200])
+                return [_info(c) for c in found]
 
         return await _read(work)
 
@@ -206,6 +218,32 @@ class Reads:
         def work() -> list[str]:
             with session_scope() as session:
                 return sorted(crud.allowed_tools(session=session, user_id=user_id))
+
+        return await _read(work)
+
+    async def export(
+        self, user_id: str, conversation_id: str, *, now: datetime | None = None
+    ) -> Export | None:
+        """The conversation as a Markdown document with its tables; None if it is not the user's."""
+
+        def work() -> Export | None:
+            with session_scope() as session:
+                conversation = crud.get_conversation(session=session, user_id=user_id, conversation_id=conversation_id)
+                if conversation is None:
+                    return None
+                turns = crud.conversation_turns(session=session, user_id=user_id, conversation_id=conversation_id)
+                summaries = crud.list_resources(
+                    session=session, user_id=user_id, conversation_id=conversation_id
+                )
+                tables = []
+                for summary in reversed(summaries):  # oldest first, like the transcript
+                    resource = crud.get_resource(session=session, user_id=user_id, resource_id=summary.id)
+                    if resource is not None:
+                        tables.append(resource)
+                title = conversation.title
+                when = now or datetime.now(UTC)
+                markdown = conversation_markdown(title, turns, tables, exported_at=when)
+                return Export(export_filename(title), markdown)
 
         return await _read(work)
 

@@ -1,13 +1,14 @@
-"""A saved result's rows as a table: filter, sort, and CSV that is safe to open in a spreadsheet.
+"""A saved result's rows as a table: filter, sort, CSV that is safe to open in a spreadsheet, and Markdown.
 
-Pure functions over rows (lists of dicts); the Results panel and the API's CSV download both
-use them.
+Pure functions over rows (lists of dicts); the Results panel, the API's CSV download and the
+conversation export use them.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from typing import Any
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -62,3 +63,34 @@ def to_csv(columns: list[dict[str, Any]], rows: list[dict[str, Any]]) -> str:
     for row in rows:
         writer.writerow([_safe_cell(row.get(c["key"])) for c in columns])
     return out.getvalue()
+
+
+def _markdown_cell(text: str) -> str:
+    """A cell's text on one line, with the pipes that would end the cell escaped."""
+    return " ".join(text.split()).replace("\\", "\\\\").replace("|", "\\|") or " "
+
+
+_RIGHT_ALIGNED = ("money", "number", "int", "percent", "share")
+
+
+def to_markdown(
+    columns: list[dict[str, Any]],
+    rows: list[dict[str, Any]],
+    *,
+    cell: Callable[[Any, str], str] = lambda value, _type: "" if value is None else str(value),
+) -> str:
+    """The rows as a Markdown table (a header row of labels, numbers right-aligned).
+
+    Args:
+        cell: Text of one value given its column type (e.g. money as "$1,234.50").
+    """
+    columns = columns or [{"key": k, "label": k} for k in (rows[0] if rows else {})]
+    types = [str(c.get("type", "text")) for c in columns]
+    lines = [
+        "| " + " | ".join(_markdown_cell(str(c.get("label", c["key"]))) for c in columns) + " |",
+        "|" + "|".join("--:" if t in _RIGHT_ALIGNED else ":--" for t in types) + "|",
+    ]
+    for row in rows:
+        values = [_markdown_cell(cell(row.get(c["key"]), t)) for c, t in zip(columns, types, strict=True)]
+        lines.append("| " + " | ".join(values) + " |")
+    return "\n".join(lines)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -73,7 +74,8 @@ class CardView:
     """0..100, or -1 when the tool gave no fraction."""
     resource_id: str = ""
     resource_label: str = ""
-    """"📊 Saved: Recent Senate trades (50 rows)", or "… 120 rows so far" while rows arrive."""
+    """"Saved: Recent Senate trades (50 rows)", or "Recent Senate trades: 120 rows so far" while
+    rows arrive."""
     timer_delay: str = "0ms"
     """Negative CSS animation delay, so a card drawn late (reload, another tab) shows the true elapsed time."""
     run_id: str = ""
@@ -115,14 +117,58 @@ class MessageView:
     steps_label: str = ""
     """"Used 2 tools · 0.9 s", or "" when no tool ran."""
     cards: list[CardView] = field(default_factory=list)
-    """The turn's tool cards as they ended, on an answer that just arrived (they fade out, leaving
-    `steps_label`); none on answers read from the database."""
+    """The turn's tool cards as they ended, on an answer that just arrived (they fade out, and
+    `steps_label` takes their place); none on answers read from the database."""
+    plain: str = ""
+    """An answer's text without Markdown ("Copy text"); "" for questions."""
+    failed: bool = False
+    """The answer did not get what was asked: the run failed, or every tool it called failed."""
 
 
 def steps_label(steps: list[StepView], total_ms: int) -> str:
+    """"Used 2 tools · 0.9 s", "Used 2 tools · 1 failed · 0.9 s"; "" when no tool ran."""
     if not steps:
         return ""
-    return f"Used {count(len(steps), 'tool')} · {seconds(total_ms)}"
+    failed = sum(1 for s in steps if s.status in (ToolStatus.ERROR, ToolStatus.INTERRUPTED))
+    parts = [f"Used {count(len(steps), 'tool')}", f"{failed} failed" if failed else "", seconds(total_ms)]
+    return " · ".join(p for p in parts if p)
+
+
+def answer_failed(status: str, steps: list[StepView]) -> bool:
+    """A failed run, or an answer whose every tool failed: it looks failed and offers Retry."""
+    if status in (MessageStatus.ERROR, MessageStatus.INTERRUPTED):
+        return True
+    return bool(steps) and all(s.status == ToolStatus.ERROR for s in steps)
+
+
+_LINK = re.compile(r"!?\[([^\]\n]*)\]\([^)\n]*\)")
+_EMPHASIS = re.compile(
+    r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1"  # **bold**, __bold__
+    r"|(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?!\w)"  # *italics*
+    r"|(?<!\w)_(?=\S)([^_\n]+?)(?<=\S)_(?!\w)"  # _italics_ (not snake_case)
+)
+_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
+_CELL_SPLIT = re.compile(r"(?<!\\)\|")
+
+
+def plain_text(markdown: str) -> str:
+    """An answer as plain text: no link targets, emphasis, heading marks or code fences; a table
+    becomes tab-separated lines (what pastes into a spreadsheet or a plain email)."""
+    lines = []
+    for line in markdown.splitlines():
+        stripped = line.strip()
+        if stripped.startswith(("```", "~~~")) or _TABLE_RULE.match(line) and "-" in line:
+            continue
+        if stripped.startswith("|") and stripped.endswith("|") and len(stripped) > 1:
+            cells = [c.strip() for c in _CELL_SPLIT.split(stripped[1:-1])]
+            line = "\t".join(cells)
+        line = re.sub(r"^\s{0,3}#{1,6}\s+", "", line)
+        line = _LINK.sub(r"\1", line)
+        for _ in range(2):  # bold inside italics and the like
+            line = _EMPHASIS.sub(lambda m: m.group(2) or m.group(3) or m.group(4) or "", line)
+        line = line.replace("`", "").replace("\\|", "|")
+        lines.append(line)
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
 def status_label(status: str, duration_ms: int | None, error: str | None) -> str:
@@ -194,6 +240,7 @@ def message_from_turn(turn: Turn) -> MessageView:
             for call in turn.tool_calls
         ]
     total = _span_ms(turn)
+    answer = message.role == "assistant"
     return MessageView(
         id=message.id,
         role=message.role,
@@ -205,6 +252,8 @@ def message_from_turn(turn: Turn) -> MessageView:
         steps=steps,
         steps_label=steps_label(steps, total),
         cards=cards,
+        plain=plain_text(message.content) if answer else "",
+        failed=answer and answer_failed(message.status, steps),
     )
 
 
@@ -281,9 +330,9 @@ def apply_event(view: TurnView, event: AgentEvent) -> TurnView:
             return dataclasses.replace(updated, last_end_ms=max(view.last_end_ms, now_ms))
         case ResourceSaved():
             if event.partial:
-                label = f"📊 {event.title}: {count(event.row_count, 'row')} so far"
+                label = f"{event.title}: {count(event.row_count, 'row')} so far"
             else:
-                label = f"📊 Saved: {event.title} ({count(event.row_count, 'row')})"
+                label = f"Saved: {event.title} ({count(event.row_count, 'row')})"
             return _update_card(view, event.tool_call_id, resource_id=event.resource_id, resource_label=label)
         case ToolApprovalRequired():
             return _update_card(
@@ -418,6 +467,8 @@ def _answer(
         needs_auth=needs_auth,
         steps=steps,
         steps_label=steps_label(steps, total),
+        plain=plain_text(content),
+        failed=answer_failed(status, steps),
     )
 
 

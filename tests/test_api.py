@@ -578,7 +578,8 @@ async def test_openapi_document_and_docs_describe_the_routes(serve):
     paths = document["paths"]
     assert set(paths["/api/chat"]) == {"post"} and set(paths["/api/chat/stream"]) == {"post"}
     assert set(paths["/api/conversations"]) == {"get"}
-    assert set(paths["/api/conversations/{conversation_id}"]) == {"get", "delete"}
+    assert set(paths["/api/conversations/{conversation_id}"]) == {"get", "patch", "delete"}
+    assert set(paths["/api/conversations/{conversation_id}/export.md"]) == {"get"}
     stream = paths["/api/chat/stream"]["post"]["responses"]
     item = stream["200"]["content"]["text/event-stream"]["itemSchema"]
     assert "tool_call_start" in item["properties"]["event"]["enum"]

@@ -206,3 +206,24 @@ def test_load_settings_names_the_variable(monkeypatch):
     with pytest.raises(ConfigError) as error:
         load_settings()
     assert error.value.problems[0].startswith("FINCH_LOGIN_MAX_FAILURES:")
+
+
+def test_the_operators_setup_view_names_what_users_get_and_the_variable_to_change(monkeypatch):
+    from finch_app.config_check import setup_items
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.setenv("FINCH_DATA_MODE", "auto")
+    monkeypatch.delenv("FINCH_SEC_CONTACT", raising=False)
+    reset_settings()
+    items = {item.what: item for item in setup_items(get_settings())}
+    offline = items["Answers come from the offline model: built-in rules over sample data."]
+    assert not offline.ok and "OPENAI_API_KEY" in offline.how
+    sec = items["Live SEC data (insider trades) is off: users see sample data."]
+    assert not sec.ok and "FINCH_SEC_CONTACT" in sec.how
+
+    monkeypatch.setenv("FINCH_SEC_CONTACT", "ops@example.com")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    reset_settings()
+    whats = [item.what for item in setup_items(get_settings())]
+    assert f"Answers come from {get_settings().model}." in whats
+    assert not any("SEC" in what for what in whats)

@@ -256,8 +256,8 @@ async def test_api_paths_never_fall_through_to_the_web_apps_html(api, reflex):
         wrong = await http.get("/api/chat")
         assert wrong.status_code == 405 and wrong.json() == {"detail": "Method Not Allowed"}
         assert wrong.headers["allow"] == "OPTIONS, POST"
-        patch = await http.patch("/api/conversations/abc")
-        assert patch.status_code == 405 and patch.headers["allow"] == "DELETE, GET, HEAD, OPTIONS"
+        put = await http.put("/api/conversations/abc")
+        assert put.status_code == 405 and put.headers["allow"] == "DELETE, GET, HEAD, OPTIONS, PATCH"
         head = await http.head("/api/health")
         assert head.status_code == 200 and head.content == b"" and head.headers["content-type"] == "application/json"
         missing = await http.get("/api/no-such-thing")

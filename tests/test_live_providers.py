@@ -222,8 +222,9 @@ async def test_sec_insider_trades_from_form4_xml(sources: DataSourcesServer, clo
 
 async def test_sec_is_not_asked_without_a_contact(sources: DataSourcesServer, configure, closing) -> None:
     live = closing(_live(configure(FINCH_SEC_CONTACT=None)))
-    with pytest.raises(DataUnavailable, match="FINCH_SEC_CONTACT"):
+    with pytest.raises(DataUnavailable, match="^Live SEC data is off on this server$") as caught:
         await live.insider_trades("AAPL", 10)
+    assert "FINCH_SEC_CONTACT" in caught.value.detail  # for the log and the operator, not the user
     assert sources.requests == []
 
 
@@ -402,7 +403,7 @@ async def test_latest_insider_trades_fall_back_with_labels(
     sources.fail("sec_latest", status=503)
     sample = await closing(_service(settings)).recent_insider_trades(4)
     assert (sample.mode, sample.source) == ("sample", "SEC EDGAR (bundled sample)")
-    assert sample.note == f"{SAMPLE_NOTE} — live source unreachable"
+    assert sample.note == f"{SAMPLE_NOTE} — Couldn't reach SEC EDGAR"
     assert len(sample.rows) == 4
 
     sources.heal()
@@ -411,7 +412,7 @@ async def test_latest_insider_trades_fall_back_with_labels(
     sources.fail("sec_latest", status=503)
     later = _clock_ahead(settings, timedelta(minutes=30))
     cached = await closing(_service(settings, cache=later)).recent_insider_trades(4)
-    assert (cached.mode, cached.note) == ("cached", "cached 30 min ago — live source unreachable")
+    assert (cached.mode, cached.note) == ("cached", "Couldn't reach SEC EDGAR — showing the copy from 30 min ago")
     assert cached.rows == live.rows
 
 
@@ -427,7 +428,7 @@ async def test_latest_insider_trades_in_live_mode_and_without_a_contact(
     before = len(sources.requests)
     data = await unconfigured.recent_insider_trades(5)
     assert data.mode == "sample" and len(data.rows) == 5
-    assert data.note == f"{SAMPLE_NOTE} — live source not configured (set FINCH_SEC_CONTACT)"
+    assert data.note == f"{SAMPLE_NOTE} — Live SEC data is off on this server"
     assert len(sources.requests) == before
 
 
@@ -458,7 +459,7 @@ async def test_a_long_retry_after_is_not_waited_for(sources: DataSourcesServer, 
     sources.fail("yahoo", status=429, retry_after="120")
     with pytest.raises(DataUnavailable, match="rate-limiting") as caught:
         await closing(_live(get_settings())).price_history("AAPL", 30)
-    assert caught.value.reason == "live source rate-limited"
+    assert caught.value.reason == "Yahoo Finance is busy (too many requests)"
     assert len(sources.seen("yahoo")) == 1
 
 
@@ -544,7 +545,7 @@ async def test_auto_mode_falls_back_to_the_last_good_copy(
 
     two_hours_later = _clock_ahead(settings, timedelta(hours=2))
     data = await closing(_service(settings, cache=two_hours_later)).house_trades(5)
-    assert (data.mode, data.note) == ("cached", "cached 2 h ago — live source unreachable")
+    assert (data.mode, data.note) == ("cached", "Couldn't reach House Stock Watcher — showing the copy from 2 h ago")
     assert data.rows == live.rows and data.source == "House Stock Watcher"
     assert len(sources.seen("house")) > 1  # the live source was tried first
 
@@ -556,7 +557,7 @@ async def test_a_cached_copy_keeps_its_own_note(sources: DataSourcesServer, conf
     later = _clock_ahead(settings, timedelta(minutes=90))
     data = await closing(_service(settings, cache=later)).senate_trades(5)
     assert data.mode == "cached"
-    assert (data.note or "").startswith("cached 1 h ago — live source unreachable; historic archive")
+    assert (data.note or "").startswith("Couldn't reach Senate Stock Watcher — showing the copy from 1 h ago; historic archive")
 
 
 async def test_auto_mode_falls_back_to_sample_data(sources: DataSourcesServer, configure, closing) -> None:
@@ -564,7 +565,7 @@ async def test_auto_mode_falls_back_to_sample_data(sources: DataSourcesServer, c
     market = closing(_service(configure(FINCH_DATA_MODE="auto", FINCH_HTTP_MAX_RETRIES="0")))
     data = await market.reddit_trending(5)
     assert (data.mode, data.source) == ("sample", "ApeWisdom (bundled sample)")
-    assert data.note == f"{SAMPLE_NOTE} — live source unreachable"
+    assert data.note == f"{SAMPLE_NOTE} — Couldn't reach ApeWisdom"
     assert len(data.rows) == 5
 
 
@@ -572,7 +573,7 @@ async def test_auto_mode_says_why_sec_was_not_asked(sources: DataSourcesServer, 
     market = closing(_service(configure(FINCH_DATA_MODE="auto", FINCH_SEC_CONTACT=None)))
     data = await market.insider_trades("NVDA", 5)
     assert data.mode == "sample" and data.rows
-    assert data.note == f"{SAMPLE_NOTE} — live source not configured (set FINCH_SEC_CONTACT)"
+    assert data.note == f"{SAMPLE_NOTE} — Live SEC data is off on this server"
 
 
 async def test_a_failing_source_is_skipped_for_a_while(
@@ -583,7 +584,7 @@ async def test_a_failing_source_is_skipped_for_a_while(
     market = closing(_service(settings))
 
     first = await market.quotes(["AAPL"])
-    assert first.mode == "sample" and "live source unreachable" in (first.note or "")
+    assert first.mode == "sample" and "Couldn't reach Yahoo Finance" in (first.note or "")
     assert len(sources.seen("yahoo")) == 1
 
     second = await market.price_history("AAPL", 30)  # same source: answered without asking it
@@ -610,8 +611,9 @@ async def test_live_mode_raises_a_clear_error(sources: DataSourcesServer, config
 async def test_live_mode_reports_an_unreachable_source(configure, closing) -> None:
     unused_port = "http://127.0.0.1:9"  # discard port: nothing listens there
     market = closing(_service(configure(FINCH_DATA_MODE="live", FINCH_YAHOO_BASE_URL=unused_port)))
-    with pytest.raises(DataUnavailable, match=r"^Yahoo Finance is unreachable: "):
+    with pytest.raises(DataUnavailable, match=r"^Couldn't reach Yahoo Finance$") as caught:
         await market.quotes(["AAPL"])
+    assert caught.value.detail  # what the network said goes to the log, not to the user
 
 
 async def test_quotes_keep_the_order_asked_from_a_cached_copy(

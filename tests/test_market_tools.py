@@ -62,6 +62,17 @@ async def test_price_history_covers_the_range():
     assert (history.points[-1].date - history.points[0].date).days <= 31
 
 
+async def test_price_history_says_what_it_covers_when_it_covers_less_than_asked():
+    full = await call("get_price_history", {"ticker": "NVDA", "range": "3mo"})
+    assert full.covers == "Aug 28 – Nov 20, 2026" and not full.short_of_range
+    assert full.resource().title == "NVDA price history (3mo)"
+    short = await call("get_price_history", {"ticker": "NVDA", "range": "1y"})
+    assert short.short_of_range and short.covers == "Aug 28 – Nov 20, 2026"
+    assert short.resource().title == "NVDA price history, Aug 28 – Nov 20, 2026"  # never "(1y)"
+    assert "less than the 1y asked" in short.summary()
+    assert short.change_pct == full.change_pct  # measured over the days covered
+
+
 async def test_portfolio_insider_activity_needs_holdings_and_reports_progress():
     empty = await call("get_portfolio_insider_activity", {}, user_id="nobody")
     assert empty.needs_auth and empty.summary() == "No holdings yet"

@@ -264,12 +264,16 @@ CASES = [
         "show me NVDA over the last 6 months",
         [t("get_price_history", ticker="NVDA", range="6mo")],
         [
-            "### NVDA over 6 months",
+            # The sample covers less than was asked: the heading and the answer say what it covers.
+            "### NVDA, Aug 28 – Nov 20, 2026",
+            "covers only Aug 28 – Nov 20, 2026, less than the 6 months you asked for",
+            "measured from Aug 28",
             "$187.90",
             "down 13.9% from $218.36 on Aug 28",
             "High $229.73 on Oct 9",
-            "goes back only to Aug 28",
+            "[NVDA price history, Aug 28 – Nov 20, 2026](resource:",
         ],
+        ["over 6 months", "(6mo)"],
     ),
     c(
         "NVDA over the last 3 months",
@@ -724,7 +728,8 @@ async def test_names_from_the_data_stay_text_in_the_markdown(tmp_path) -> None:
         Providers(market=SampleMarketData(latency_ms=0, directory=directory), portfolio=DemoPortfolio())
     )
     answer = (await chat.ask("trending on reddit and recent house trades")).answer
-    assert "| 1 | **SPY** | \\[click\\](javascript:aler… |" in answer
+    # Whole in the cell (the page cuts it to the column and shows it all on hover or tap), escaped.
+    assert "| 1 | **SPY** | \\[click\\](javascript:alert(1)) \\<img src=x onerror=alert(2)\\> |" in answer
     assert "\\*\\*Loud\\*\\* \\[Member\\](https://evil.example)" in answer
     assert "[click](" not in answer and "<img" not in answer.replace("\\<img", "")
     assert "[Member](" not in answer and "**Loud**" not in answer
@@ -866,3 +871,23 @@ def test_titles_are_short_single_lines() -> None:
     for case in CASES:
         title = model.title_for(case.question)
         assert title and len(title) <= 60 and "\n" not in title
+
+
+async def test_answer_tables_keep_the_columns_that_matter_and_point_to_the_full_table() -> None:
+    chat = Conversation()
+    portfolio = (await chat.ask("review my portfolio")).answer
+    assert "| Symbol | Value | Gain | Weight |" in portfolio and "Today" not in portfolio.split("|---")[0]
+    assert "full table (shares, cost, today's change) and an allocation chart are in Results" in portfolio
+    senate = (await chat.ask("get recent senate trades")).answer
+    assert "| Date | Member | Ticker | Type | Amount |\n|:--|:--|:--|:--|--:|" in senate
+    assert re.search(r"\| \$1K–\$15K \|", senate)  # a disclosed range, short enough for a phone
+    assert "are in [Recent Senate trades](resource:" in senate
+
+
+def test_amounts_for_narrow_tables() -> None:
+    assert [words.amount_short(t) for t in ("$1,001 - $15,000", "$1,000,001 - $5,000,000", "$3,416.75", "")] == [
+        "$1K–$15K",
+        "$1M–$5M",
+        "$3,417",
+        "—",
+    ]

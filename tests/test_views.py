@@ -103,3 +103,36 @@ def test_a_streaming_answer_splits_into_finished_blocks_and_the_one_being_writte
         assert blocks[: len(partial)] == partial
     assert stream_blocks("") == ([], "")
     assert stream_blocks("one\n\n") == (["one"], "")
+
+
+def test_an_answer_whose_every_tool_failed_looks_failed_and_says_so():
+    view = play(
+        RunStarted(**C, seq=0, timestamp=100.0, conversation_id="c", user_message_id="u", model="m"),
+        ToolCallStart(**C, seq=1, timestamp=100.0, tool_call_id="t1", tool_name="get_recent_insider_trades", arguments={}),
+        ToolCallComplete(**C, seq=2, timestamp=100.4, tool_call_id="t1", tool_name="get_recent_insider_trades",
+                         status="error", duration_ms=400, error="Couldn't reach SEC EDGAR"),
+        AssistantMessage(**C, seq=3, timestamp=100.5, content="The latest insider trades couldn't be loaded."),
+    )
+    assert view.answer.status == "completed" and view.answer.failed
+    assert view.answer.steps_label == "Used 1 tool · 1 failed · 0.4 s"
+    ok = play(
+        RunStarted(**C, seq=0, timestamp=100.0, conversation_id="c", user_message_id="u", model="m"),
+        ToolCallStart(**C, seq=1, timestamp=100.0, tool_call_id="t1", tool_name="get_portfolio", arguments={}),
+        ToolCallComplete(**C, seq=2, timestamp=100.4, tool_call_id="t1", tool_name="get_portfolio",
+                         status="completed", duration_ms=400),
+        AssistantMessage(**C, seq=3, timestamp=100.5, content="Fine."),
+    )
+    assert not ok.answer.failed
+
+
+def test_an_answer_copies_as_plain_text_without_markdown():
+    from finch_app.views import plain_text
+
+    markdown = (
+        "### Your portfolio\n\nWorth **$84,210**, up _3.2%_; see [Your holdings](/c/a?r=b).\n\n"
+        "| Symbol | Value |\n|:--|--:|\n| **AAPL** | $1,234 |\n| A \\| B | — |\n\n- one *item*\n- snake_case stays\n"
+    )
+    assert plain_text(markdown) == (
+        "Your portfolio\n\nWorth $84,210, up 3.2%; see Your holdings.\n\n"
+        "Symbol\tValue\nAAPL\t$1,234\nA | B\t—\n\n- one item\n- snake_case stays"
+    )

@@ -99,3 +99,13 @@ class TitlingModel(Protocol):
     def title_for(self, question: str) -> str:
         """A short title, e.g. "Portfolio vs Senate trades"; "" when it has none to offer."""
         ...
+
+
+@runtime_checkable
+class NamingModel(Protocol):
+    """A model that names a conversation once it has answered its first question: a request of
+    its own, made after the answer (never on its way)."""
+
+    async def name_conversation(self, question: str, answer: str) -> str:
+        """A short title saying what the conversation is about; "" when it has none to offer."""
+        ...

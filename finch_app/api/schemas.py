@@ -20,6 +20,8 @@ NOT_SPACE = "[^\\x00\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\
 MESSAGE_PATTERN = f"^[^\\x00]*{NOT_SPACE}[^\\x00]*$"
 """Some text that is not white space (Python's idea of it, which `RunService.check_message` strips), and
 no NUL. The document says so; the service checks it and answers 400 (as for a lone surrogate)."""
+TITLE_PATTERN = "^[\\s\\S]*[^\\x00-\\x20\\x7f-\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][\\s\\S]*$"
+"""Something visible: `RunService.rename_conversation` drops control characters and collapses white space."""
 ID_PATTERN = "^([A-Za-z0-9_.:-]{1,128})?$"
 
 
@@ -132,6 +134,16 @@ class ConversationSummary(ApiModel):
         return cls(id=info.id, title=info.title, created_at=info.created_at, updated_at=info.updated_at)
 
 
+class ConversationRename(ApiModel):
+    title: str = Field(
+        min_length=1,
+        max_length=200,
+        examples=["Senate trades in my holdings"],
+        json_schema_extra={"pattern": TITLE_PATTERN},
+    )
+    """The new title (whitespace is collapsed; titles longer than 60 characters are cut)."""
+
+
 class MessageOut(ApiModel):
     id: str
     role: str
@@ -191,6 +203,13 @@ NEEDS_USER: dict[int | str, dict[str, Any]] = {
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": ApiError, "description": "Unknown id"},
     422: {"model": ApiError, "description": "The request does not match the schema"},
+}
+BAD_QUERY: dict[int | str, dict[str, Any]] = {
+    422: {"model": ApiError, "description": "A query parameter does not match the schema"},
+}
+BAD_BODY: dict[int | str, dict[str, Any]] = {
+    400: {"model": ApiError, "description": "Malformed JSON"},
+    413: {"model": ApiError, "description": "Request body too large"},
 }
 INPUT_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {

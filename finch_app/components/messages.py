@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import reflex as rx
 
+from finch_app.components.icons import icon
 from finch_app.components.portfolio import connect_brokerage_button
 from finch_app.components.tool_card import tool_card
+from finch_app.settings import get_settings
 from finch_app.states.chat import LiveTurnState
 from finch_app.states.portfolio import PortfolioState
 from finch_app.views import MessageView, StepView
@@ -42,6 +44,17 @@ def _link(*children: rx.Var, **_props: rx.Var) -> rx.Component:
     )
 
 
+def _table(*children: rx.Var, **_props: rx.Var) -> rx.Component:
+    """A table in an answer scrolls sideways on its own (a visible bar, not the whole answer)."""
+    return rx.el.div(rx.el.table(*children), class_name="finch-md-table")
+
+
+def _cell(*children: rx.Var, **_props: rx.Var) -> rx.Component:
+    """A cell that can be focused by a tap: long text is cut (CSS) and shown whole on hover,
+    tap or focus; react-markdown's alignment comes through in its props."""
+    return rx.el.td(rx.el.span(*children, class_name="finch-cell"), tab_index=-1)
+
+
 def markdown(text: rx.Var[str]) -> rx.Component:
     """Model and tool text as markdown: no raw HTML, no images, and `$` stays money, not math."""
     return rx.markdown(
@@ -50,7 +63,7 @@ def markdown(text: rx.Var[str]) -> rx.Component:
         use_math=False,
         use_katex=False,
         class_name="finch-md",
-        component_map={"img": _image_as_text, "a": _link},
+        component_map={"img": _image_as_text, "a": _link, "table": _table, "td": _cell},
     )
 
 
@@ -74,23 +87,78 @@ def _step(step: rx.Var[StepView]) -> rx.Component:
 
 
 def steps_summary(message: rx.Var[MessageView]) -> rx.Component:
-    """The collapsed "Used 2 tools · 0.9 s" line that expands to each call (native <details>)."""
+    """The collapsed "Used 2 tools · 0.9 s" line that expands to each call (native <details>).
+
+    Under an answer that just arrived, the turn's cards are still there, fading: the line takes
+    their place once they have gone (CSS, same delay), so the two never say the same thing at once.
+    """
     return rx.cond(
         message.steps_label != "",
         rx.el.details(
             rx.el.summary(message.steps_label, class_name="finch-steps-label"),
             rx.el.ul(rx.foreach(message.steps, _step), class_name="finch-steps"),
-            class_name="finch-steps-box",
-            custom_attrs={"data-testid": "tool-steps"},
+            class_name=rx.cond(
+                message.cards.length() > 0, "finch-steps-box finch-steps-late", "finch-steps-box"
+            ),
+            style={"--finch-fade-delay": f"{get_settings().card_fade_ms}ms"},
+            custom_attrs={"data-testid": "tool-steps", "data-failed": message.failed},
         ),
     )
 
 
-def user_bubble(content: rx.Var[str]) -> rx.Component:
+def user_bubble(content: rx.Var[str], actions: rx.Component | None = None) -> rx.Component:
     return rx.el.div(
         rx.el.div(content, class_name="finch-user-text"),
+        *([actions] if actions is not None else []),
         class_name="finch-row finch-row-user",
         custom_attrs={"data-testid": "user-message"},
+    )
+
+
+def _question_actions(message: rx.Var[MessageView]) -> rx.Component:
+    """Edit a question: its text goes into the composer; sending asks it again in its place."""
+    return rx.el.div(
+        rx.el.button(
+            icon("pencil", 14),
+            on_click=[
+                rx.set_value("composer", message.content),
+                rx.set_focus("composer"),
+                LiveTurnState.start_edit(message.id),
+            ],
+            type="button",
+            class_name="finch-msg-action",
+            title="Edit and send again",
+            aria_label="Edit this question",
+            custom_attrs={"data-testid": "edit-question"},
+        ),
+        class_name="finch-msg-actions finch-msg-actions-user",
+    )
+
+
+def _answer_actions(message: rx.Var[MessageView]) -> rx.Component:
+    """Copy an answer as Markdown or as plain text (in the browser: nothing goes to the server)."""
+    return rx.el.div(
+        rx.el.button(
+            icon("copy", 14),
+            rx.el.span("Copy", class_name="finch-action-text"),
+            on_click=[rx.set_clipboard(message.content), rx.toast("Copied as Markdown")],
+            type="button",
+            class_name="finch-msg-action",
+            title="Copy as Markdown",
+            aria_label="Copy answer as Markdown",
+            custom_attrs={"data-testid": "copy-markdown"},
+        ),
+        rx.el.button(
+            icon("type", 14),
+            rx.el.span("Copy text", class_name="finch-action-text"),
+            on_click=[rx.set_clipboard(message.plain), rx.toast("Copied as plain text")],
+            type="button",
+            class_name="finch-msg-action",
+            title="Copy as plain text",
+            aria_label="Copy answer as plain text",
+            custom_attrs={"data-testid": "copy-text"},
+        ),
+        class_name="finch-msg-actions",
     )
 
 
@@ -143,24 +211,55 @@ def needs_auth_callout() -> rx.Component:
     )
 
 
+def avatar() -> rx.Component:
+    return rx.el.div(icon("bird", 15), class_name="finch-avatar", aria_hidden="true")
+
+
 def assistant_bubble(message: rx.Var[MessageView]) -> rx.Component:
     return rx.el.div(
-        rx.el.div("F", class_name="finch-avatar", aria_hidden="true"),
+        avatar(),
         rx.el.div(
             steps_summary(message),
+            rx.cond(
+                message.failed & (message.status == "completed"),
+                rx.el.div(
+                    icon("triangle-alert", 15),
+                    "Finch couldn't get the data this answer needed.",
+                    class_name="finch-failed-note",
+                ),
+            ),
             rx.cond(message.content != "", markdown(message.content)),
             rx.cond(message.needs_auth, needs_auth_callout()),
             rx.match(
                 message.status,
-                ("error", rx.el.div("⚠ ", message.error, rx.cond(message.retryable, " — you can try again.", ""), class_name="finch-callout finch-callout-error")),
-                ("cancelled", rx.el.div("■ Stopped", class_name="finch-mark")),
-                ("interrupted", rx.el.div("⚠ Interrupted: ", message.error, class_name="finch-callout finch-callout-error")),
+                (
+                    "error",
+                    rx.el.div(
+                        icon("triangle-alert", 15),
+                        rx.el.span(message.error, rx.cond(message.retryable, " — you can try again.", "")),
+                        class_name="finch-callout finch-callout-error",
+                    ),
+                ),
+                ("cancelled", rx.el.div(icon("square", 12), "Stopped", class_name="finch-mark")),
+                (
+                    "interrupted",
+                    rx.el.div(
+                        icon("triangle-alert", 15),
+                        rx.el.span("Interrupted: ", message.error),
+                        class_name="finch-callout finch-callout-error",
+                    ),
+                ),
                 rx.fragment(),
             ),
+            rx.cond(message.content != "", _answer_actions(message)),
             class_name="finch-assistant-body",
         ),
         class_name="finch-row finch-row-assistant",
-        custom_attrs={"data-testid": "assistant-message", "data-status": message.status},
+        custom_attrs={
+            "data-testid": "assistant-message",
+            "data-status": message.status,
+            "data-failed": message.failed,
+        },
     )
 
 
@@ -174,7 +273,7 @@ def message_row(message: rx.Var[MessageView], rest: rx.RestProp) -> rx.Component
     return rx.el.div(
         rx.cond(
             message.role == "user",
-            user_bubble(message.content),
+            user_bubble(message.content, _question_actions(message)),
             rx.fragment(
                 rx.cond(
                     message.cards.length() > 0,

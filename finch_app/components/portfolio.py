@@ -1,10 +1,35 @@
-"""The holdings panel (a modal): add, remove, import a broker CSV, or load the demo."""
+"""The holdings panel (a modal dialog: Escape or a click outside closes it, focus stays inside
+while it is open): add, remove, import a broker CSV, or load the demo. Replacing holdings asks
+first or offers Undo, and says what changes."""
 
 from __future__ import annotations
 
 import reflex as rx
+from reflex_components_radix.primitives.dialog import dialog
 
+from finch_app.components.icons import icon
 from finch_app.states.portfolio import CSV_UPLOAD_ID, HoldingItem, PortfolioState
+
+
+def modal(
+    *content: rx.Component, title: rx.Component, open_: rx.Var[bool], on_open_change, **props
+) -> rx.Component:
+    """A modal dialog (Radix): Escape and a click outside ask `on_open_change(False)`; the rest
+    of the page is inert while it is open, and focus returns where it was when it closes."""
+    return dialog.root(
+        dialog.portal(
+            dialog.overlay(class_name="finch-overlay"),
+            dialog.content(title, *content, **props),
+        ),
+        open=open_,
+        on_open_change=on_open_change,
+    )
+
+
+def close_button(on_click) -> rx.Component:
+    return rx.el.button(
+        icon("x", 18), on_click=on_click, class_name="finch-close", aria_label="Close", type="button"
+    )
 
 
 def _row(item: rx.Var[HoldingItem]) -> rx.Component:
@@ -20,7 +45,8 @@ def _row(item: rx.Var[HoldingItem]) -> rx.Component:
                 class_name="finch-link-btn",
                 type="button",
                 aria_label="Remove " + item.symbol,
-            )
+            ),
+            class_name="finch-num",
         ),
         custom_attrs={"data-testid": "holding-row"},
     )
@@ -55,7 +81,11 @@ def _brokerage() -> rx.Component:
                 PortfolioState.brokerage_connected,
                 rx.el.span(
                     " — linked through SnapTrade. ",
-                    rx.cond(PortfolioState.brokerage_synced != "", PortfolioState.brokerage_synced + ".", "Not synced yet."),
+                    rx.cond(
+                        PortfolioState.brokerage_synced != "",
+                        PortfolioState.brokerage_synced + ".",
+                        "Not synced yet.",
+                    ),
                     " A sync replaces the holdings below with the brokerage's positions.",
                     class_name="finch-muted",
                 ),
@@ -110,71 +140,171 @@ def _brokerage() -> rx.Component:
     )
 
 
-def portfolio_panel() -> rx.Component:
-    return rx.cond(
-        PortfolioState.open,
+def _confirm_import() -> rx.Component:
+    """Importing replaces every holding: the question says what changes, the user says yes or no."""
+    return rx.el.div(
+        rx.el.p(icon("triangle-alert", 15), PortfolioState.confirm, class_name="finch-confirm-text"),
         rx.el.div(
-            rx.el.div(
-                rx.el.div(
-                    rx.el.h2("Your holdings", class_name="finch-panel-title"),
-                    rx.el.button("×", on_click=PortfolioState.close_panel, class_name="finch-close", aria_label="Close", type="button"),
-                    class_name="finch-panel-head",
-                ),
-                rx.el.p(
-                    "Finch values these with quotes when you ask about your portfolio. They are stored only in your Finch.",
-                    class_name="finch-muted finch-small",
-                ),
-                rx.cond(PortfolioState.message != "", rx.el.div(PortfolioState.message, class_name="finch-ok", role="status")),
-                rx.cond(PortfolioState.error != "", rx.el.div(PortfolioState.error, class_name="finch-notice", role="alert")),
-                rx.cond(
-                    PortfolioState.holdings.length() > 0,
-                    rx.el.table(
-                        rx.el.thead(rx.el.tr(rx.el.th("Symbol"), rx.el.th("Name"), rx.el.th("Shares", class_name="finch-num"), rx.el.th("Avg cost", class_name="finch-num"), rx.el.th(""))),
-                        rx.el.tbody(rx.foreach(PortfolioState.holdings, _row)),
-                        class_name="finch-holdings",
-                    ),
-                    rx.el.p("No holdings yet.", class_name="finch-muted"),
-                ),
-                rx.el.form(
-                    _field("symbol", "Symbol", "AAPL", id="holding-symbol", required=True, max_length=12, auto_complete="off"),
-                    _field("shares", "Shares", "10", required=True, input_mode="decimal"),
-                    _field("cost_basis", "Avg cost ($)", "150.00", input_mode="decimal"),
-                    rx.el.button("Add", type="submit", class_name="finch-btn finch-btn-send", custom_attrs={"data-testid": "add-holding"}),
-                    on_submit=PortfolioState.add_holding,
-                    reset_on_submit=True,
-                    class_name="finch-holding-form",
-                ),
-                rx.el.div(
-                    rx.upload(
-                        rx.el.div(
-                            rx.el.strong("Import CSV"),
-                            rx.el.span(" — drop a positions export from Fidelity, Schwab, Vanguard… or click to choose", class_name="finch-muted"),
-                        ),
-                        id=CSV_UPLOAD_ID,
-                        accept={"text/csv": [".csv"], "text/plain": [".csv", ".txt"]},
-                        max_files=1,
-                        multiple=False,
-                        on_drop=PortfolioState.import_csv(rx.upload_files(upload_id=CSV_UPLOAD_ID)),
-                        class_name="finch-dropzone",
-                        custom_attrs={"data-testid": "import-csv"},
-                    ),
-                    class_name="finch-import",
-                ),
-                rx.cond(PortfolioState.brokerage_available, _brokerage()),
-                rx.el.div(
-                    rx.el.button("Load demo portfolio", on_click=PortfolioState.load_demo, class_name="finch-action", type="button", custom_attrs={"data-testid": "load-demo"}),
-                    rx.cond(
-                        PortfolioState.holdings.length() > 0,
-                        rx.el.button("Remove all", on_click=PortfolioState.clear_all, class_name="finch-action", type="button"),
-                    ),
-                    class_name="finch-panel-actions",
-                ),
-                class_name="finch-panel",
-                role="dialog",
-                aria_modal="true",
-                aria_label="Your holdings",
-                custom_attrs={"data-testid": "portfolio-panel"},
+            rx.el.button(
+                "Replace holdings",
+                on_click=PortfolioState.confirm_import,
+                class_name="finch-action finch-action-danger",
+                type="button",
+                custom_attrs={"data-testid": "confirm-import"},
             ),
-            class_name="finch-overlay",
+            rx.el.button(
+                "Keep my holdings",
+                on_click=PortfolioState.cancel_import,
+                class_name="finch-action",
+                type="button",
+                auto_focus=True,
+                custom_attrs={"data-testid": "cancel-import"},
+            ),
+            class_name="finch-callout-actions",
         ),
+        class_name="finch-confirm",
+        role="alertdialog",
+        aria_label="Confirm import",
+        custom_attrs={"data-testid": "import-confirm"},
+    )
+
+
+def _message() -> rx.Component:
+    return rx.cond(
+        PortfolioState.message != "",
+        rx.el.div(
+            rx.el.span(PortfolioState.message),
+            rx.cond(
+                PortfolioState.undo_label != "",
+                rx.el.button(
+                    icon("undo-2", 14),
+                    PortfolioState.undo_label,
+                    on_click=PortfolioState.undo,
+                    class_name="finch-action finch-undo",
+                    type="button",
+                    custom_attrs={"data-testid": "undo-holdings"},
+                ),
+            ),
+            class_name="finch-ok",
+            role="status",
+        ),
+    )
+
+
+def portfolio_panel() -> rx.Component:
+    return modal(
+        rx.el.p(
+            "Finch values these with quotes when you ask about your portfolio. "
+            "They are stored only in your Finch.",
+            class_name="finch-muted finch-small",
+        ),
+        _message(),
+        rx.cond(
+            PortfolioState.error != "",
+            rx.el.div(PortfolioState.error, class_name="finch-notice", role="alert"),
+        ),
+        rx.cond(PortfolioState.confirm != "", _confirm_import()),
+        rx.cond(
+            PortfolioState.holdings.length() > 0,
+            rx.el.div(
+                rx.el.table(
+                    rx.el.thead(
+                        rx.el.tr(
+                            rx.el.th("Symbol"),
+                            rx.el.th("Name"),
+                            rx.el.th("Shares", class_name="finch-num"),
+                            rx.el.th("Avg cost", class_name="finch-num"),
+                            rx.el.th(rx.el.span("Actions", class_name="finch-sr-only")),
+                        )
+                    ),
+                    rx.el.tbody(rx.foreach(PortfolioState.holdings, _row)),
+                    class_name="finch-holdings",
+                ),
+                class_name="finch-holdings-wrap",
+            ),
+            rx.el.p("No holdings yet.", class_name="finch-muted"),
+        ),
+        rx.el.form(
+            _field(
+                "symbol",
+                "Symbol",
+                "AAPL",
+                id="holding-symbol",
+                required=True,
+                max_length=12,
+                auto_complete="off",
+            ),
+            _field("shares", "Shares", "10", required=True, input_mode="decimal"),
+            _field("cost_basis", "Avg cost ($)", "150.00", input_mode="decimal"),
+            rx.el.button(
+                icon("plus", 16),
+                "Add",
+                type="submit",
+                class_name="finch-btn finch-btn-send",
+                custom_attrs={"data-testid": "add-holding"},
+            ),
+            on_submit=PortfolioState.add_holding,
+            reset_on_submit=True,
+            class_name="finch-holding-form",
+        ),
+        rx.el.div(
+            # The unstyled root: the styled one sets a border from a theme this app does not load
+            # (so it vanished) and 5em of padding.
+            rx.upload.root(
+                rx.el.div(
+                    icon("upload", 18),
+                    rx.el.div(
+                        rx.el.strong("Import a broker CSV"),
+                        rx.el.span(
+                            "Drop a positions export from Fidelity, Schwab, Vanguard… here, "
+                            "or choose a file. "
+                            "It replaces your holdings (you'll be asked first).",
+                            class_name="finch-muted finch-small",
+                        ),
+                        class_name="finch-dropzone-text",
+                    ),
+                    class_name="finch-dropzone-inner",
+                ),
+                id=CSV_UPLOAD_ID,
+                accept={"text/csv": [".csv"], "text/plain": [".csv", ".txt"]},
+                max_files=1,
+                multiple=False,
+                on_drop=PortfolioState.import_csv(rx.upload_files(upload_id=CSV_UPLOAD_ID)),
+                class_name="finch-dropzone",
+                custom_attrs={"data-testid": "import-csv"},
+            ),
+            class_name="finch-import",
+        ),
+        rx.cond(PortfolioState.brokerage_available, _brokerage()),
+        rx.el.div(
+            rx.el.button(
+                "Load demo portfolio",
+                on_click=PortfolioState.load_demo,
+                class_name="finch-action",
+                type="button",
+                custom_attrs={"data-testid": "load-demo"},
+            ),
+            rx.cond(
+                PortfolioState.holdings.length() > 0,
+                rx.el.button(
+                    icon("trash-2", 14),
+                    "Remove all",
+                    on_click=PortfolioState.clear_all,
+                    class_name="finch-action finch-action-quiet-danger",
+                    type="button",
+                    custom_attrs={"data-testid": "remove-all"},
+                ),
+            ),
+            class_name="finch-panel-actions",
+        ),
+        title=rx.el.div(
+            dialog.title("Your holdings", class_name="finch-panel-title"),
+            close_button(PortfolioState.close_panel),
+            class_name="finch-panel-head",
+        ),
+        open_=PortfolioState.open,
+        on_open_change=PortfolioState.open_change,
+        class_name="finch-panel finch-dialog",
+        aria_describedby=None,
+        custom_attrs={"data-testid": "portfolio-panel"},
     )

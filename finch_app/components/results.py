@@ -1,22 +1,38 @@
-"""The Results panel (beside the chat; a drawer on narrow screens) and the resource viewer:
-a sortable, filterable, paged table with its chart and a CSV download."""
+"""The Results panel (beside the chat on a wide screen; a drawer, closed until asked for, below
+1100 px) and the resource viewer (a modal dialog): a sortable, filterable, paged table with its
+chart and a CSV download."""
 
 from __future__ import annotations
 
 import reflex as rx
+from reflex_components_radix.primitives.dialog import dialog
 
+from finch_app.components.icons import icon
+from finch_app.components.portfolio import close_button, modal
 from finch_app.states import visit
 from finch_app.states.results import Cell, HeaderCell, ResourceItem, ResultGroup, ResultsState
 
 PALETTE = ["#3f8f62", "#5b8def", "#e0a030", "#c8553d", "#8e6bbf", "#2a9d8f", "#d17fb0", "#7a8b99"]
-AXIS = {"stroke": "#8a8a85", "font_size": 12}
+AXIS = {"fill": "#8a8a85", "fontSize": 12}
+"""Tick text: filled, not stroked (a stroke drew every label bold)."""
+RESULTS_DRAWER = "finch-results"
+"""The id of the Results panel, a popover (drawer) on narrow screens."""
+
+
+def _hide_drawer() -> dict[str, str]:
+    """Opening a result from the drawer closes the drawer first (the viewer opens over the page)."""
+    return {"popoverTarget": RESULTS_DRAWER, "popoverTargetAction": "hide"}
 
 
 def _item(item: rx.Var[ResourceItem]) -> rx.Component:
     return rx.el.button(
-        rx.el.span("📊", class_name="finch-res-icon", aria_hidden="true"),
+        rx.match(
+            item.kind,
+            ("price_history", icon("chart-line", 16)),
+            icon("table-2", 16),
+        ),
         rx.el.span(
-            rx.el.span(item.title, class_name="finch-res-title"),
+            rx.el.span(item.title, class_name="finch-res-title", title=item.title),
             rx.el.span(item.label, class_name="finch-res-rows"),
             class_name="finch-res-text",
         ),
@@ -28,6 +44,7 @@ def _item(item: rx.Var[ResourceItem]) -> rx.Component:
             "data-kind": item.kind,
             "data-rows": item.row_count,
             "data-partial": item.partial,
+            **_hide_drawer(),
         },
     )
 
@@ -43,14 +60,27 @@ def _group(group: rx.Var[ResultGroup]) -> rx.Component:
 
 def results_panel() -> rx.Component:
     return rx.el.aside(
-        rx.el.button(
-            rx.cond(ResultsState.panel_open, "Results ›", "‹ Results"),
-            rx.cond(ResultsState.count > 0, rx.el.span(ResultsState.count, class_name="finch-badge")),
-            on_click=ResultsState.toggle_panel,
-            type="button",
-            class_name="finch-res-toggle",
-            aria_expanded=ResultsState.panel_open,
-            custom_attrs={"data-testid": "results-toggle"},
+        rx.el.div(
+            rx.el.button(
+                icon("panel-right", 17),
+                rx.el.span("Results", class_name="finch-res-toggle-text"),
+                rx.cond(ResultsState.count > 0, rx.el.span(ResultsState.count, class_name="finch-badge")),
+                on_click=ResultsState.toggle_panel,
+                type="button",
+                class_name="finch-res-toggle",
+                aria_expanded=ResultsState.panel_open,
+                aria_label=rx.cond(ResultsState.panel_open, "Collapse Results", "Expand Results"),
+                custom_attrs={"data-testid": "results-toggle"},
+            ),
+            rx.el.span("Results", class_name="finch-res-heading"),
+            rx.el.button(
+                icon("x", 18),
+                type="button",
+                class_name="finch-icon-btn finch-drawer-close",
+                aria_label="Hide results",
+                custom_attrs={"data-testid": "close-results", **_hide_drawer()},
+            ),
+            class_name="finch-res-head",
         ),
         rx.el.div(
             rx.cond(
@@ -81,12 +111,21 @@ def results_panel() -> rx.Component:
                     rx.foreach(ResultsState.groups, _group),
                     class_name="finch-res-groups",
                 ),
-                rx.el.p("Tables and charts of what Finch looks up will appear here.", class_name="finch-muted finch-small"),
+                rx.el.p(
+                    "Tables and charts of what Finch looks up will appear here.",
+                    class_name="finch-muted finch-small",
+                ),
             ),
             class_name="finch-res-list",
         ),
+        id=RESULTS_DRAWER,
         class_name="finch-results",
-        custom_attrs={"data-open": ResultsState.panel_open, "data-testid": "results-panel"},
+        aria_label="Results",
+        custom_attrs={
+            "data-open": ResultsState.panel_open,
+            "data-testid": "results-panel",
+            "popover": "auto",
+        },
     )
 
 
@@ -99,7 +138,10 @@ def _header(cell: rx.Var[HeaderCell]) -> rx.Component:
             type="button",
             class_name="finch-sort",
         ),
-        custom_attrs={"data-type": cell.type, "aria-sort": rx.match(cell.sort, ("asc", "ascending"), ("desc", "descending"), "none")},
+        custom_attrs={
+            "data-type": cell.type,
+            "aria-sort": rx.match(cell.sort, ("asc", "ascending"), ("desc", "descending"), "none"),
+        },
     )
 
 
@@ -129,10 +171,52 @@ def _row(row: rx.Var[list[Cell]]) -> rx.Component:
 def _axes(x_key: str) -> list[rx.Component]:
     return [
         rx.recharts.cartesian_grid(stroke_dasharray="3 3", stroke="#8a8a8533"),
-        rx.recharts.x_axis(data_key=x_key, tick=AXIS, stroke="#8a8a85", label={"value": ResultsState.chart.x_label, "position": "insideBottom", "offset": -4, "fill": "#8a8a85"}),
-        rx.recharts.y_axis(tick=AXIS, stroke="#8a8a85", width=70, label={"value": ResultsState.chart.y_label, "angle": -90, "position": "insideLeft", "fill": "#8a8a85"}),
+        rx.recharts.x_axis(
+            data_key=x_key,
+            tick=AXIS,
+            stroke="#8a8a85",
+            label={
+                "value": ResultsState.chart.x_label,
+                "position": "insideBottom",
+                "offset": -4,
+                "fill": "#8a8a85",
+            },
+        ),
+        rx.recharts.y_axis(
+            tick=AXIS,
+            stroke="#8a8a85",
+            width=70,
+            # Fitted to the data (a price axis from 0 flattens the line); counts start at 0.
+            domain=ResultsState.chart.y_domain,
+            allow_data_overflow=False,
+            label={
+                "value": ResultsState.chart.y_label,
+                "angle": -90,
+                "position": "insideLeft",
+                "fill": "#8a8a85",
+            },
+        ),
         rx.recharts.graphing_tooltip(),
     ]
+
+
+def _marker(marker: rx.Var[dict]) -> rx.Component:
+    """A day with trades: a dashed line, named on the chart ("Buy", "2 × Sell")."""
+    return rx.recharts.reference_line(
+        x=marker["x"],
+        stroke=PALETTE[3],
+        stroke_dasharray="4 2",
+        # Recharts takes a label's props too; Reflex types the prop as text only.
+        label=rx.Var.create(
+            {
+                "value": marker["label"],
+                "position": "top",
+                "fill": PALETTE[3],
+                "fontSize": 11,
+                "className": "finch-marker-label",
+            }
+        ).to(str),
+    )
 
 
 def _chart() -> rx.Component:
@@ -143,7 +227,9 @@ def _chart() -> rx.Component:
             "allocation",
             rx.recharts.pie_chart(
                 rx.recharts.pie(
-                    rx.foreach(data, lambda _, i: rx.recharts.cell(fill=rx.Var.create(PALETTE)[i % len(PALETTE)])),
+                    rx.foreach(
+                        data, lambda _, i: rx.recharts.cell(fill=rx.Var.create(PALETTE)[i % len(PALETTE)])
+                    ),
                     data=data,
                     data_key="value",
                     name_key="name",
@@ -161,22 +247,28 @@ def _chart() -> rx.Component:
             "price_line",
             rx.recharts.line_chart(
                 *_axes("x"),
-                rx.recharts.line(data_key="close", stroke=PALETTE[1], dot=False, stroke_width=2, is_animation_active=False, name="Close"),
-                rx.foreach(
-                    ResultsState.chart.markers,
-                    lambda m: rx.recharts.reference_line(x=m["x"], stroke=PALETTE[3], stroke_dasharray="4 2"),
+                rx.recharts.line(
+                    data_key="close",
+                    stroke=PALETTE[1],
+                    dot=False,
+                    stroke_width=2,
+                    is_animation_active=False,
+                    name="Close",
                 ),
+                rx.foreach(ResultsState.chart.markers, _marker),
                 data=data,
                 width="100%",
                 height=280,
-                margin={"top": 10, "right": 20, "bottom": 20, "left": 10},
+                margin={"top": 22, "right": 20, "bottom": 20, "left": 10},
             ),
         ),
         (
             "mentions_bars",
             rx.recharts.bar_chart(
                 *_axes("ticker"),
-                rx.recharts.bar(data_key="mentions", fill=PALETTE[1], name="Mentions (24 h)", is_animation_active=False),
+                rx.recharts.bar(
+                    data_key="mentions", fill=PALETTE[1], name="Mentions (24 h)", is_animation_active=False
+                ),
                 data=data,
                 width="100%",
                 height=280,
@@ -187,9 +279,19 @@ def _chart() -> rx.Component:
             "trades_per_week",
             rx.recharts.bar_chart(
                 *_axes("week"),
-                rx.recharts.bar(data_key="purchases", stack_id="t", fill=PALETTE[0], name="Purchases", is_animation_active=False),
-                rx.recharts.bar(data_key="sales", stack_id="t", fill=PALETTE[3], name="Sales", is_animation_active=False),
-                rx.recharts.bar(data_key="other", stack_id="t", fill=PALETTE[7], name="Other", is_animation_active=False),
+                rx.recharts.bar(
+                    data_key="purchases",
+                    stack_id="t",
+                    fill=PALETTE[0],
+                    name="Purchases",
+                    is_animation_active=False,
+                ),
+                rx.recharts.bar(
+                    data_key="sales", stack_id="t", fill=PALETTE[3], name="Sales", is_animation_active=False
+                ),
+                rx.recharts.bar(
+                    data_key="other", stack_id="t", fill=PALETTE[7], name="Other", is_animation_active=False
+                ),
                 rx.recharts.legend(),
                 data=data,
                 width="100%",
@@ -202,78 +304,107 @@ def _chart() -> rx.Component:
 
 
 def resource_viewer() -> rx.Component:
-    return rx.cond(
-        ResultsState.open_id != "",
-        rx.el.div(
-            rx.el.div(
-                rx.el.div(
-                    rx.el.div(
-                        rx.el.h2(ResultsState.title, class_name="finch-panel-title"),
-                        rx.el.p(ResultsState.subtitle, class_name="finch-muted finch-small"),
-                    ),
-                    rx.el.button("×", on_click=ResultsState.close, class_name="finch-close", aria_label="Close", type="button"),
-                    class_name="finch-panel-head",
-                ),
+    return modal(
+        rx.cond(
+            ResultsState.chart.kind != "",
+            rx.el.figure(
+                rx.el.figcaption(ResultsState.chart.title, class_name="finch-chart-title"),
+                _chart(),
                 rx.cond(
-                    ResultsState.chart.kind != "",
-                    rx.el.figure(
-                        rx.el.figcaption(ResultsState.chart.title, class_name="finch-small finch-muted"),
-                        _chart(),
-                        rx.cond(
-                            ResultsState.chart.markers.length() > 0,
-                            rx.el.p("● marks days this conversation's trade results show a trade in this ticker.", class_name="finch-small finch-muted"),
+                    ResultsState.chart.markers.length() > 0,
+                    rx.el.details(
+                        rx.el.summary(
+                            "Dashed lines: the ",
+                            ResultsState.chart.markers.length(),
+                            " days this conversation's trade results show a trade in this ticker",
+                            class_name="finch-small finch-muted finch-markers-label",
                         ),
-                        class_name="finch-chart",
-                        custom_attrs={"data-testid": "chart", "data-kind": ResultsState.chart.kind},
-                    ),
-                ),
-                rx.el.div(
-                    rx.el.form(
-                        rx.el.input(
-                            name="filter",
-                            placeholder="Filter rows…",
-                            default_value=ResultsState.filter_text,
-                            class_name="finch-field",
-                            aria_label="Filter rows",
-                            custom_attrs={"data-testid": "resource-filter"},
+                        rx.el.ul(
+                            rx.foreach(ResultsState.chart.markers, lambda m: rx.el.li(m["detail"])),
+                            class_name="finch-markers",
                         ),
-                        on_submit=ResultsState.apply_filter,
-                        class_name="finch-filter",
+                        custom_attrs={"data-testid": "chart-markers"},
                     ),
-                    rx.el.a(
-                        "⬇ Download CSV",
-                        href="/api/resources/" + ResultsState.open_id + ".csv",
-                        download=ResultsState.title + ".csv",
-                        class_name="finch-action",
-                        # A file, not a page: the router must let the browser load it itself.
-                        custom_attrs={"data-testid": "download-csv", "reloadDocument": True},
-                    ),
-                    class_name="finch-table-tools",
                 ),
-                rx.el.div(
-                    rx.el.table(
-                        rx.el.thead(rx.el.tr(rx.foreach(ResultsState.headers, _header))),
-                        rx.el.tbody(rx.foreach(ResultsState.page_rows, _row)),
-                        class_name="finch-table",
-                        custom_attrs={"data-testid": "resource-table"},
-                    ),
-                    class_name="finch-table-wrap",
-                ),
-                rx.el.div(
-                    rx.el.button("‹ Previous", on_click=ResultsState.go_to_page(ResultsState.page - 1), disabled=ResultsState.page <= 0, type="button", class_name="finch-action"),
-                    rx.el.span(
-                        "Page ", ResultsState.page + 1, " of ", ResultsState.page_count, " · ", ResultsState.match_count, " rows",
-                        class_name="finch-small finch-muted",
-                        custom_attrs={"data-testid": "pager-info"},
-                    ),
-                    rx.el.button("Next ›", on_click=ResultsState.go_to_page(ResultsState.page + 1), disabled=ResultsState.page >= ResultsState.page_count - 1, type="button", class_name="finch-action"),
-                    class_name="finch-pager",
-                ),
-                class_name="finch-panel finch-panel-wide",
-                role="dialog",
-                aria_modal="true",
-                aria_label=ResultsState.title,
+                class_name="finch-chart",
+                custom_attrs={"data-testid": "chart", "data-kind": ResultsState.chart.kind},
             ),
-            class_name="finch-overlay",
         ),
+        rx.el.div(
+            rx.el.form(
+                rx.el.input(
+                    name="filter",
+                    placeholder="Filter rows…",
+                    default_value=ResultsState.filter_text,
+                    class_name="finch-field",
+                    aria_label="Filter rows",
+                    custom_attrs={"data-testid": "resource-filter"},
+                ),
+                on_submit=ResultsState.apply_filter,
+                class_name="finch-filter",
+            ),
+            rx.el.a(
+                icon("download", 15),
+                "Download CSV",
+                href="/api/resources/" + ResultsState.open_id + ".csv",
+                download=ResultsState.title + ".csv",
+                class_name="finch-action",
+                # A file, not a page: the router must let the browser load it itself.
+                custom_attrs={"data-testid": "download-csv", "reloadDocument": True},
+            ),
+            class_name="finch-table-tools",
+        ),
+        rx.el.div(
+            rx.el.table(
+                rx.el.thead(rx.el.tr(rx.foreach(ResultsState.headers, _header))),
+                rx.el.tbody(rx.foreach(ResultsState.page_rows, _row)),
+                class_name="finch-table",
+                custom_attrs={"data-testid": "resource-table"},
+            ),
+            class_name="finch-table-wrap",
+            tab_index=0,
+            aria_label="Table: " + ResultsState.title,
+        ),
+        rx.el.div(
+            rx.el.button(
+                "‹ Previous",
+                on_click=ResultsState.go_to_page(ResultsState.page - 1),
+                disabled=ResultsState.page <= 0,
+                type="button",
+                class_name="finch-action",
+            ),
+            rx.el.span(
+                "Page ",
+                ResultsState.page + 1,
+                " of ",
+                ResultsState.page_count,
+                " · ",
+                ResultsState.match_count,
+                " rows",
+                class_name="finch-small finch-muted",
+                custom_attrs={"data-testid": "pager-info"},
+            ),
+            rx.el.button(
+                "Next ›",
+                on_click=ResultsState.go_to_page(ResultsState.page + 1),
+                disabled=ResultsState.page >= ResultsState.page_count - 1,
+                type="button",
+                class_name="finch-action",
+            ),
+            class_name="finch-pager",
+        ),
+        title=rx.el.div(
+            rx.el.div(
+                dialog.title(ResultsState.title, class_name="finch-panel-title"),
+                rx.el.p(ResultsState.subtitle, class_name="finch-muted finch-small"),
+                class_name="finch-panel-heading",
+            ),
+            close_button(ResultsState.close),
+            class_name="finch-panel-head",
+        ),
+        open_=ResultsState.open_id != "",
+        on_open_change=ResultsState.open_change,
+        class_name="finch-panel finch-panel-wide finch-dialog",
+        aria_describedby=None,
+        custom_attrs={"data-testid": "resource-viewer"},
     )

@@ -1,7 +1,8 @@
 """The live tool card: the hot path, so plain elements and CSS only.
 
-Status-dependent bits (spinner, live timer, fade-out) are driven by CSS from the
-`data-status` attribute: an event changes one attribute and one label, nothing else.
+Status-dependent bits (spinner, live timer, fade-out, the status and table glyphs) are driven
+by CSS from the `data-status` attribute: an event changes one attribute and one label, nothing
+else. No icon components here: the glyphs are CSS masks, so a card stays a few plain elements.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def tool_card(card: rx.Var[CardView]) -> rx.Component:
     return rx.el.div(
         rx.el.div(
             rx.el.span(class_name="finch-card-icon"),
-            rx.el.span("🔧 ", rx.el.strong(card.tool_label), class_name="finch-card-name"),
+            rx.el.span(rx.el.strong(card.tool_label), class_name="finch-card-name"),
             rx.el.span(card.arguments, class_name="finch-card-args"),
             rx.el.span(
                 rx.el.span(card.status_label, class_name="finch-card-label"),

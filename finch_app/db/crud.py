@@ -53,13 +53,36 @@ def get_conversation(*, session: Session, user_id: str, conversation_id: str) ->
     ).first()
 
 
-def list_conversations(*, session: Session, user_id: str, limit: int = 100) -> Sequence[Conversation]:
-    return session.exec(
-        select(Conversation)
-        .where(Conversation.user_id == user_id)
-        .order_by(col(Conversation.updated_at).desc())
-        .limit(limit)
-    ).all()
+def list_conversations(
+    *, session: Session, user_id: str, limit: int = 100, search: str = ""
+) -> Sequence[Conversation]:
+    """The user's conversations, most recently active first; with `search`, only those whose
+    title or any visible message contains it (case-insensitive)."""
+    query = select(Conversation).where(Conversation.user_id == user_id)
+    needle = " ".join(search.split()).lower()
+    if needle:
+        pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        in_messages = select(Message.conversation_id).where(
+            Message.user_id == user_id,
+            Message.status != MessageStatus.SUPERSEDED,
+            func.lower(Message.content).like(pattern, escape="\\"),
+        )
+        query = query.where(
+            func.lower(Conversation.title).like(pattern, escape="\\") | col(Conversation.id).in_(in_messages)
+        )
+    return session.exec(query.order_by(col(Conversation.updated_at).desc()).limit(limit)).all()
+
+
+def rename_conversation(
+    *, session: Session, user_id: str, conversation_id: str, title: str, only_if: str | None = None
+) -> bool:
+    """Give one of the user's conversations a new title; with `only_if`, only while its title is
+    still that (a title suggested later must not undo the user's own). False if nothing changed."""
+    where = [Conversation.id == conversation_id, Conversation.user_id == user_id]
+    if only_if is not None:
+        where.append(Conversation.title == only_if)
+    renamed = session.exec(update(Conversation).where(*where).values(title=title))  # type: ignore[arg-type]
+    return renamed.rowcount == 1
 
 
 def count_conversations(*, session: Session, user_id: str) -> int:
@@ -258,6 +281,23 @@ def run_questions(*, session: Session, user_id: str, run_ids: set[str]) -> dict[
     return dict(rows)
 
 
+def first_questions(*, session: Session, user_id: str, conversation_id: str, limit: int) -> list[str]:
+    """The conversation's first `limit` questions (visible ones), oldest first."""
+    return list(
+        session.exec(
+            select(Message.content)
+            .where(
+                Message.conversation_id == conversation_id,
+                Message.user_id == user_id,
+                Message.role == "user",
+                Message.status != MessageStatus.SUPERSEDED,
+            )
+            .order_by(col(Message.created_at))
+            .limit(limit)
+        ).all()
+    )
+
+
 def get_run(*, session: Session, user_id: str, run_id: str) -> Run | None:
     return session.exec(select(Run).where(Run.id == run_id, Run.user_id == user_id)).first()
 
@@ -273,6 +313,16 @@ def supersede_answers(*, session: Session, user_id: str, message_ids: list[str])
         )
         .values(status=MessageStatus.SUPERSEDED)
     )
+
+
+def supersede_messages(*, session: Session, user_id: str, message_ids: list[str]) -> None:
+    """Hide a question and what followed it (an edited question is asked anew); the rows stay."""
+    if message_ids:
+        session.exec(
+            update(Message)
+            .where(col(Message.id).in_(message_ids), Message.user_id == user_id)  # type: ignore[arg-type]
+            .values(status=MessageStatus.SUPERSEDED)
+        )
 
 
 def mark_interrupted_runs(*, session: Session) -> int:

@@ -10,6 +10,7 @@ Tool arguments are passed through as raw text: validating them is the loop's job
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -24,6 +25,14 @@ if TYPE_CHECKING:
     from finch_app.settings import Settings
 
 _RETRYABLE_STATUS = frozenset({408, 409, 429})
+TITLE_PROMPT = (
+    "Name this conversation for the user's list of chats: 2 to 6 words that say what it is about, "
+    'such as "Portfolio vs Senate trades" or "Why NVDA dropped". Reply with the title only, '
+    "without quotes or a final period."
+)
+"""The system prompt of the one request that names a conversation after its first answer."""
+TITLE_TIMEOUT_S = 20.0
+_TITLE_PREFIX = re.compile(r"^\s*(title\s*:\s*)", re.IGNORECASE)
 
 
 @dataclass
@@ -143,6 +152,20 @@ class OpenAIChatModel:
                 name=call.name,
                 arguments=call.arguments,
             )
+
+    async def name_conversation(self, question: str, answer: str) -> str:
+        """A title for a conversation from its first question and answer: one short request,
+        made after the answer, with no retries (a title is a nicety)."""
+        client = self._client.with_options(timeout=min(self.timeout_s, TITLE_TIMEOUT_S), max_retries=0)
+        response = await client.chat.completions.create(
+            model=self.model,
+            messages=[
+                {"role": "system", "content": TITLE_PROMPT},
+                {"role": "user", "content": f"Question: {question[:1_000]}\n\nAnswer: {answer[:1_500]}"},
+            ],
+        )
+        text = (response.choices[0].message.content or "") if response.choices else ""
+        return clean_title(text)
 
     async def _open(self, messages: list[ChatMessage], tools: list[dict[str, Any]]) -> Any:
         """Start the streamed completion; drop `parallel_tool_calls` if the server rejects it."""
@@ -275,6 +298,16 @@ class OpenAIChatModel:
             retryable=False,
             details=details,
         )
+
+
+def clean_title(text: str) -> str:
+    """A model's title as a list shows it: its first line, without "Title:", quotes, markup or a
+    final period."""
+    line = next((part for part in text.strip().splitlines() if part.strip()), "")
+    line = _TITLE_PREFIX.sub("", line).strip()
+    for _ in range(2):  # markup and quotes may wrap each other, with the period inside or out
+        line = line.rstrip(".").strip().strip("*_#`").strip().strip("\"'“”‘’").strip()
+    return line
 
 
 def _add_fragment(calls: dict[int, _PartialCall], fragment: Any) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import reflex as rx
 from reflex_components_core.el.elements.base import BaseHTML
 
+from finch_app.components.icons import icon
+from finch_app.config_check import SetupItem
 from finch_app.states.auth import AuthState, LoginState, SettingsState, TokenItem
 from finch_app.states.mcp import McpServerItem, McpServersState
 from finch_app.states.permissions import PermissionsState
@@ -35,7 +37,7 @@ def sign_out_button(**props) -> rx.Component:
 
 def _brand() -> rx.Component:
     return rx.el.div(
-        rx.el.span("🐦", class_name="finch-logo", aria_hidden="true"),
+        rx.el.span(icon("bird", 20), class_name="finch-logo"),
         rx.el.span("Finch", class_name="finch-brand-name"),
         class_name="finch-brand",
     )
@@ -139,11 +141,33 @@ def _token_row(item: rx.Var[TokenItem]) -> rx.Component:
     )
 
 
+def _setup_item(item: rx.Var[SetupItem]) -> rx.Component:
+    return rx.el.li(
+        rx.el.div(item.what, class_name="finch-setup-what"),
+        rx.cond(item.how != "", rx.el.div(item.how, class_name="finch-setup-how")),
+        custom_attrs={"data-ok": item.ok},
+    )
+
+
+def _setup() -> rx.Component:
+    """For whoever runs this Finch (admins): what users get, and the variables that change it."""
+    return rx.el.section(
+        rx.el.h2("This Finch's setup", class_name="finch-section-title"),
+        rx.el.p(
+            "Only admins see this. Change these in Finch's environment (or .env) and restart; "
+            "the README explains each.",
+            class_name="finch-muted finch-small",
+        ),
+        rx.el.ul(rx.foreach(SettingsState.setup, _setup_item), class_name="finch-setup"),
+        custom_attrs={"data-testid": "operator-setup"},
+    )
+
+
 def settings_page() -> rx.Component:
     return rx.el.main(
         rx.el.div(
             rx.el.div(
-                rx.el.a("← Back to chat", href="/", class_name="finch-link-btn"),
+                rx.el.a(icon("arrow-left", 15), "Back to chat", href="/", class_name="finch-link-btn"),
                 rx.cond(
                     AuthState.user_name != "",
                     rx.el.span(
@@ -163,7 +187,8 @@ def settings_page() -> rx.Component:
                 "A new password ends every token.",
                 rx.cond(
                     SettingsState.auth_mode == "none",
-                    " (With FINCH_AUTH=none the API is open to this machine without a token.)",
+                    " (This Finch has no sign-in, so programs on this computer can use the API "
+                    "without a token.)",
                     "",
                 ),
                 class_name="finch-muted finch-small",
@@ -228,6 +253,7 @@ def settings_page() -> rx.Component:
                 ),
                 rx.el.p("No tokens yet.", class_name="finch-muted"),
             ),
+            rx.cond(SettingsState.setup.length() > 0, _setup()),
             class_name="finch-settings-card",
         ),
         allowed_tools_card(),

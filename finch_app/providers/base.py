@@ -24,15 +24,19 @@ from finch_app.providers.records import (
 class DataUnavailable(ToolError):
     """A data source could not answer: unreachable, failing, rate-limiting or not configured.
 
-    The message names the source and says what went wrong, e.g.
-    "ApeWisdom is unreachable: [Errno -2] Name or service not known".
+    The message is for the person asking, in plain words naming the source ("Couldn't reach
+    ApeWisdom"); what the network said ("[Errno -2] Name or service not known") is `detail`, for
+    the log. How to fix a setup problem is the operator's business (README, settings page).
     """
 
-    def __init__(self, source: str, message: str, *, reason: str = "live source unreachable") -> None:
+    def __init__(self, source: str, message: str, *, reason: str | None = None, detail: str = "") -> None:
         super().__init__(message)
         self.source = source
-        self.reason = reason
-        """Short words for a fallback's note: "sample data as of … — <reason>"."""
+        self.reason = reason or f"Couldn't reach {source}"
+        """Why a fallback shows other data, as the start of its note: "Couldn't reach SEC EDGAR —
+        showing the copy from 2 h ago", "Live SEC data is off on this server — showing sample data"."""
+        self.detail = detail
+        """The technical cause, for the log only."""
 
 
 class MarketData(Protocol):

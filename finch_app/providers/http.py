@@ -76,7 +76,13 @@ def decode(source: str, content: bytes, parse: Callable[[Any], R]) -> R:
     try:
         return parse(json.loads(content))
     except (ValueError, TypeError, KeyError, AttributeError) as error:
-        raise DataUnavailable(source, f"{source} sent data Finch cannot read: {describe(error)}") from error
+        log.warning("%s sent data Finch cannot read: %s", source, describe(error))
+        raise DataUnavailable(
+            source,
+            f"{source} sent data Finch can't read",
+            reason=f"{source} sent unreadable data",
+            detail=describe(error),
+        ) from error
 
 
 class HttpFetcher:
@@ -129,9 +135,11 @@ class HttpFetcher:
                 response = await http.get(url, params=params, headers=headers)
             except httpx.TimeoutException as error:
                 message = f"{source} did not answer within {self.timeout_s:g} s"
-                raise DataUnavailable(source, message) from error
+                raise DataUnavailable(source, message, detail=describe(error)) from error
             except httpx.TransportError as error:
-                raise DataUnavailable(source, f"{source} is unreachable: {describe(error)}") from error
+                # The user hears that the source is out of reach; the network's words go to the log.
+                log.warning("%s is unreachable: %s", source, describe(error))
+                raise DataUnavailable(source, f"Couldn't reach {source}", detail=describe(error)) from error
             status = response.status_code
             if status == 404 and missing_ok:
                 return response
@@ -148,7 +156,7 @@ class HttpFetcher:
                     raise DataUnavailable(
                         source,
                         f"{source} is rate-limiting requests (HTTP 429){later}",
-                        reason="live source rate-limited",
+                        reason=f"{source} is busy (too many requests)",
                     )
                 tries = f" after {attempt + 1} tries" if attempt else ""
                 raise DataUnavailable(source, f"{source} is failing: HTTP {status}{tries}")

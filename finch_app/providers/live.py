@@ -11,6 +11,7 @@ business; the one cache used below is EDGAR's ticker → CIK table.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -35,6 +36,8 @@ from finch_app.providers.records import (
 )
 from finch_app.providers.sec import SEC, SEC_CONCURRENCY, SecEdgar
 from finch_app.settings import Settings
+
+log = logging.getLogger(__name__)
 
 APEWISDOM = "ApeWisdom"
 HOUSE_WATCHER = "House Stock Watcher"
@@ -214,7 +217,8 @@ class LiveMarketData:
         """FMP answers some refusals with HTTP 200 and {"Error Message": …}."""
         if isinstance(payload, dict) and payload.get("Error Message"):
             message = str(payload["Error Message"]).replace(self._fmp_key, "***")
-            raise DataUnavailable(FMP, f"{FMP} refused the request: {message}")
+            log.warning("%s refused the request: %s", FMP, message)
+            raise DataUnavailable(FMP, f"{FMP} refused the request", detail=message)
         return payload
 
     # ------------------------------------------------------------ Yahoo

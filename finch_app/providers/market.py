@@ -5,10 +5,10 @@ composed according to `FINCH_DATA_MODE`.
 - live: the live sources (an answer still fresh in the cache counts as live); a failure
   raises `DataUnavailable` naming the source.
 - auto: live; when a source fails, its last good cached copy (mode "cached", note
-  "cached 2 h ago — live source unreachable"), else the bundled sample (note "sample
-  data as of 2026-11-20 — live source unreachable"). A failing source is skipped for
-  a minute, so a laptop without network answers at once instead of waiting for
-  timeouts on every call.
+  "Couldn't reach SEC EDGAR — showing the copy from 2 h ago"), else the bundled sample
+  (note "sample data as of 2026-11-20 — Couldn't reach SEC EDGAR"). A failing source is
+  skipped for a minute, so a laptop without network answers at once instead of waiting
+  for timeouts on every call. Notes are plain words for the user; the cause is logged.
 
 Owns that policy only: fetching is `live.py`, storing copies `cache.py`, the bundled
 snapshot `sample.py`.
@@ -225,7 +225,8 @@ class MarketDataService:
         except DataUnavailable as error:
             if self.mode == "live":
                 raise
-            log.warning("%s — falling back to cached or sample data", error)
+            detail = f" ({error.detail})" if error.detail else ""
+            log.warning("%s%s — falling back to cached or sample data", error, detail)
             self._failures[source] = _Failure(time.monotonic() + self._failure_memory_s, error.reason)
             return await self._fallback(key, kind, fetch_sample, error.reason)
         self._failures.pop(source, None)
@@ -243,7 +244,7 @@ class MarketDataService:
         cached = await self._cache.last_good(key, kind)
         if cached is not None:
             copy = cached.value
-            note = f"cached {_ago(self._cache.age(cached))} — {reason}"
+            note = f"{reason} — showing the copy from {_ago(self._cache.age(cached))}"
             if copy.note:
                 note = f"{note}; {copy.note}"
             return copy.model_copy(update={"mode": "cached", "note": note})

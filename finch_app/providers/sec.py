@@ -387,10 +387,13 @@ class SecEdgar:
     def _sec_headers(self) -> dict[str, str]:
         contact = (self._settings.sec_contact or "").strip()
         if not contact:
+            # SEC EDGAR asks every client for a contact email; the operator sets FINCH_SEC_CONTACT
+            # (the settings page and the README say so). The user only hears that it is off.
             raise DataUnavailable(
                 SEC,
-                f"{SEC} requires a contact email in the User-Agent: set FINCH_SEC_CONTACT",
-                reason="live source not configured (set FINCH_SEC_CONTACT)",
+                "Live SEC data is off on this server",
+                reason="Live SEC data is off on this server",
+                detail="SEC EDGAR needs a contact email in the User-Agent: set FINCH_SEC_CONTACT",
             )
         return {"User-Agent": f"Finch market assistant {contact}"}
 
@@ -468,8 +471,13 @@ class SecEdgar:
         try:
             filings = parse_latest_form4_feed(response.content)[:reading]
         except (ET.ParseError, ValueError) as error:
-            message = f"{SEC} sent a latest-filings feed Finch cannot read: {describe(error)}"
-            raise DataUnavailable(SEC, message) from error
+            log.warning("%s sent a latest-filings feed Finch cannot read: %s", SEC, describe(error))
+            raise DataUnavailable(
+                SEC,
+                f"{SEC} sent data Finch can't read",
+                reason=f"{SEC} sent unreadable data",
+                detail=describe(error),
+            ) from error
         if not filings:
             return live_dataset([], SEC, note=f"{SEC}'s latest-filings feed lists no Form 4 filings")
 

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import unicodedata
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
@@ -25,9 +26,9 @@ from typing import Any
 from sqlmodel import Session
 
 from finch_app.agent.approvals import Decision, ResumeState, expired_reason
-from finch_app.agent.events import AgentEvent, Done, EventStamp, RunStarted, agent_event_adapter
+from finch_app.agent.events import AgentEvent, AssistantMessage, Done, EventStamp, RunStarted, agent_event_adapter
 from finch_app.agent.loop import Agent
-from finch_app.agent.model import ChatMessage, ChatModel, TitlingModel, ToolCallRequest
+from finch_app.agent.model import ChatMessage, ChatModel, NamingModel, TitlingModel, ToolCallRequest
 from finch_app.agent.status import RunStatus
 from finch_app.db import crud
 from finch_app.db.engine import session_scope
@@ -45,6 +46,8 @@ log = logging.getLogger("finch.runs")
 
 STOP_WAIT_S = 10.0
 """How long stopping a run may wait for its tools to stop and its rows to be final."""
+TITLE_KEEP_S = 120.0
+"""How long a conversation's suggested title stays available to followers after it is saved."""
 
 
 class RunRefused(Exception):
@@ -96,6 +99,8 @@ class _LiveRun:
     """Set by Stop: how the run ends when its task is cancelled."""
     paused: ResumeState | None = None
     """Set when the run paused for the user's approval: how to go on."""
+    retitle: bool = True
+    """A naming model may retitle its conversation after the answer (not a program's own call)."""
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -125,6 +130,8 @@ class RunService:
         self._runs: dict[str, _LiveRun] = {}
         self._background: list[asyncio.Task[None]] = []
         self._listener: asyncio.Task[None] | None = None
+        self._naming: dict[str, asyncio.Task[str | None]] = {}
+        """Conversation id → the request for its title after the first answer (models that name)."""
 
     @property
     def model_label(self) -> str:
@@ -151,11 +158,11 @@ class RunService:
         """Shutdown: runs still going end `interrupted`, their rows final; connections close."""
         for run_id in list(self._runs):
             await self.stop(run_id, wait=True, status=RunStatus.INTERRUPTED)
-        tasks = [*self._background, *([self._listener] if self._listener else [])]
+        tasks = [*self._background, *self._naming.values(), *([self._listener] if self._listener else [])]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        self._background, self._listener = [], None
+        self._background, self._listener, self._naming = [], None, {}
         await self.recorder.aclose()
         await self.registry.aclose()
         close = getattr(self.agent.model, "aclose", None)
@@ -202,11 +209,7 @@ class RunService:
         except BaseException:
             await self.registry.release(run_id)
             raise
-        rule = self.approvals.for_user(allowed)
-        return self._launch(started, lambda stamp, resources: self.agent.run(
-            history=history, user_message=text, stamp=stamp, user_id=user_id, resources=resources,
-            needs_approval=rule,
-        ))
+        return self._answer(started, history, allowed)
 
     def _save_question(
         self, run_id: str, user_id: str, conversation_id: str, text: str, title: str | None
@@ -243,11 +246,7 @@ class RunService:
         except BaseException:
             await self.registry.release(run_id)
             raise
-        rule = self.approvals.for_user(allowed)
-        return self._launch(started, lambda stamp, resources: self.agent.run(
-            history=history, user_message=started.question, stamp=stamp, user_id=user_id, resources=resources,
-            needs_approval=rule,
-        ))
+        return self._answer(started, history, allowed)
 
     async def start_call(
         self, *, user_id: str, tool_name: str, arguments: dict[str, Any], caller: str
@@ -274,7 +273,7 @@ class RunService:
         call = ToolCallRequest(id=call_id, name=tool_name, arguments=json.dumps(arguments))
         return self._launch(started, lambda stamp, resources: self.agent.call(
             call=call, stamp=stamp, user_id=user_id, resources=resources
-        ))
+        ), retitle=False)
 
     def _reopen_question(
         self, run_id: str, user_id: str, conversation_id: str
@@ -292,6 +291,50 @@ class RunService:
             self._open_run(session, started)
             allowed = crud.allowed_tools(session=session, user_id=user_id)
             return started, model_history(turns[: questions[-1]]), allowed
+
+    async def edit(self, *, user_id: str, conversation_id: str, message_id: str, message: str) -> StartedRun:
+        """Ask an edited question in place of an earlier one: that question and everything after it
+        are superseded (kept in the database, no longer shown or sent to the model)."""
+        text = self.check_message(message)
+        await self._require_conversation(user_id, conversation_id)
+        run_id = f"run_{uuid.uuid4().hex}"
+        await self._claim(RunClaim(run_id, user_id, conversation_id))
+        try:
+            started, history, allowed = await asyncio.to_thread(
+                self._replace_question, run_id, user_id, conversation_id, message_id, text
+            )
+        except BaseException:
+            await self.registry.release(run_id)
+            raise
+        return self._answer(started, history, allowed)
+
+    def _replace_question(
+        self, run_id: str, user_id: str, conversation_id: str, message_id: str, text: str
+    ) -> tuple[StartedRun, list[ChatMessage], set[str]]:
+        with session_scope() as session:
+            turns = crud.conversation_turns(session=session, user_id=user_id, conversation_id=conversation_id)
+            at = next(
+                (i for i, t in enumerate(turns) if t.message.id == message_id and t.message.role == "user"),
+                None,
+            )
+            if at is None:
+                raise RunRefused("That question is no longer in this conversation.", status=404)
+            replaced = [t.message.id for t in turns[at:]]
+            crud.supersede_messages(session=session, user_id=user_id, message_ids=replaced)
+            question = crud.add_message(
+                session=session, user_id=user_id, conversation_id=conversation_id, role="user", content=text, run_id=run_id
+            )
+            started = StartedRun(run_id, user_id, conversation_id, question.id, text)
+            self._open_run(session, started)
+            return started, model_history(turns[:at]), crud.allowed_tools(session=session, user_id=user_id)
+
+    def _answer(self, started: StartedRun, history: list[ChatMessage], allowed: set[str]) -> StartedRun:
+        """Answer the run's question after `history`; changes ask first unless `allowed`."""
+        rule = self.approvals.for_user(allowed)
+        return self._launch(started, lambda stamp, resources: self.agent.run(
+            history=history, user_message=started.question, stamp=stamp, user_id=started.user_id,
+            resources=resources, needs_approval=rule,
+        ))
 
     def _open_run(self, session: Session, started: StartedRun) -> None:
         crud.start_run(
@@ -344,6 +387,7 @@ class RunService:
         backlog: list[AgentEvent] | None = None,
         answer: str = "",
         next_seq: int = 0,
+        retitle: bool = True,
     ) -> StartedRun:
         """Start the run's one task; `backlog` (a paused run going on) is what it sent before, and
         its events go on from `next_seq`."""
@@ -351,6 +395,7 @@ class RunService:
             started=started,
             recorded=RecordedRun(started.run_id, started.user_id, started.conversation_id, [answer] if answer else []),
             tracker=RunTracker(started.run_id),
+            retitle=retitle,
         )
         for event in backlog or ():
             live.tracker.observe(event)
@@ -394,6 +439,7 @@ class RunService:
         finally:
             for event in live.tracker.closing_events(ending, stamp=stamp):
                 self._emit(live, event)
+            self._name_after_answer(live)  # before the followers' feeds end: they may wait for it
             await asyncio.shield(self._end(live))
 
     def _emit(self, live: _LiveRun, event: AgentEvent) -> None:
@@ -421,6 +467,58 @@ class RunService:
             for feed in live.feeds:
                 feed.close()
             live.done.set()
+
+    # --- titles ---------------------------------------------------------------------------------
+
+    def _name_after_answer(self, live: _LiveRun) -> None:
+        """An answered question: a naming model may give the conversation a title that says what it
+        is about, in the background (the run and its followers never wait for it). Only while the
+        title is still the automatic one — the user's own, or one already given, stays."""
+        started, model = live.started, self.agent.model
+        if not live.retitle or not isinstance(model, NamingModel):
+            return
+        answer = next((e.content for e in reversed(live.backlog) if isinstance(e, AssistantMessage)), "")
+        if not answer.strip():
+            return
+        conversation_id = started.conversation_id
+        task = asyncio.create_task(self._name(model, started, answer), name=f"title:{conversation_id}")
+        self._naming[conversation_id] = task
+
+        def forget(done: asyncio.Task[str | None]) -> None:
+            def drop() -> None:
+                if self._naming.get(conversation_id) is done:
+                    del self._naming[conversation_id]
+
+            asyncio.get_running_loop().call_later(TITLE_KEEP_S, drop)
+
+        task.add_done_callback(forget)
+
+    async def _name(self, model: NamingModel, started: StartedRun, answer: str) -> str | None:
+        automatic = started.title or await asyncio.to_thread(
+            _automatic_title, self.agent.model, started.user_id, started.conversation_id
+        )
+        if not automatic:
+            return None
+        try:
+            title = crud.title_from(await model.name_conversation(started.question, answer))
+        except Exception as exc:  # a title is a nicety: the automatic one stays
+            log.warning("No title for conversation %s: %s", started.conversation_id, exc)
+            return None
+        if not title or title == automatic:
+            return None
+        renamed = await asyncio.to_thread(_rename, started.user_id, started.conversation_id, title, automatic)
+        return title if renamed else None
+
+    async def suggested_title(self, conversation_id: str, *, wait_s: float) -> str | None:
+        """The title a naming model just gave the conversation, waiting up to `wait_s` for it; None
+        when there is none (other models, nothing new to say, a failure, the user renamed it)."""
+        task = self._naming.get(conversation_id)
+        if task is None:
+            return None
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), wait_s)
+        except (TimeoutError, asyncio.CancelledError):
+            return None
 
     # --- following and stopping ---------------------------------------------------------------
 
@@ -594,6 +692,15 @@ class RunService:
             raise RunRefused("Finch is still answering in this conversation. Wait for it or stop it first.", status=409)
         await asyncio.to_thread(_delete_conversation, user_id, conversation_id)
 
+    async def rename_conversation(self, *, user_id: str, conversation_id: str, title: str) -> str:
+        """Give one of the user's conversations their own title; returns it as saved."""
+        text = crud.title_from("".join(ch for ch in title if unicodedata.category(ch) != "Cc"))
+        if not text or not _is_unicode(text):
+            raise RunRefused("A conversation needs a title: some visible text.")
+        if not await asyncio.to_thread(_rename, user_id, conversation_id, text, None):
+            raise RunRefused(f"Conversation {conversation_id} was not found.", status=404)
+        return text
+
     # --- runs of workers that died --------------------------------------------------------------
 
     async def reap_dead_runs(self) -> int:
@@ -740,6 +847,33 @@ def _end_paused(run_id: str, status: RunStatus) -> bool:
 def _delete_conversation(user_id: str, conversation_id: str) -> None:
     with session_scope() as session:
         crud.delete_conversation(session=session, user_id=user_id, conversation_id=conversation_id)
+
+
+NAMING_QUESTIONS = 3
+"""A conversation still titled automatically after this many questions keeps its title."""
+
+
+def _automatic_title(model: ChatModel, user_id: str, conversation_id: str) -> str | None:
+    """The conversation's title if it is still the one its first question gave it (early on)."""
+    with session_scope() as session:
+        conversation = crud.get_conversation(
+            session=session, user_id=user_id, conversation_id=conversation_id
+        )
+        if conversation is None:
+            return None
+        questions = crud.first_questions(
+            session=session, user_id=user_id, conversation_id=conversation_id, limit=NAMING_QUESTIONS + 1
+        )
+    if not questions or len(questions) > NAMING_QUESTIONS:
+        return None
+    return conversation.title if conversation.title == conversation_title(model, questions[0]) else None
+
+
+def _rename(user_id: str, conversation_id: str, title: str, only_if: str | None) -> bool:
+    with session_scope() as session:
+        return crud.rename_conversation(
+            session=session, user_id=user_id, conversation_id=conversation_id, title=title, only_if=only_if
+        )
 
 
 def _mark_interrupted() -> int:

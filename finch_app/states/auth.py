@@ -24,6 +24,7 @@ from reflex.state import BaseState, FrontendEventExceptionState, OnLoadInternalS
 from reflex_base.event import Event, EventSpec
 
 from finch_app.auth import Identity, NotSignedIn, browser_identity, store, uploads
+from finch_app.config_check import SetupItem, setup_items
 from finch_app.settings import get_settings
 
 log = logging.getLogger("finch.auth")
@@ -154,6 +155,8 @@ class SettingsState(rx.State):
     """Name of the token just created: its value is put straight into the page's field, never in state."""
     error: str = ""
     auth_mode: str = "none"
+    setup: list[SetupItem] = []
+    """This Finch's setup and how to change it: for admins only (users get plain words in the chat)."""
 
     async def _refresh(self, user_id: str) -> None:
         rows = await asyncio.to_thread(store.list_tokens, user_id)
@@ -174,6 +177,8 @@ class SettingsState(rx.State):
         self.created_name = ""
         self.error = ""
         self.auth_mode = get_settings().auth
+        identity = identity_for(self)
+        self.setup = setup_items(get_settings()) if identity is not None and identity.is_admin else []
         await self._refresh(current_user_id(self))
 
     @rx.event

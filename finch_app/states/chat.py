@@ -35,6 +35,10 @@ from finch_app.views import (
 )
 
 
+TITLE_WAIT_S = 30.0
+"""How long a tab waits, after an answer, for the title the model may suggest (only while it is asked)."""
+
+
 @dataclass
 class ConversationItem:
     id: str
@@ -84,6 +88,14 @@ class ChatState(rx.State):
     """Status of the last answer in the transcript ("" when the last row is not an answer)."""
     _announced: str = ""
     """A conversation this tab's own run just opened (the page is about to move to its URL)."""
+    last_failed: bool = False
+    """The last answer failed (the run, or every tool it called): it offers Retry."""
+    search: str = ""
+    """What the conversation list is filtered by ("" lists them all)."""
+    renaming_id: str = ""
+    """The conversation whose title is being edited in the list."""
+    deleting_id: str = ""
+    """The conversation whose deletion waits for the user's confirmation."""
 
     def _slot(self, index: int) -> list[MessageView]:
         return getattr(self, visit.slot_var("turn", index))
@@ -101,9 +113,13 @@ class ChatState(rx.State):
     def _note_last_status(self) -> None:
         newest = visit.newest_slot(self._turns)
         rows = self._slot(newest) if newest is not None else self.messages
-        status = rows[-1].status if rows and rows[-1].role == "assistant" else ""
+        last = rows[-1] if rows and rows[-1].role == "assistant" else None
+        status = last.status if last else ""
         if status != self.last_status:
             self.last_status = status
+        failed = bool(last and last.failed)
+        if failed != self.last_failed:
+            self.last_failed = failed
 
     @rx.event
     async def on_load(self):
@@ -158,8 +174,16 @@ class ChatState(rx.State):
     async def _list_conversations(self, user_id: str) -> None:
         self.conversations = [
             ConversationItem(id=c.id, title=c.title, href=f"/c/{c.id}")
-            for c in await app_context().reads.conversations(user_id)
+            for c in await app_context().reads.conversations(user_id, self.search)
         ]
+
+    @rx.event
+    async def search_conversations(self, text: str):
+        """List only the conversations whose title or messages contain `text`."""
+        text = " ".join(text.split())[:200]
+        if text != self.search:
+            self.search = text
+            await self._list_conversations(current_user_id(self))
 
     async def _open(self, conversation_id: str, user_id: str) -> None:
         page = await app_context().reads.transcript(user_id, conversation_id)
@@ -205,6 +229,85 @@ class ChatState(rx.State):
         self.turn_order = order
         self._turns += 1
         self._note_last_status()
+
+    def _cut_from(self, message_id: str) -> bool:
+        """Drop a question and every row after it from the page (an edited question replaces
+        them); False when it is not on the page."""
+        for name in ("earlier", "messages"):
+            rows: list[MessageView] = getattr(self, name)
+            at = next((i for i, m in enumerate(rows) if m.id == message_id), None)
+            if at is None:
+                continue
+            setattr(self, name, rows[:at])
+            if name == "earlier" and self.messages:
+                self.messages = []
+            self._clear_visit()
+            self._note_last_status()
+            return True
+        for slot in range(visit.SLOTS):
+            rows = self._slot(slot)
+            at = next((i for i, m in enumerate(rows) if m.id == message_id), None)
+            if at is None:
+                continue
+            position = self.turn_order[slot]
+            self._set_slot(slot, rows[:at])
+            for other in range(visit.SLOTS):
+                if self.turn_order[other] > position and self._slot(other):
+                    self._set_slot(other, [])
+            self._turns = position + 1
+            self._note_last_status()
+            return True
+        return False
+
+    def _retitle(self, conversation_id: str, title: str) -> None:
+        """A conversation got a new title (the user's, or the model's after its first answer)."""
+        self.conversations = [
+            dataclasses.replace(c, title=title) if c.id == conversation_id else c for c in self.conversations
+        ]
+        if conversation_id == self.conversation_id:
+            self.title = title
+
+    @rx.event
+    def start_rename(self, conversation_id: str):
+        self.renaming_id, self.deleting_id = conversation_id, ""
+
+    @rx.event
+    def cancel_rename(self):
+        self.renaming_id = ""
+
+    @rx.event
+    async def rename(self, form_data: dict):
+        """Save the title typed in the list (Enter); an empty one keeps the old title."""
+        conversation_id, self.renaming_id = self.renaming_id, ""
+        title = str(form_data.get("title", ""))
+        if not conversation_id or not title.strip():
+            return None
+        try:
+            saved = await app_context().runs.rename_conversation(
+                user_id=current_user_id(self), conversation_id=conversation_id, title=title
+            )
+        except RunRefused as exc:
+            (await self.get_state(LiveTurnState)).notice = exc.message
+            return None
+        self._retitle(conversation_id, saved)
+        return None
+
+    @rx.event
+    def ask_delete(self, conversation_id: str):
+        self.deleting_id, self.renaming_id = conversation_id, ""
+
+    @rx.event
+    def cancel_delete(self):
+        self.deleting_id = ""
+
+    @rx.event
+    async def export_conversation(self, conversation_id: str):
+        """Download the conversation as Markdown, tables included (the same document as
+        `GET /api/conversations/{id}/export.md`)."""
+        exported = await app_context().reads.export(current_user_id(self), conversation_id)
+        if exported is None:
+            return None
+        return rx.download(data=exported.markdown, filename=exported.filename, mime_type="text/markdown")
 
     def _take_last_question(self) -> str | None:
         """Remove the last question (and its answer) from the transcript, for a retry."""
@@ -300,6 +403,7 @@ class ChatState(rx.State):
         self._cursor = ""
         self.not_found = False
         self.last_status = ""
+        self.last_failed = False
         await (await self.get_state(ResultsState))._show_conversation("")
         live = await self.get_state(LiveTurnState)
         if not live.running:
@@ -308,6 +412,8 @@ class ChatState(rx.State):
 
     @rx.event
     async def delete_conversation(self, conversation_id: str):
+        """Delete a conversation (after "Delete" was confirmed in the list)."""
+        self.deleting_id = ""
         try:
             await app_context().runs.delete_conversation(user_id=current_user_id(self), conversation_id=conversation_id)
         except RunRefused as exc:
@@ -335,6 +441,8 @@ class LiveTurnState(rx.State):
     conversation_id: str = ""
     notice: str = ""
     """A problem with the message itself (too long…), shown above the composer."""
+    editing_id: str = ""
+    """The question being edited in the composer: sending asks it anew in its place."""
     _view: TurnView = TurnView()
     _run_id: str = ""
 
@@ -355,6 +463,17 @@ class LiveTurnState(rx.State):
     async def send_suggestion(self, text: str):
         return await self._begin(text)
 
+    @rx.event
+    def start_edit(self, message_id: str):
+        """Edit a question: its text is put in the composer (by the page); sending replaces it."""
+        self.editing_id = message_id
+        self.notice = ""
+
+    @rx.event
+    def cancel_edit(self):
+        self.editing_id = ""
+        return [rx.set_value("composer", ""), rx.set_focus("composer")]
+
     async def _begin(self, message: str):
         if self.running:
             self.notice = "Finch is still answering. Wait for it or press Stop."
@@ -367,12 +486,20 @@ class LiveTurnState(rx.State):
             self.notice = f"{exc.message} Your text is still in the box."
             return None
         chat = await self.get_state(ChatState)
+        edit_of, self.editing_id = self.editing_id, ""
+        if edit_of and not (chat.conversation_id and chat._cut_from(edit_of)):
+            edit_of = ""  # the question left the page (another conversation): ask it as a new one
         self._reset_turn()
         self.notice = ""
         self.user_text = text
         self.running = True
         self.conversation_id = chat.conversation_id
-        return [rx.set_value("composer", ""), LiveTurnState.run_turn(text, chat.conversation_id, False)]
+        # Focus goes back to the composer however the message was sent (Enter, Send, a suggestion).
+        return [
+            rx.set_value("composer", ""),
+            rx.set_focus("composer"),
+            LiveTurnState.run_turn(text, chat.conversation_id, False, edit_of),
+        ]
 
     @rx.event
     async def retry(self):
@@ -390,14 +517,19 @@ class LiveTurnState(rx.State):
         return LiveTurnState.run_turn(question, chat.conversation_id, True)
 
     @rx.event(background=True)
-    async def run_turn(self, message: str, conversation_id: str, retry: bool):
-        """Start a run for the message, then follow it like any other follower."""
+    async def run_turn(self, message: str, conversation_id: str, retry: bool, edit_of: str = ""):
+        """Start a run for the message (or for an edited question, `edit_of`), then follow it like
+        any other follower; the conversation then gets the title its model suggests, if any."""
         runs = app_context().runs
         async with self:
             user_id = current_user_id(self)
         try:
             if retry:
                 started = await runs.retry(user_id=user_id, conversation_id=conversation_id)
+            elif edit_of:
+                started = await runs.edit(
+                    user_id=user_id, conversation_id=conversation_id, message_id=edit_of, message=message
+                )
             else:
                 started = await runs.start(user_id=user_id, conversation_id=conversation_id or None, message=message)
         except RunRefused as exc:
@@ -407,10 +539,16 @@ class LiveTurnState(rx.State):
                 self.notice = exc.message
             if not retry:
                 yield rx.set_value("composer", message)  # nothing the user typed is lost
+            if edit_of:
+                yield ChatState.on_load  # the edited question was taken off the page: put it back
             return
         feed = await runs.follow(started.run_id)
         async for update in self._mirror(feed, started.run_id, started):
             yield update
+        title = await runs.suggested_title(started.conversation_id, wait_s=TITLE_WAIT_S)
+        if title:
+            async with self:
+                (await self.get_state(ChatState))._retitle(started.conversation_id, title)
 
     @rx.event(background=True)
     async def follow_run(self, run_id: str):

@@ -8,8 +8,9 @@ from typing import TypeVar
 
 import reflex as rx
 
-from finch_app.providers.base import Position
 from finch_app.context import app_context
+from finch_app.formatting import count as plural
+from finch_app.providers.base import Position
 from finch_app.providers.brokerage import BrokerageError, BrokerageNotConfigured, SnapTradeLink
 from finch_app.providers.portfolio import (
     MAX_IMPORT_BYTES,
@@ -58,6 +59,16 @@ class PortfolioState(rx.State):
     brokerage_busy: bool = False
     portal_url: str = ""
     """The last connection portal link: shown in case the browser blocked the popup (valid ~5 minutes)."""
+    confirm: str = ""
+    """A replacement waiting for the user's yes, in words ("Replace your 8 holdings with the 2 in
+    this file?")."""
+    undo_label: str = ""
+    """What "Undo" would bring back, after holdings were removed or replaced ("" when nothing)."""
+    _pending: list[Position] = []
+    """The positions of an imported file, until the user confirms the replacement."""
+    _pending_name: str = ""
+    _undo: list[Position] = []
+    """The holdings before the last removal or replacement."""
 
     async def _refresh(self) -> None:
         self.holdings = [_item(p) for p in await HoldingsBook().list(current_user_id(self))]
@@ -94,10 +105,21 @@ class PortfolioState(rx.State):
             self.brokerage_busy = False
             self._show_brokerage(view)
             self.holdings = holdings
+            self._no_undo()
         return user_id, result
 
     def _say(self, message: str = "", error: str = "") -> None:
         self.message, self.error = message, error
+
+    async def _keep_for_undo(self, user_id: str, label: str) -> int:
+        """Remember the holdings before a removal or replacement, so "Undo" can put them back."""
+        before = await HoldingsBook().list(user_id)
+        self._undo = before
+        self.undo_label = label if before else ""
+        return len(before)
+
+    def _no_undo(self) -> None:
+        self._undo, self.undo_label = [], ""
 
     @rx.event
     async def on_load(self):
@@ -108,6 +130,8 @@ class PortfolioState(rx.State):
     async def open_panel(self):
         self.open = True
         self._say()
+        self._no_undo()
+        self._forget_pending()
         await self._refresh()
         await self._refresh_brokerage(current_user_id(self))
 
@@ -146,6 +170,17 @@ class PortfolioState(rx.State):
     @rx.event
     def close_panel(self):
         self.open = False
+        self._forget_pending()
+
+    @rx.event
+    def open_change(self, open_: bool):
+        """The dialog asks to open or close (Escape, a click outside, its × button)."""
+        if not open_:
+            self.open = False
+            self._forget_pending()
+
+    def _forget_pending(self) -> None:
+        self._pending, self._pending_name, self.confirm = [], "", ""
 
     @rx.event
     async def add_holding(self, form_data: dict):
@@ -162,21 +197,38 @@ class PortfolioState(rx.State):
         except HoldingError as exc:
             self._say(error=str(exc))
             return
+        self._no_undo()
         await self._refresh()
         self._say(message=f"Saved {position.symbol}: {position.shares:g} shares at ${position.cost_basis:,.2f}.")
         return rx.set_value("holding-symbol", "")
 
     @rx.event
     async def remove(self, symbol: str):
-        await HoldingsBook().remove(current_user_id(self), symbol)
+        user_id = current_user_id(self)
+        await self._keep_for_undo(user_id, f"Put {symbol} back")
+        await HoldingsBook().remove(user_id, symbol)
         await self._refresh()
         self._say(message=f"Removed {symbol}.")
 
     @rx.event
     async def load_demo(self):
-        await HoldingsBook().load_demo(current_user_id(self))
+        user_id = current_user_id(self)
+        had = await self._keep_for_undo(user_id, "Undo: bring back your holdings")
+        await HoldingsBook().load_demo(user_id)
         await self._refresh()
-        self._say(message="Loaded the demo portfolio (8 holdings). Ask Finch about it.")
+        replaced = f" in place of your {plural(had, 'holding')}" if had else ""
+        self._say(message=f"Loaded the demo portfolio (8 holdings){replaced}. Ask Finch about it.")
+
+    @rx.event
+    async def undo(self):
+        """Put back the holdings as they were before the last removal or replacement."""
+        if not self.undo_label:
+            return
+        before = self._undo
+        self._no_undo()
+        await HoldingsBook().save(current_user_id(self), before, replace=True)
+        await self._refresh()
+        self._say(message="Undone: your holdings are back as they were.")
 
     @rx.event
     async def load_demo_and_ask_again(self):
@@ -186,9 +238,11 @@ class PortfolioState(rx.State):
 
     @rx.event
     async def clear_all(self):
-        await HoldingsBook().save(current_user_id(self), [], replace=True)
+        user_id = current_user_id(self)
+        had = await self._keep_for_undo(user_id, "Undo: bring back your holdings")
+        await HoldingsBook().save(user_id, [], replace=True)
         await self._refresh()
-        self._say(message="All holdings removed.")
+        self._say(message=f"Removed all {plural(had, 'holding')}.")
 
     @rx.event
     async def import_csv(self, files: list[rx.UploadFile]):
@@ -203,10 +257,43 @@ class PortfolioState(rx.State):
             return
         try:
             result = parse_holdings_csv(data.decode("utf-8-sig", errors="replace"))
-            await HoldingsBook().save(user_id, result.positions, replace=True)
         except HoldingError as exc:
             self._say(error=str(exc))
             return
-        await self._refresh()
-        self._say(message=f"Imported {len(result.positions)} holdings from {upload.name or 'the file'}.")
+        name = upload.name or "the file"
+        current = len(await HoldingsBook().list(user_id))
+        if not current:
+            await self._replace_with(result.positions, name)
+        else:
+            # Importing replaces every holding: say what will change, and wait for a yes.
+            self._pending, self._pending_name = result.positions, name
+            self.confirm = (
+                f"Replace your {plural(current, 'holding')} with the {len(result.positions)} in {name}?"
+            )
+            self._say()
         return rx.clear_selected_files(CSV_UPLOAD_ID)
+
+    @rx.event
+    async def confirm_import(self):
+        if self._pending:
+            positions, name = self._pending, self._pending_name
+            self._forget_pending()
+            await self._replace_with(positions, name)
+
+    @rx.event
+    def cancel_import(self):
+        self._forget_pending()
+        self._say(message="Nothing was imported; your holdings are unchanged.")
+
+    async def _replace_with(self, positions: list[Position], name: str) -> None:
+        user_id = current_user_id(self)
+        had = await self._keep_for_undo(user_id, "Undo: bring back your holdings")
+        try:
+            await HoldingsBook().save(user_id, positions, replace=True)
+        except HoldingError as exc:  # more holdings than Finch keeps: nothing was replaced
+            self._no_undo()
+            self._say(error=str(exc))
+            return
+        await self._refresh()
+        replaced = f", replacing your {plural(had, 'holding')}" if had else ""
+        self._say(message=f"Imported {len(positions)} holdings from {name}{replaced}.")

@@ -80,14 +80,30 @@ def _item(summary: ResourceSummary) -> ResourceItem:
 
 
 def grouped(summaries: list[ResourceSummary]) -> list[ResultGroup]:
-    """Results by the question that saved them, newest question first; a title repeated within
-    one answer (the same lookup twice) is listed once, as its newest copy."""
+    """Results by the question that saved them, newest question first. A lookup repeated (the
+    same title, in one answer or a later one) is listed once, as its newest copy, under the
+    question that made it; a question left with nothing new is not listed."""
     groups: dict[str, ResultGroup] = {}
+    seen: set[str] = set()
     for summary in summaries:  # newest first
+        if summary.title in seen:
+            continue
+        seen.add(summary.title)
         group = groups.setdefault(summary.run_id, ResultGroup(summary.run_id, summary.question, []))
-        if all(i.title != summary.title for i in group.results):
-            group.results.append(_item(summary))
+        group.results.append(_item(summary))
     return list(groups.values())
+
+
+def without_title(groups: list[ResultGroup], title: str) -> tuple[list[ResultGroup], int]:
+    """The groups without the result named `title` (a newer copy replaces it), and how many went."""
+    kept, dropped = [], 0
+    for group in groups:
+        results = [i for i in group.results if i.title != title]
+        dropped += len(group.results) - len(results)
+        if results:
+            same = len(results) == len(group.results)
+            kept.append(group if same else ResultGroup(group.key, group.question, results))
+    return kept, dropped
 
 
 def with_item(group: ResultGroup, item: ResourceItem) -> ResultGroup:
@@ -192,8 +208,29 @@ class ResultsState(rx.State):
         group = self.live_group[0] if self.live_group else ResultGroup(run_id, question, [])
         before = len(group.results)
         group = with_item(group, ResourceItem(resource_id, title, kind, row_count, partial, rows_label(row_count, partial)))
-        self.count += len(group.results) - before
+        added = len(group.results) - before
+        if added:
+            self.count -= self._drop_older(title)
+        self.count += added
         self.live_group = [group]
+
+    def _drop_older(self, title: str) -> int:
+        """A newer copy of a result arrived: its older copy leaves the list (only the vars holding
+        one change: a slot, or the list loaded at open, once per title)."""
+        dropped = 0
+        for index in range(visit.SLOTS):
+            slot = self._slot(index)
+            if slot:
+                kept, gone = without_title(slot, title)
+                if gone:
+                    self._set_slot(index, kept)
+                    dropped += gone
+        if self.groups:
+            kept, gone = without_title(self.groups, title)
+            if gone:
+                self.groups = kept
+                dropped += gone
+        return dropped
 
     def _settle_turn(self) -> None:
         """The running turn is over: its group takes a slot of the visit (one var changes)."""
@@ -228,6 +265,12 @@ class ResultsState(rx.State):
         self.headers = []
         self.page_rows = []
         self.chart = ChartData()
+
+    @rx.event
+    def open_change(self, open_: bool):
+        """The viewer asks to close (Escape, a click outside, its × button)."""
+        if not open_:
+            self.close()
 
     @rx.event
     async def sort_by(self, key: str):

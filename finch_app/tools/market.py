@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import date as date_
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -11,11 +12,18 @@ from pydantic import BaseModel, Field
 from finch_app.agent.tools import ToolError, tool
 from finch_app.providers.records import DataSet, PricePoint, RedditTicker
 from finch_app.agent.resources import ResourceDraft
-from finch_app.formatting import count
+from finch_app.formatting import count, date_span
 from finch_app.tools._common import Ctx, Provenance, Ticker, draft
 
 PriceRange = Literal["5d", "1mo", "3mo", "6mo", "1y", "2y", "5y"]
 RANGE_DAYS: dict[str, int] = {"5d": 7, "1mo": 31, "3mo": 92, "6mo": 183, "1y": 366, "2y": 731, "5y": 1827}
+COVERAGE_SLACK_DAYS = 10
+"""Weekends, holidays and a source's lag: data this much shorter than the range still covers it."""
+
+
+def short_of(range_: str, first: date_, last: date_) -> bool:
+    """Whether closes from `first` to `last` cover less than the range asked for."""
+    return (last - first).days + COVERAGE_SLACK_DAYS < RANGE_DAYS[range_]
 
 
 class QuoteResult(BaseModel):
@@ -70,20 +78,31 @@ async def get_stock_quote(ctx: Ctx, ticker: Ticker) -> QuoteResult:
 class HistoryResult(BaseModel):
     symbol: str
     range: str
+    """The period asked for."""
+    covers: str
+    """The days the closes actually cover, e.g. "Aug 28 – Nov 20, 2026"."""
+    short_of_range: bool
+    """The data covers less than the period asked for: say what it covers, and measure from its first day."""
     points: list[PricePoint]
     first_close: float | None
     last_close: float | None
     change_pct: float | None
+    """From the first close to the last: over `covers`, not over `range` when the data is shorter."""
     high: float | None
     low: float | None
     provenance: Provenance
 
     def summary(self) -> str:
         change = f" · {self.change_pct:+.1f}%" if self.change_pct is not None else ""
-        return f"{self.symbol} · {count(len(self.points), 'daily close')} ({self.range}){change}"
+        asked = f", less than the {self.range} asked" if self.short_of_range else ""
+        return f"{self.symbol} · {count(len(self.points), 'daily close')}, {self.covers}{asked}{change}"
 
     def resource(self) -> ResourceDraft:
-        title = f"{self.symbol} price history ({self.range})"
+        title = (
+            f"{self.symbol} price history, {self.covers}"
+            if self.short_of_range
+            else f"{self.symbol} price history ({self.range})"
+        )
         columns = [("date", "Date", "date"), ("close", "Close", "money")]
         return draft("price_history", title, columns, self.points, self.provenance, chart="price_line")
 
@@ -102,9 +121,12 @@ async def get_price_history(ctx: Ctx, ticker: Ticker, range: PriceRange = "3mo")
     if not points:
         raise ToolError(f"Ticker {ticker} not found: {data.source} has no price history for it.")
     closes = [p.close for p in points]
+    first, last = points[0].date, points[-1].date
     return HistoryResult(
         symbol=ticker,
         range=range,
+        covers=date_span(first, last),
+        short_of_range=short_of(range, first, last),
         points=points,
         first_close=closes[0],
         last_close=closes[-1],

@@ -105,7 +105,14 @@ def test_a_broker_csv_import_replaces_the_holdings(finch, page, tmp_path):
     )
     page.goto(finch.url)
     page.get_by_test_id("open-portfolio").click()
+    expect(page.get_by_test_id("portfolio-panel")).to_be_visible()  # with the holdings (one update)
+    before = page.get_by_test_id("holding-row").count()
     page.get_by_test_id("import-csv").locator("input[type=file]").set_input_files(str(export))
+    if before:  # replacing holdings asks first, saying what changes
+        expect(page.get_by_test_id("import-confirm")).to_contain_text(
+            f"Replace your {before} holdings with the 2 in Portfolio_Positions.csv?"
+        )
+        page.get_by_test_id("confirm-import").click()
     expect(page.get_by_test_id("portfolio-panel")).to_contain_text("Imported 2 holdings from Portfolio_Positions.csv")
     expect(page.get_by_test_id("holding-row")).to_have_count(2)
     page.get_by_label("Close").click()

@@ -101,6 +101,11 @@ def test_parallel_tool_calls_run_together_then_streamed_answer(fake, app, page):
     expect(answer).to_contain_text(answer_text)
     expect(answer.locator("summary")).to_contain_text("Used 2 tools")
     expect(page.get_by_test_id("send")).to_be_visible()
+    # After its first answer the model names the conversation; the list and the header say so.
+    fake_title = fake.title
+    expect(page.locator(".finch-title")).to_have_text(fake_title, timeout=10_000)
+    expect(page.get_by_test_id("conversation-link").filter(has_text=fake_title)).to_have_count(1)
+    assert "compare my portfolio with recent senate trades" in fake.title_requests[0]["messages"][1]["content"]
 
     fake.assert_complete()
     assert len(fake.requests) == 2

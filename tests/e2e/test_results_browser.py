@@ -32,7 +32,7 @@ def test_a_saved_result_is_announced_before_the_answer_and_opens_as_a_table(finc
     send(page, "get recent senate trades")
 
     link = page.get_by_test_id("resource-link")
-    expect(link).to_have_text("📊 Saved: Recent Senate trades (20 rows)", timeout=10_000)
+    expect(link).to_have_text("Saved: Recent Senate trades (20 rows)", timeout=10_000)
     item = page.get_by_test_id("resource-item")
     expect(item).to_have_attribute("data-kind", "senate_trades")
     expect(item).to_have_attribute("data-rows", "20")
@@ -169,7 +169,7 @@ def test_rows_of_a_long_tool_arrive_in_batches(live_sources, page):
 
     sources.release("sec_submissions")  # the second
     expect(card).to_have_attribute("data-status", "completed", timeout=10_000)
-    expect(link).to_contain_text("📊 Saved: Insider trades in your holdings (")
+    expect(link).to_contain_text("Saved: Insider trades in your holdings (")
     final = int(link.inner_text().split("(")[1].split(" ")[0])
     assert final > first > 0
     expect(item).to_have_attribute("data-partial", "false")

@@ -18,6 +18,10 @@ Other processes (e.g. the whole app under a browser test, via OPENAI_BASE_URL) c
 script it over HTTP: `POST /_fake/enqueue` with a step or a list of steps as JSON,
 `GET /_fake/requests`, `POST /_fake/reset`. `python -m tests.fakes.openai_server --port N`
 serves it standalone.
+
+The request Finch makes to name a new conversation (its system prompt is `TITLE_PROMPT`) is
+answered apart from the script, with `title` (or a scripted `HttpErrorStep` in `title_errors`),
+and recorded in `title_requests`: tests of answers need not script it, tests of titles can.
 """
 
 from __future__ import annotations
@@ -288,6 +292,14 @@ class _Completion:
         }
 
 
+def _is_title_request(body: dict[str, Any]) -> bool:
+    """Finch asking to name a conversation (see `finch_app.models.openai.TITLE_PROMPT`)."""
+    from finch_app.models.openai import TITLE_PROMPT
+
+    messages = body.get("messages") or []
+    return bool(messages) and messages[0].get("role") == "system" and messages[0].get("content") == TITLE_PROMPT
+
+
 def _sse(data: dict[str, Any] | str) -> bytes:
     payload = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
     return f"data: {payload}\n\n".encode()
@@ -340,6 +352,11 @@ class OpenAIServer:
         self.headers: list[dict[str, str]] = []
         """The headers of each recorded request (same order as `requests`)."""
         self.unscripted = 0
+        self.title = "Scripted conversation title"
+        """What a request to name a conversation gets."""
+        self.title_requests: list[dict[str, Any]] = []
+        self.title_errors: deque[HttpErrorStep] = deque()
+        """Failures for the next requests to name a conversation."""
         self._steps: deque[Step] = deque(steps)
         self._lock = threading.Lock()
         self._loopback: LoopbackServer | None = None
@@ -357,6 +374,9 @@ class OpenAIServer:
             self.requests.clear()
             self.headers.clear()
             self.unscripted = 0
+            self.title_requests.clear()
+            self.title_errors.clear()
+            self.title = "Scripted conversation title"
 
     @property
     def pending(self) -> int:
@@ -435,7 +455,9 @@ class OpenAIServer:
 
     async def _control_requests(self, request: Request) -> Response:
         with self._lock:
-            return JSONResponse({"requests": list(self.requests), "unscripted": self.unscripted})
+            return JSONResponse(
+                {"requests": list(self.requests), "unscripted": self.unscripted, "title_requests": list(self.title_requests)}
+            )
 
     async def _control_reset(self, request: Request) -> Response:
         self.reset()
@@ -448,6 +470,8 @@ class OpenAIServer:
             return JSONResponse(
                 error_body(400, "We could not parse the JSON body of your request."), status_code=400
             )
+        if _is_title_request(body):
+            return self._title_response(body)
         with self._lock:
             self.requests.append(body)
             self.headers.append(dict(request.headers))
@@ -488,6 +512,15 @@ class OpenAIServer:
             media_type="text/event-stream",
             headers={"cache-control": "no-cache", "x-request-id": f"req_fake_{request_no}"},
         )
+
+    def _title_response(self, body: dict[str, Any]) -> Response:
+        with self._lock:
+            self.title_requests.append(body)
+            error = self.title_errors.popleft() if self.title_errors else None
+            title = self.title
+        if error is not None:
+            return JSONResponse(error_body(error.status, error.message, error.type, error.code), status_code=error.status)
+        return JSONResponse(_Completion(str(body.get("model", ""))).whole(title, [], "stop"))
 
     def _whole_response(self, step: Step, completion: _Completion, request_no: int) -> Response:
         if isinstance(step, TextStep):

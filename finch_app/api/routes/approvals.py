@@ -10,7 +10,7 @@ from sse_starlette import EventSourceResponse
 from finch_app.agent.approvals import Decision
 from finch_app.api.deps import BoundedBodyRoute, Caller, Context, UserId, heartbeat_interval
 from finch_app.api.routes.chat import follow_stream
-from finch_app.api.schemas import NEEDS_USER, NOT_FOUND, ApiError, DecisionIn, DecisionOut, PendingApprovalOut
+from finch_app.api.schemas import BAD_BODY, NEEDS_USER, NOT_FOUND, DecisionIn, DecisionOut, PendingApprovalOut
 from finch_app.runs import RunRefused
 
 RUN_NOT_FOUND = "Run not found"
@@ -29,8 +29,7 @@ async def list_approvals(context: Context, user_id: UserId) -> list[PendingAppro
     summary="Approve or deny a change a run waits for",
     responses={
         **NOT_FOUND,
-        400: {"model": ApiError, "description": "Malformed JSON"},
-        413: {"model": ApiError, "description": "Request body too large"},
+        **BAD_BODY,
     },
 )
 async def decide(run_id: str, tool_call_id: str, body: DecisionIn, context: Context, caller: Caller) -> DecisionOut:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
 from fastapi import APIRouter, HTTPException, Response, status
 
 from finch_app.api.deps import BrowserOrUserId, Context, UserId
+from finch_app.api.downloads import attachment
 from finch_app.api.routes.conversations import CONVERSATION_NOT_FOUND
 from finch_app.api.schemas import NEEDS_USER, NOT_FOUND, ResourceColumnOut, ResourceDetail, ResourceInfo
 from finch_app.reads import summarize
@@ -41,11 +40,10 @@ async def resource_csv(resource_id: str, context: Context, user_id: BrowserOrUse
     resource = await context.reads.resource(user_id, resource_id)
     if resource is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, RESOURCE_NOT_FOUND)
-    filename = re.sub(r"[^A-Za-z0-9 ._-]+", "", resource.title).strip() or "finch-result"
     return Response(
         content="\ufeff" + to_csv(resource.columns, resource.rows),  # the BOM makes spreadsheets read UTF-8
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'},
+        headers=attachment(f"{resource.title.strip() or 'finch-result'}.csv", fallback="finch-result"),
     )
 
 

@@ -142,7 +142,7 @@ def portfolio_vs_trades(portfolio: Result, chamber_results: Sequence[Result], as
                 s.member(t),
                 s.buy_sell(t),
                 w.day(t.get("transaction_date"), year_of=end),
-                w.amount_range(t.get("amount")),
+                w.amount_short(t.get("amount")),
             ]
             for t in rows
         ]
@@ -163,7 +163,7 @@ def portfolio_vs_trades(portfolio: Result, chamber_results: Sequence[Result], as
             s.paragraphs(
                 heading,
                 lead,
-                s.table(["Ticker", "Who", "Buy/Sell", "Date", "Amount"], "lllll", body) if body else "",
+                s.table(["Ticker", "Who", "Buy/Sell", "Date", "Amount"], "llllr", body) if body else "",
                 note.strip(),
                 s.source_line(trades, portfolio),
             )
@@ -259,7 +259,10 @@ def compare_tickers(histories: Sequence[Result], sentiment: Result | None) -> st
     for symbol in symbols:
         f = facts.get(symbol)
         b = buzz.get(symbol, {})
-        label = label or (RANGE_WORDS.get(str(f["range"]), "") if f else "")
+        if f and not label:
+            # The column says the period the change is over: the days covered when shorter than asked.
+            short = s.short_of_range({"range": f["range"], "points": f["points"]})
+            label = f"since {w.day(f['first']['date'])}" if short else RANGE_WORDS.get(str(f["range"]), "")
         rows.append(
             [
                 f"**{symbol}**",

@@ -39,6 +39,11 @@ class OfflineChatModel:
         """A conversation title from its first question ("Portfolio vs Senate trades"); pure and fast."""
         return titles.title_for(question)
 
+    async def name_conversation(self, question: str, answer: str) -> str:
+        """A better title once a question names a topic: a chat that began with "hello" becomes
+        "Portfolio review" when the portfolio comes up ("" while nothing does)."""
+        return titles.topic_title(question)
+
     async def stream(
         self, messages: list[ChatMessage], tools: list[dict[str, Any]]
     ) -> AsyncIterator[ModelOutput]:

@@ -42,7 +42,8 @@ def _stamp(value: Any) -> datetime | None:
 
 
 def tag(prov: dict[str, Any], *, brief: bool = False) -> str:
-    """ "Yahoo Finance — bundled sample data as of Nov 20, 2026, not live"; "SEC EDGAR, as of Nov 20, 2026".
+    """ "Yahoo Finance — bundled sample data as of Nov 20, 2026, not live"; "SEC EDGAR, as of Nov 20, 2026";
+    "Couldn't reach SEC EDGAR; showing sample data as of Nov 20, 2026".
 
     `brief` drops what the answer's other sources already say ("not live"), for bullets.
     """
@@ -55,15 +56,19 @@ def tag(prov: dict[str, Any], *, brief: bool = False) -> str:
         note, _, reason = note.partition(" — ")
         detail = note.partition("; ")[2]
         name = source.removesuffix(" (bundled sample)")
-        text = (
-            f"{name}, sample data as of {stamp}"
-            if brief
-            else f"{name} — bundled sample data as of {stamp}, not live"
-        )
-        extras = [x for x in (detail, f"live source unavailable: {reason}" if reason else "") if x]
-        return text + (f"; {'; '.join(extras)}" if extras else "")
+        if reason:
+            # A failed live source says so first: "Couldn't reach SEC EDGAR; showing sample data as of …".
+            text = f"{reason}; showing sample data as of {stamp}"
+        else:
+            text = (
+                f"{name}, sample data as of {stamp}"
+                if brief
+                else f"{name} — bundled sample data as of {stamp}, not live"
+            )
+        return text + (f"; {detail}" if detail else "")
     if mode == "cached":
-        return f"{source} — {note or 'cached copy'}"
+        # "Couldn't reach SEC EDGAR — showing the copy from 2 h ago" names the source itself.
+        return note or f"{source}, a saved copy"
     return f"{source}, as of {stamp}" + (f"; {note}" if note and not brief else "")
 
 
@@ -170,18 +175,21 @@ def portfolio(result: Result, ask: Ask) -> str:
             w.money(h.get("value")),
             w.signed_pct(h.get("gain_pct")),
             w.share_pct(h.get("weight_pct")),
-            w.signed_pct(h.get("day_change_pct")),
         ]
         for h in shown
     ]
-    rows.append(["**Total**", f"**{w.money(total)}**", w.signed_pct(value.get("total_gain_pct")), "100%", ""])
+    rows.append(["**Total**", f"**{w.money(total)}**", w.signed_pct(value.get("total_gain_pct")), "100%"])
     notes = []
     if value.get("source") == "brokerage":
         notes.append("Positions synced from your brokerage (SnapTrade).")
     if value.get("message"):
         notes.append(f"_Note: {value['message']}_")
     target = link(result)
-    chart = f"The full table and an allocation chart: {target}." if target else ""
+    chart = (
+        f"The full table (shares, cost, today's change) and an allocation chart are in Results: {target}."
+        if target
+        else ""
+    )
     more = (
         f"Showing your {len(shown)} largest of {len(holdings)} holdings. "
         if len(holdings) > len(shown)
@@ -190,7 +198,7 @@ def portfolio(result: Result, ask: Ask) -> str:
     return paragraphs(
         "### Your portfolio",
         lead,
-        table(["Symbol", "Value", "Gain", "Weight", "Today"], "lrrrr", rows),
+        table(["Symbol", "Value", "Gain", "Weight"], "lrrr", rows),
         " ".join(notes),
         (more + chart).strip(),
         source_line(result),
@@ -249,7 +257,7 @@ def trending(result: Result, ask: Ask) -> str:
         [
             str(t["rank"]),
             f"**{t['ticker']}**",
-            w.short(t.get("name"), 26),
+            w.cell(t.get("name")),
             w.number(t["mentions"]),
             w.signed_pct(t.get("mentions_change_pct")),
         ]
@@ -419,21 +427,50 @@ def history_sentence(value: dict[str, Any]) -> str:
         f"High {w.price(high['close'])} on {w.day(high['date'], year_of=w.as_date(last['date']))}, "
         f"low {w.price(low['close'])} on {w.day(low['date'], year_of=w.as_date(last['date']))}."
     )
-    covered = RANGE_DAYS.get(str(facts["range"]))
-    start, end = w.as_date(first["date"]), w.as_date(last["date"])
-    if covered and start and end and (end - start).days + 10 < covered:
-        text += f" (The data goes back only to {w.day(start, year_of=end)}.)"
+    if short_of_range(value):
+        start, end = w.as_date(first["date"]), w.as_date(last["date"])
+        asked = RANGE_WORDS.get(str(facts["range"]), str(facts["range"]))
+        text = (
+            f"The data covers only {coverage(value)}, less than the {asked} you asked for, so the change "
+            f"is measured from {w.day(start, year_of=end)}. " + text
+        )
     return text
+
+
+def short_of_range(value: dict[str, Any]) -> bool:
+    """Whether a price history covers less than the period asked for (the tool says so; older
+    results, replayed from history, are measured here)."""
+    if "short_of_range" in value:
+        return bool(value["short_of_range"])
+    facts = [p for p in value.get("points") or [] if p.get("date")]
+    covered = RANGE_DAYS.get(str(value.get("range")))
+    start, end = (w.as_date(facts[0]["date"]), w.as_date(facts[-1]["date"])) if facts else (None, None)
+    return bool(covered and start and end and (end - start).days + 10 < covered)
+
+
+def coverage(value: dict[str, Any]) -> str:
+    """The days a price history covers: "Aug 28 – Nov 20, 2026"."""
+    if value.get("covers"):
+        return str(value["covers"])
+    points = [p for p in value.get("points") or [] if p.get("date")]
+    return w.span(points[0]["date"], points[-1]["date"]) if points else "no days"
+
+
+def history_heading(value: dict[str, Any]) -> str:
+    """ "### NVDA over 3 months"; the days covered instead when the data is shorter than asked."""
+    if short_of_range(value):
+        return f"### {value.get('symbol')}, {coverage(value)}"
+    label = RANGE_WORDS.get(str(value.get("range")), str(value.get("range")))
+    return f"### {value.get('symbol')} over {label}"
 
 
 def history(result: Result, ask: Ask) -> str:
     value = result.value or {}
-    label = RANGE_WORDS.get(str(value.get("range")), str(value.get("range")))
-    heading = f"### {value.get('symbol')} over {label}"
+    heading = history_heading(value)
     facts = history_facts(value)
     target = link(result)
     if ask.chart or facts is None:
-        chart = f"📈 {target} opens it as a chart in Results." if target else ""
+        chart = f"{target} opens it as a chart in Results." if target else ""
         return paragraphs(heading, history_sentence(value), chart, source_line(result))
     points = facts["points"]
     step = max(1, -(-len(points) // 8))
@@ -459,8 +496,13 @@ def overview(quote: Result | None, hist: Result | None) -> str:
         if facts:
             label = RANGE_WORDS.get(str(facts["range"]), str(facts["range"]))
             end = w.as_date(facts["last"]["date"])
+            period = (
+                f"Over {coverage(hist.value or {})} (all the data has; you asked for {label})"
+                if short_of_range(hist.value or {})
+                else f"Over the past {label} ({w.span(facts['first']['date'], facts['last']['date'])})"
+            )
             parts.append(
-                f"Over the past {label} ({w.span(facts['first']['date'], facts['last']['date'])}) it is "
+                f"{period} it is "
                 f"{w.signed_pct(facts['change'])}, between a low of {w.price(facts['low']['close'])} "
                 f"({w.day(facts['low']['date'], year_of=end)}) and a high of "
                 f"{w.price(facts['high']['close'])} "
@@ -468,7 +510,7 @@ def overview(quote: Result | None, hist: Result | None) -> str:
             )
             target = link(hist)
             if target:
-                parts.append(f"📈 Chart and every close: {target}.")
+                parts.append(f"Chart and every close: {target}.")
     used = [r for r in (quote, hist) if r is not None and r.ok]
     return paragraphs(f"### {symbol}", " ".join(parts[:2]), *parts[2:], source_line(*used))
 
@@ -504,7 +546,7 @@ def member(trade: dict[str, Any], chamber: str | None = None) -> str:
         name += f" ({trade['district']})"
     if chamber:
         name += f", {chamber}"
-    return w.short(name, 30)
+    return w.cell(name)
 
 
 def chamber_name(result: Result) -> str:
@@ -620,9 +662,9 @@ def trades(result: Result, ask: Ask) -> str:
         [
             w.day(t.get("transaction_date"), year_of=end),
             member(t),
-            f"**{t['ticker']}**" if t.get("ticker") else w.short(t.get("asset"), 22),
+            f"**{t['ticker']}**" if t.get("ticker") else w.cell(t.get("asset")),
             buy_sell(t),
-            w.amount_range(t.get("amount")),
+            w.amount_short(t.get("amount")),
         ]
         for t in shown
     ]
@@ -641,13 +683,13 @@ def trades(result: Result, ask: Ask) -> str:
         return paragraphs(
             heading,
             lead,
-            f"📊 {target} opens in Results with a chart of trades per week.",
+            f"{target} opens in Results with a chart of trades per week.",
             source_line(result),
         )
     return paragraphs(
         heading,
         lead,
-        table(["Date", "Member", "Ticker", "Type", "Amount"], "lllll", rows),
+        table(["Date", "Member", "Ticker", "Type", "Amount"], "llllr", rows),
         more.strip(),
         source_line(result),
     )
@@ -700,12 +742,12 @@ def role(row: dict[str, Any]) -> str:
             if part.strip().lower().startswith(("director", "10%", "trust", "other", "officer")):
                 break
             kept.append(part.strip())
-        return w.short(", ".join(kept), 24)
+        return w.cell(", ".join(kept))
     if "director" in text.lower():
         return "Director"
     if "10%" in text:
         return "10% owner"
-    return w.short(text, 24) or "—"
+    return w.cell(text) or "—"
 
 
 def action_counts(rows: Sequence[dict[str, Any]]) -> str:
@@ -780,8 +822,8 @@ def insiders(result: Result, ask: Ask) -> str:
     )
     body = []
     for r in shown:
-        who = w.short(w.person(r.get("insider")), 24)
-        what = w.short(action_word(r).capitalize(), 22)
+        who = w.cell(w.person(r.get("insider")))
+        what = w.cell(action_word(r).capitalize())
         cell = [w.day(r.get("transaction_date"), year_of=end)]
         cell += [who, role(r)] if one_company else [f"**{r['ticker']}**", who]
         cell += [what, w.money(r.get("value")) if r.get("value") else "—"]
@@ -789,7 +831,7 @@ def insiders(result: Result, ask: Ask) -> str:
     return paragraphs(
         heading,
         lead,
-        table(header, "lllll" if one_company else "lllll", body),
+        table(header, "llllr", body),
         more_line(result, len(shown), len(rows), "transaction")
         if len(rows) == len(everything)
         else link_line(result, "Every filing line"),

@@ -20,6 +20,12 @@ def title_for(question: str) -> str:
     return title if len(title) <= MAX_TITLE else title[: MAX_TITLE - 1].rstrip() + "…"
 
 
+def topic_title(question: str) -> str:
+    """A title only when the question names a topic ("Portfolio review"); "" for "hello"."""
+    title = _from_ask(read_ask(question)) or ""
+    return title if len(title) <= MAX_TITLE else title[: MAX_TITLE - 1].rstrip() + "…"
+
+
 def _names(ask: Ask) -> str:
     return w.join_and(ask.tickers[:3]) + (" and others" if len(ask.tickers) > 3 else "")
 

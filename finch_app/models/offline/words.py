@@ -89,6 +89,12 @@ def plain(text: object) -> str:
     return _MARKDOWN.sub(r"\\\1", str(text or ""))
 
 
+def cell(text: str | None, limit: int = 80) -> str:
+    """Text for a table cell: one line, no pipes; whole up to a generous `limit` (the page cuts a
+    long cell to the column's width and shows it all on hover or tap)."""
+    return short(text, limit)
+
+
 def short(text: str | None, limit: int = 28) -> str:
     """One line of at most `limit` characters, cut with an ellipsis; safe inside a table cell."""
     clean = " ".join(str(text or "").split()).replace("|", "/")
@@ -101,6 +107,38 @@ def amount_range(text: str | None) -> str:
         return "—"
     low, sep, high = str(text).partition(" - ")
     return f"{low.strip()} – {high.strip()}" if sep else str(text).strip()
+
+
+def _round_amount(value: float) -> str:
+    """The bound of a disclosed range as people say it: $1K, $15K, $250K, $1M, $5M, $50M."""
+    for size, suffix in ((1e6, "M"), (1e3, "K")):
+        if value >= size:
+            figure = value / size
+            whole = figure >= 10 or figure.is_integer()
+            return f"${figure:,.0f}{suffix}" if whole else f"${figure:,.1f}{suffix}"
+    return f"${value:,.0f}"
+
+
+def amount_short(text: str | None) -> str:
+    """A disclosed amount for a narrow table: "$1K–$15K" (the range "$1,001 - $15,000"), "$50M+",
+    or an exact amount as "$3,417"; the exact text is in Results."""
+    if not text:
+        return "—"
+    low, sep, high = str(text).partition(" - ")
+
+    def value(part: str) -> float | None:
+        try:
+            return float(part.replace("$", "").replace(",", "").strip().rstrip("+"))
+        except ValueError:
+            return None
+
+    a, b = value(low), value(high) if sep else None
+    if a is None or (sep and b is None):
+        return amount_range(text)
+    if not sep:
+        open_ended = str(text).strip().endswith("+") or "over" in str(text).lower()
+        return f"{_round_amount(a)}+" if open_ended else money(a)
+    return f"{_round_amount(round(a, -1) if a > 1000 else a)}–{_round_amount(b)}"
 
 
 def amount_floor(text: str | None) -> float:
