@@ -77,6 +77,9 @@ def test_the_card_waits_and_approving_completes_it(fake, llm, page):
     expect(answer).to_have_attribute("data-status", "completed")
     done = page.locator('[data-testid="tool-card"][data-tool="record_trade"]')
     expect(done).to_have_attribute("data-status", "completed")
+    # The decision is kept with the step: after a reload the answer's steps show who approved it.
+    page.reload()
+    answer = page.get_by_test_id("assistant-message").last
     answer.locator("summary").click()
     expect(answer.get_by_test_id("step-audit")).to_contain_text("Approved by local in the browser")
     page.get_by_test_id("open-portfolio").click()

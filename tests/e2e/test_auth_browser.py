@@ -315,10 +315,10 @@ def test_secrets_never_reach_the_page_or_the_logs(team, llm, fakes, browser):
     message = page.get_by_test_id("assistant-message").last
     expect(message).to_have_attribute("data-status", "error", timeout=20_000)
     expect(message).to_contain_text("rejected the API key")
-    page.locator("summary").last.click()  # open the steps, errors included
     seen = [page.content(), page.evaluate("document.body.innerText")]
     page.reload()
-    seen.append(page.content())
+    page.locator("summary").last.click()  # open the steps, errors included
+    seen += [page.content(), page.evaluate("document.body.innerText")]
     page.context.close()
     logs = team.log_path.read_text(errors="replace")
     for secret in (OPENAI_SECRET, FMP_SECRET, PASSWORDS["alice"]):

@@ -84,7 +84,7 @@ def test_a_remote_tools_card_runs_live_with_the_servers_progress_then_completes(
 
     running = card(page, "research__slow_report")
     expect(running).to_have_attribute("data-status", "running", timeout=15_000)
-    expect(running.locator(".finch-card-name")).to_have_text("🔧 research · slow_report")
+    expect(running.locator(".finch-card-name")).to_have_text("research · slow_report")
     expect(running.locator(".finch-card-progress-text")).to_have_text("Reading source 3 of 3")
     expect(running.get_by_role("progressbar")).to_be_visible()
     ARTIFACTS.mkdir(exist_ok=True)

@@ -180,6 +180,10 @@ def test_a_worker_killed_mid_run_has_its_run_interrupted_by_the_other(workers):
         owner, conversation_id = await start_run(a)
         follower = await open_on(b, conversation_id)
         await follower.wait_until(lambda t: statuses(t) == ["running"], 10)
+        # The recorder writes a tool row a moment after its event (batched, off the loop; the API
+        # shows it only once the answer row exists): give it that moment, well inside the 6 s tool,
+        # so the test is about the reaper rather than a kill within milliseconds of the event.
+        await asyncio.sleep(1.0)
         a.kill(signal.SIGKILL)
         killed = time.monotonic()
         await follower.wait_until(lambda t: not t.live["running"], LEASE_S * 3 + 5)
