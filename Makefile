@@ -15,7 +15,7 @@ export REFLEX_CHECK_LATEST_VERSION := 0
 export REFLEX_TELEMETRY_ENABLED := 0
 export FINCH_DATA_DIR
 
-.PHONY: run test install install-dev browser bench clean
+.PHONY: run test lint install install-dev browser bench clean
 
 $(VENV)/.installed: requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Finch needs Python >= 3.11")'
@@ -37,9 +37,15 @@ run: install
 	$(BIN)/python -m finch_app serve --port $(PORT)
 
 ## Install everything the tests need (including Debian's Chromium) and run the whole suite
-test: install-dev browser
+test: install-dev browser lint
 	FINCH_TEST_POSTGRES_URL="$${FINCH_TEST_POSTGRES_URL-$$($(BIN)/python -m tests.postgres_probe)}" \
 	  $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --durations=15
+
+## Lint, formatting and the import contracts that keep the agent core free of UI and web code
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 browser:
 	@command -v chromium >/dev/null 2>&1 || test -x /usr/bin/chromium || { \

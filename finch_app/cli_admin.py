@@ -110,7 +110,9 @@ def users_set_password(args: argparse.Namespace) -> int:
     if store.get_user(args.name) is None:
         return _fail(f"There is no user named {args.name!r}.")
     try:
-        account, tokens = store.set_password(args.name, _read_new_password(args.name), keep_tokens=args.keep_tokens)
+        account, tokens = store.set_password(
+            args.name, _read_new_password(args.name), keep_tokens=args.keep_tokens
+        )
     except (ValueError, passwords.PasswordRejected) as exc:
         return _fail(str(exc))
     print(f"Set a new password for {account.name}; their sessions ended.", file=sys.stderr)
@@ -309,7 +311,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
     disable.add_argument("--enable", action="store_true", help="enable the user again instead")
     disable.set_defaults(handler=users_disable)
     setpw = users_sub.add_parser(
-        "set-password", help="set a user's password (stdin, or asked twice); ends their sessions and API tokens"
+        "set-password",
+        help="set a user's password (stdin, or asked twice); ends their sessions and API tokens",
     )
     setpw.add_argument("name")
     setpw.add_argument(
@@ -323,7 +326,10 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
     create.add_argument("name", help="what the token is for, e.g. 'notebook'")
     create.add_argument("--user", help="whose token (needed when there are several users)")
     create.add_argument(
-        "--expires", type=parse_lifetime, default=None, metavar="LIFETIME",
+        "--expires",
+        type=parse_lifetime,
+        default=None,
+        metavar="LIFETIME",
         help="end the token after this long: 30d, 12h, 2w, 90m (default: until revoked)",
     )
     create.set_defaults(handler=tokens_create)

@@ -160,7 +160,7 @@ def check(settings: Settings, *, database: bool = True) -> Report:
 
 def _check_brokerage(settings: Settings, report: Report) -> None:
     """SnapTrade (brokerage linking) and the key that encrypts its secrets at rest."""
-    from finch_app.providers.brokerage import SecretKeyError, fernet_key, base_url_problem
+    from finch_app.providers.brokerage import SecretKeyError, base_url_problem, fernet_key
 
     client_id = bool((settings.snaptrade_client_id or "").strip())
     consumer_key = bool(

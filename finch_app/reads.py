@@ -92,7 +92,9 @@ class ResourceSummary:
 
 
 def _info(conversation: Conversation) -> ConversationInfo:
-    return ConversationInfo(conversation.id, conversation.title, conversation.created_at, conversation.updated_at)
+    return ConversationInfo(
+        conversation.id, conversation.title, conversation.created_at, conversation.updated_at
+    )
 
 
 def summarize(resource: Resource) -> ResourceSummary:
@@ -148,20 +150,25 @@ class Reads:
 
         def work() -> ConversationInfo | None:
             with session_scope() as session:
-                found = crud.get_conversation(session=session, user_id=user_id, conversation_id=conversation_id)
+                found = crud.get_conversation(
+                    session=session, user_id=user_id, conversation_id=conversation_id
+                )
                 return _info(found) if found else None
 
         return await _read(work)
 
-    async def transcript(self, user_id: str, conversation_id: str, before: str | None = None) -> TranscriptPage | None:
+    async def transcript(
+        self, user_id: str, conversation_id: str, before: str | None = None
+    ) -> TranscriptPage | None:
         """The latest page of the conversation, or the page before message `before`."""
         if not is_id(conversation_id) or (before and not is_id(before)):
             return None
 
-
         def work() -> TranscriptPage | None:
             with session_scope() as session:
-                conversation = crud.get_conversation(session=session, user_id=user_id, conversation_id=conversation_id)
+                conversation = crud.get_conversation(
+                    session=session, user_id=user_id, conversation_id=conversation_id
+                )
                 if conversation is None:
                     return None
                 turns, more = crud.conversation_page(
@@ -176,18 +183,23 @@ class Reads:
 
         return await _read(work)
 
-    async def whole_conversation(self, user_id: str, conversation_id: str) -> tuple[ConversationInfo, list[Turn]] | None:
+    async def whole_conversation(
+        self, user_id: str, conversation_id: str
+    ) -> tuple[ConversationInfo, list[Turn]] | None:
         """The conversation with every message and the tool calls of each answer (for the API)."""
         if not is_id(conversation_id):
             return None
 
-
         def work() -> tuple[ConversationInfo, list[Turn]] | None:
             with session_scope() as session:
-                conversation = crud.get_conversation(session=session, user_id=user_id, conversation_id=conversation_id)
+                conversation = crud.get_conversation(
+                    session=session, user_id=user_id, conversation_id=conversation_id
+                )
                 if conversation is None:
                     return None
-                turns = crud.conversation_turns(session=session, user_id=user_id, conversation_id=conversation_id)
+                turns = crud.conversation_turns(
+                    session=session, user_id=user_id, conversation_id=conversation_id
+                )
                 return _info(conversation), turns
 
         return await _read(work)
@@ -228,10 +240,14 @@ class Reads:
 
         def work() -> Export | None:
             with session_scope() as session:
-                conversation = crud.get_conversation(session=session, user_id=user_id, conversation_id=conversation_id)
+                conversation = crud.get_conversation(
+                    session=session, user_id=user_id, conversation_id=conversation_id
+                )
                 if conversation is None:
                     return None
-                turns = crud.conversation_turns(session=session, user_id=user_id, conversation_id=conversation_id)
+                turns = crud.conversation_turns(
+                    session=session, user_id=user_id, conversation_id=conversation_id
+                )
                 summaries = crud.list_resources(
                     session=session, user_id=user_id, conversation_id=conversation_id
                 )
@@ -262,13 +278,17 @@ class Reads:
         if not is_id(conversation_id):
             return None
 
-
         def work() -> list[ResourceSummary] | None:
             with session_scope() as session:
-                if crud.get_conversation(session=session, user_id=user_id, conversation_id=conversation_id) is None:
+                if (
+                    crud.get_conversation(session=session, user_id=user_id, conversation_id=conversation_id)
+                    is None
+                ):
                     return None
                 found = crud.list_resources(session=session, user_id=user_id, conversation_id=conversation_id)
-                questions = crud.run_questions(session=session, user_id=user_id, run_ids={r.run_id for r in found})
+                questions = crud.run_questions(
+                    session=session, user_id=user_id, run_ids={r.run_id for r in found}
+                )
                 return [
                     dataclasses.replace(summarize(r), question=questions.get(r.run_id, "")) for r in found
                 ]
@@ -279,7 +299,6 @@ class Reads:
         """One of the user's saved results with its rows."""
         if not is_id(resource_id):
             return None
-
 
         def work() -> Resource | None:
             with session_scope() as session:
@@ -295,11 +314,12 @@ class Reads:
         if not is_id(conversation_id):
             return []
 
-
         def work() -> list[dict[str, Any]]:
             rows: list[dict[str, Any]] = []
             with session_scope() as session:
-                for summary in crud.list_resources(session=session, user_id=user_id, conversation_id=conversation_id):
+                for summary in crud.list_resources(
+                    session=session, user_id=user_id, conversation_id=conversation_id
+                ):
                     if summary.kind in TRADE_KINDS:
                         resource = crud.get_resource(session=session, user_id=user_id, resource_id=summary.id)
                         rows.extend(resource.rows if resource else [])

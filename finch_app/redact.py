@@ -36,7 +36,12 @@ def _secret_values() -> tuple[str, ...]:
     except Exception:  # noqa: BLE001 - bad settings are reported elsewhere
         return ()
     values = []
-    for secret in (settings.openai_api_key, settings.fmp_api_key, settings.snaptrade_consumer_key, settings.secret_key):
+    for secret in (
+        settings.openai_api_key,
+        settings.fmp_api_key,
+        settings.snaptrade_consumer_key,
+        settings.secret_key,
+    ):
         if secret is not None and len(secret.get_secret_value().strip()) >= 4:
             values.append(secret.get_secret_value().strip())
     for url in (settings.database_url, settings.redis_url or ""):
@@ -88,7 +93,10 @@ def redact(text: str) -> str:
     for value in _cached_secret_values(_generation):
         text = text.replace(value, MASK)
     for pattern in _PATTERNS:
-        text = pattern.sub(lambda m: (m.group(1) if m.re.groups else "") + MASK + (m.group(2) if m.re.groups >= 2 else ""), text)
+        text = pattern.sub(
+            lambda m: (m.group(1) if m.re.groups else "") + MASK + (m.group(2) if m.re.groups >= 2 else ""),
+            text,
+        )
     return text
 
 

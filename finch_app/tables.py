@@ -33,7 +33,9 @@ def query_rows(
 ) -> list[dict[str, Any]]:
     """Rows matching `filter_text` (in any column), sorted by one column; blanks sort last."""
     needle = filter_text.strip().lower()
-    selected = [r for r in rows if not needle or any(needle in str(v).lower() for v in r.values() if v is not None)]
+    selected = [
+        r for r in rows if not needle or any(needle in str(v).lower() for v in r.values() if v is not None)
+    ]
     if sort_key:
         present = [r for r in selected if r.get(sort_key) not in (None, "")]
         blank = [r for r in selected if r.get(sort_key) in (None, "")]

@@ -126,7 +126,7 @@ class MessageView:
 
 
 def steps_label(steps: list[StepView], total_ms: int) -> str:
-    """"Used 2 tools · 0.9 s", "Used 2 tools · 1 failed · 0.9 s"; "" when no tool ran."""
+    """ "Used 2 tools · 0.9 s", "Used 2 tools · 1 failed · 0.9 s"; "" when no tool ran."""
     if not steps:
         return ""
     failed = sum(1 for s in steps if s.status in (ToolStatus.ERROR, ToolStatus.INTERRUPTED))
@@ -192,7 +192,9 @@ def status_label(status: str, duration_ms: int | None, error: str | None) -> str
 _DOORS = {"browser": "in the browser", "api": "through the API", "expiry": "when it expired"}
 
 
-def audit_label(decision: str | None, by: str | None, via: str | None, at: datetime | None, reason: str | None) -> str:
+def audit_label(
+    decision: str | None, by: str | None, via: str | None, at: datetime | None, reason: str | None
+) -> str:
     """ "Approved by alice in the browser · Nov 27, 14:02 UTC" (empty when nobody decided)."""
     if not decision:
         return ""
@@ -215,7 +217,9 @@ def message_from_turn(turn: Turn) -> MessageView:
             duration=seconds(call.duration_ms),
             summary=call.summary or "",
             error=call.error or "",
-            audit=audit_label(call.decision, call.decided_by, call.decided_via, call.decided_at, call.decision_reason),
+            audit=audit_label(
+                call.decision, call.decided_by, call.decided_via, call.decided_at, call.decision_reason
+            ),
         )
         for call in turn.tool_calls
     ]
@@ -234,7 +238,9 @@ def message_from_turn(turn: Turn) -> MessageView:
                 error=call.error or "",
                 run_id=call.run_id,
                 description=call.description or "",
-                decision=audit_label(call.decision, call.decided_by, call.decided_via, None, call.decision_reason),
+                decision=audit_label(
+                    call.decision, call.decided_by, call.decided_via, None, call.decision_reason
+                ),
                 can_decide=call.status == ToolStatus.AWAITING_APPROVAL,
             )
             for call in turn.tool_calls
@@ -314,7 +320,9 @@ def apply_event(view: TurnView, event: AgentEvent) -> TurnView:
                 view,
                 event.tool_call_id,
                 progress_message=event.message,
-                progress_pct=-1 if event.fraction is None else round(max(0.0, min(1.0, event.fraction)) * 100),
+                progress_pct=-1
+                if event.fraction is None
+                else round(max(0.0, min(1.0, event.fraction)) * 100),
             )
         case ToolCallComplete():
             updated = _update_card(
@@ -344,7 +352,9 @@ def apply_event(view: TurnView, event: AgentEvent) -> TurnView:
             )
         case ToolApprovalDecided():
             decision = "approved" if event.approved else "denied"
-            changes: dict[str, Any] = {"decision": audit_label(decision, event.decided_by, event.via, None, event.reason)}
+            changes: dict[str, Any] = {
+                "decision": audit_label(decision, event.decided_by, event.via, None, event.reason)
+            }
             if event.approved:
                 changes |= {"status": ToolStatus.RUNNING, "status_label": "Approved — running…"}
             return _update_card(view, event.tool_call_id, **changes)
@@ -360,7 +370,9 @@ def apply_event(view: TurnView, event: AgentEvent) -> TurnView:
         case Error():
             # A run that ended early: its open cards end the way it did, the text so far is kept.
             cards = [_closed(c, OPEN_TOOL_FATE[event.status], event.error) for c in view.cards]
-            ended = dataclasses.replace(view, cards=cards, last_end_ms=max(view.last_end_ms, now_ms) if cards else 0)
+            ended = dataclasses.replace(
+                view, cards=cards, last_end_ms=max(view.last_end_ms, now_ms) if cards else 0
+            )
             status = ENDED_RUN_TO_MESSAGE[event.status]
             return dataclasses.replace(
                 ended,
@@ -380,7 +392,9 @@ def apply_event(view: TurnView, event: AgentEvent) -> TurnView:
             ]
             paused = dataclasses.replace(view, cards=cards)
             return dataclasses.replace(
-                paused, running=False, answer=_answer(paused, view.text, status=MessageStatus.AWAITING_APPROVAL)
+                paused,
+                running=False,
+                answer=_answer(paused, view.text, status=MessageStatus.AWAITING_APPROVAL),
             )
         case Done():
             return dataclasses.replace(view, running=False)
@@ -424,7 +438,9 @@ def with_live_timers(cards: list[CardView], now_ms: int) -> list[CardView]:
 def _closed(card: CardView, status: str, error: str | None) -> CardView:
     if card.status != ToolStatus.RUNNING:
         return card
-    return dataclasses.replace(card, status=status, status_label=status_label(status, None, error), progress_pct=-1)
+    return dataclasses.replace(
+        card, status=status, status_label=status_label(status, None, error), progress_pct=-1
+    )
 
 
 def _update_card(view: TurnView, tool_call_id: str, **changes: Any) -> TurnView:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import concurrent.futures
+import itertools
 import json
 import os
 import platform
@@ -143,7 +144,14 @@ def backing(args: argparse.Namespace) -> Backing:
 
 
 @contextmanager
-def finch(data_dir: Path, back: Backing, plan: Plan, workers: int = 1, latency_ms: int | None = None, trace: bool = False):
+def finch(
+    data_dir: Path,
+    back: Backing,
+    plan: Plan,
+    workers: int = 1,
+    latency_ms: int | None = None,
+    trace: bool = False,
+):
     from tests.e2e.app_server import AppServer
 
     env = {
@@ -258,12 +266,17 @@ def hop_latency(data_dir: Path, back: Backing, plan: Plan) -> list[dict[str, Any
     rows = []
     with finch(data_dir, back, plan, latency_ms=plan.hop_latency_ms, trace=True) as server:
         for tabs, rounds in plan.hop_tabs:
-            args = argparse.Namespace(tabs=tabs, rounds=rounds, anchor=False, warmup=1, gap=0.0, no_animations=False)
+            args = argparse.Namespace(
+                tabs=tabs, rounds=rounds, anchor=False, warmup=1, gap=0.0, no_animations=False
+            )
             load = hopbench.loadavg()
             reflex_pages = hopbench.run_pages(server.url, args, sse=False)
             trace = httpx.get(f"{server.url}/__hoptrace", params={"reset": 1}, timeout=60).json()
             reflex = hopbench.table(hopbench.join(reflex_pages, trace), f"Reflex page, {tabs} tab(s)")
-            sse = hopbench.table(hopbench.join(hopbench.run_pages(server.url, args, sse=True), None), f"SSE page, {tabs} tab(s)")
+            sse = hopbench.table(
+                hopbench.join(hopbench.run_pages(server.url, args, sse=True), None),
+                f"SSE page, {tabs} tab(s)",
+            )
             cpu = [c for c in hopbench.CPU[-2:]]
             row = {
                 "tabs": tabs,
@@ -335,7 +348,11 @@ def bytes_per_event(server: Any, back: Backing, plan: Plan) -> dict[str, Any]:
         print(f"  bytes    prior={prior:<3}  {row}")
         rows.append(row)
     base, last = rows[0]["bytes_per_tool_event"], rows[-1]["bytes_per_tool_event"]
-    return {"rows": rows, "ratio_last_over_0": _ratio(last, base), "sse_bytes_per_tool_event": run_async(_sse_bytes(server))}
+    return {
+        "rows": rows,
+        "ratio_last_over_0": _ratio(last, base),
+        "sse_bytes_per_tool_event": run_async(_sse_bytes(server)),
+    }
 
 
 # --- 3 and 4. many chats at once, headless ----------------------------------------------------
@@ -412,7 +429,7 @@ async def _sse_clients(server: Any, clients: int, turns: int) -> dict[str, Any]:
                 failures.append(f"{type(exc).__name__}: {exc}"[:200])
                 return
             events += len(seqs)
-            reordered += sum(1 for a, b in zip(seqs, seqs[1:]) if b <= a)
+            reordered += sum(1 for a, b in itertools.pairwise(seqs) if b <= a)
             lost += (max(seqs) + 1 - len(set(seqs))) if seqs else 1
 
     async with httpx.AsyncClient(base_url=server.url, limits=limits, timeout=httpx.Timeout(300)) as client:
@@ -463,13 +480,21 @@ def _processes() -> dict[str, list[int]]:
 def _measured(server: Any, coro: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
     """Run a load, and note the CPU seconds each party used (the client is this process)."""
     group = os.getpgid(server.process.pid)
-    finch_pids = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _pgid(int(p.name)) == group]
+    finch_pids = [
+        int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _pgid(int(p.name)) == group
+    ]
     others = _processes()
-    before = {"finch": _cpu_seconds(finch_pids), "client": time.process_time(),
-              **{k: _cpu_seconds(v) for k, v in others.items()}}
+    before = {
+        "finch": _cpu_seconds(finch_pids),
+        "client": time.process_time(),
+        **{k: _cpu_seconds(v) for k, v in others.items()},
+    }
     result = run_async(coro)
-    after = {"finch": _cpu_seconds(finch_pids), "client": time.process_time(),
-             **{k: _cpu_seconds(v) for k, v in others.items()}}
+    after = {
+        "finch": _cpu_seconds(finch_pids),
+        "client": time.process_time(),
+        **{k: _cpu_seconds(v) for k, v in others.items()},
+    }
     result["cpu_s"] = {k: round(after[k] - before[k], 1) for k in before}
     return result
 
@@ -505,7 +530,9 @@ def _brief(r: dict[str, Any]) -> str:
 def machine() -> dict[str, Any]:
     cpu = ""
     try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+        cpu = next(
+            line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")
+        )
     except (OSError, StopIteration):
         cpu = platform.processor()
     memory = ""
@@ -513,8 +540,14 @@ def machine() -> dict[str, Any]:
         memory = f"{int(open('/proc/meminfo').readline().split()[1]) // 1024 // 1024} GiB"
     except (OSError, ValueError, IndexError):
         pass
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    dirty = bool(subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout.strip())
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    dirty = bool(
+        subprocess.run(
+            ["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+    )
     from importlib.metadata import version
 
     return {
@@ -529,41 +562,65 @@ def machine() -> dict[str, Any]:
 
 
 def print_report(report: dict[str, Any]) -> None:
-    print(f"\nFinch benchmark — {report['mode']} — {report['machine']['cpus']} CPUs ({report['machine']['cpu']}) — {report['backing']}")
+    print(
+        f"\nFinch benchmark — {report['mode']} — {report['machine']['cpus']} CPUs ({report['machine']['cpu']}) — {report['backing']}"
+    )
     if lat := report.get("latency"):
         print("\n1. tool card, hop by hop (ms after the event; p50 / p95)")
         hops = ("taken", "lock", "delta", "queued", "written", "frame", "dom")
-        print(f"  {'tabs':>4}  " + "  ".join(f"{h:>13}" for h in hops) + f"  {'SSE dom':>13}  {'dom p95 ratio':>13}")
+        print(
+            f"  {'tabs':>4}  "
+            + "  ".join(f"{h:>13}" for h in hops)
+            + f"  {'SSE dom':>13}  {'dom p95 ratio':>13}"
+        )
         for r in lat:
             cells = [f"{_hop(r['reflex'], h, 'p50')!s:>6}/{_hop(r['reflex'], h, 'p95')!s:<6}" for h in hops]
             sse = f"{_hop(r['sse'], 'dom', 'p50')!s:>6}/{_hop(r['sse'], 'dom', 'p95')!s:<6}"
-            print(f"  {r['tabs']:>4}  " + "  ".join(cells) + f"  {sse}  {r['dom_p95_ratio']!s:>13}   load {r['load_before']}")
+            print(
+                f"  {r['tabs']:>4}  "
+                + "  ".join(cells)
+                + f"  {sse}  {r['dom_p95_ratio']!s:>13}   load {r['load_before']}"
+            )
     if b := report.get("bytes"):
         print("\n2. websocket bytes per tool event (Reflex)")
         for r in b["rows"]:
-            print(f"  prior {r['prior']:>3}: {r['bytes_per_tool_event']} B/event (max {r['max_tool_event_frame']} B); opening the page {r['open_bytes']} B")
-        print(f"  last/0 ratio {b['ratio_last_over_0']}; SSE for comparison {b['sse_bytes_per_tool_event']} B/event")
+            print(
+                f"  prior {r['prior']:>3}: {r['bytes_per_tool_event']} B/event (max {r['max_tool_event_frame']} B); opening the page {r['open_bytes']} B"
+            )
+        print(
+            f"  last/0 ratio {b['ratio_last_over_0']}; SSE for comparison {b['sse_bytes_per_tool_event']} B/event"
+        )
     if t := report.get("throughput"):
         print("\n3. many chats at once (headless clients)")
-        print(f"  {'chats':>5}  {'Reflex ev/s':>11} {'p95 ms':>7} {'lost':>4} {'reord':>5}  {'SSE ev/s':>8} {'p95 ms':>7} {'lost':>4} {'reord':>5}")
+        print(
+            f"  {'chats':>5}  {'Reflex ev/s':>11} {'p95 ms':>7} {'lost':>4} {'reord':>5}  {'SSE ev/s':>8} {'p95 ms':>7} {'lost':>4} {'reord':>5}"
+        )
         for r in t:
             x, s = r["reflex"], r["sse"]
-            print(f"  {r['clients']:>5}  {x['events_per_s']:>11} {x['p95_ms']!s:>7} {x['lost']:>4} {x['reordered']:>5}  "
-                  f"{s['events_per_s']:>8} {s['p95_ms']!s:>7} {s['lost']:>4} {s['reordered']:>5}")
+            print(
+                f"  {r['clients']:>5}  {x['events_per_s']:>11} {x['p95_ms']!s:>7} {x['lost']:>4} {x['reordered']:>5}  "
+                f"{s['events_per_s']:>8} {s['p95_ms']!s:>7} {s['lost']:>4} {s['reordered']:>5}"
+            )
     if w := report.get("workers"):
         print("\n4. two workers on Redis vs one")
         if w.get("skipped"):
             print(f"  skipped: {w['skipped']}")
         else:
             for path in ("reflex", "sse"):
-                print(f"  {path:<6} {w['clients']} chats: 1 worker {w['one'][path]['events_per_s']} ev/s, "
-                      f"2 workers {w['two'][path]['events_per_s']} ev/s → ×{w['ratio'][path]}")
+                print(
+                    f"  {path:<6} {w['clients']} chats: 1 worker {w['one'][path]['events_per_s']} ev/s, "
+                    f"2 workers {w['two'][path]['events_per_s']} ev/s → ×{w['ratio'][path]}"
+                )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scripts.bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="small counts (CI): checks the benchmark still runs")
-    parser.add_argument("--out", type=Path, default=None, help="JSON file (default bench-results/bench-<time>.json)")
+    parser.add_argument(
+        "--quick", action="store_true", help="small counts (CI): checks the benchmark still runs"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=None, help="JSON file (default bench-results/bench-<time>.json)"
+    )
     parser.add_argument("--only", default="latency,bytes,throughput,workers", help="comma-separated sections")
     parser.add_argument("--redis-url", default=None)
     parser.add_argument("--postgres-url", default=None, help="server to create a scratch database on")
@@ -618,7 +675,10 @@ def main(argv: list[str] | None = None) -> int:
                         "clients": plan.worker_clients,
                         "one": one,
                         "two": two,
-                        "ratio": {p: _ratio(two[p]["events_per_s"], one[p]["events_per_s"]) for p in ("reflex", "sse")},
+                        "ratio": {
+                            p: _ratio(two[p]["events_per_s"], one[p]["events_per_s"])
+                            for p in ("reflex", "sse")
+                        },
                     }
     finally:
         if back.drop:

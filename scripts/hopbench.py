@@ -33,8 +33,21 @@ sys.path.insert(0, str(ROOT))
 
 PROMPT = "trending on reddit and recent house trades"
 CPU: list[dict[str, Any]] = []
-HOPS = ("fed", "taken", "lock_req", "lock", "delta", "emit", "queued", "emitted", "unlock", "write", "written",
-        "frame", "dom")
+HOPS = (
+    "fed",
+    "taken",
+    "lock_req",
+    "lock",
+    "delta",
+    "emit",
+    "queued",
+    "emitted",
+    "unlock",
+    "write",
+    "written",
+    "frame",
+    "dom",
+)
 
 PROBE = r"""(() => {
   window.__hop = {frames: [], dom: [], sizes: []}; const seenF = new Set(), seenD = new Set();
@@ -164,7 +177,9 @@ def run_pages(url: str, args: argparse.Namespace, sse: bool) -> list[dict[str, A
             page = context.new_page()
             page.set_default_timeout(120_000)
             if sse:
-                page.route("**/__bench/sse*", lambda route: route.fulfill(content_type="text/html", body=SSE_PAGE))
+                page.route(
+                    "**/__bench/sse*", lambda route: route.fulfill(content_type="text/html", body=SSE_PAGE)
+                )
                 page.goto(f"{url}/__bench/sse")
                 page.wait_for_function("window.__finchReady === true")
             elif args.anchor:
@@ -177,7 +192,9 @@ def run_pages(url: str, args: argparse.Namespace, sse: bool) -> list[dict[str, A
         if args.warmup and not sse:
             _round(pages, args, sse, 1, 2)
             for page in pages:
-                page.evaluate("() => { window.__hop.frames = []; window.__hop.dom = []; window.__hop.sizes = []; }")
+                page.evaluate(
+                    "() => { window.__hop.frames = []; window.__hop.dom = []; window.__hop.sizes = []; }"
+                )
             if not args.anchor:
                 httpx.get(f"{url}/__hoptrace", params={"reset": 1}, timeout=30)
         first = 2 if args.warmup and not sse else 1
@@ -211,12 +228,14 @@ def _round(pages: list[Any], args: argparse.Namespace, sse: bool, n: int, cards:
         if sse:
             page.wait_for_function(f"window.__finchDone >= {n}", polling=100)
         elif args.anchor:
-            page.wait_for_function(f"document.querySelector('#runs').textContent === '{n}'", timeout=120_000, polling=100)
+            page.wait_for_function(
+                f"document.querySelector('#runs').textContent === '{n}'", timeout=120_000, polling=100
+            )
         else:
             page.wait_for_function(
                 "() => !document.querySelector('[data-testid=\"stop\"]') && "
                 "document.querySelector('[data-testid=\"send\"]') && "
-                "document.querySelectorAll('[data-testid=\"tool-card\"][data-status=\"running\"]').length === 0 && "
+                'document.querySelectorAll(\'[data-testid="tool-card"][data-status="running"]\').length === 0 && '
                 f"window.__hop.dom.length >= {cards or 2 * n}",
                 polling=100,  # not every animation frame: the harness must not load the renderer
             )
@@ -257,10 +276,17 @@ def table(rows: list[dict[str, Any]], title: str) -> dict[str, Any]:
         if not values:
             continue
         steps = [r[hop] - r[previous] for r in rows if hop in r and previous in r] if previous else values
-        summary[hop] = {"p50": pct(values, 50), "p95": pct(values, 95), "max": pct(values, 100),
-                        "step_p50": pct(steps, 50), "step_p95": pct(steps, 95)}
+        summary[hop] = {
+            "p50": pct(values, 50),
+            "p95": pct(values, 95),
+            "max": pct(values, 100),
+            "step_p50": pct(steps, 50),
+            "step_p95": pct(steps, 95),
+        }
         s = summary[hop]
-        print(f"  {hop:<10} {s['p50']!s:>8} {s['p95']!s:>8} {s['max']!s:>8}   {s['step_p50']!s:>8} {s['step_p95']!s:>8}")
+        print(
+            f"  {hop:<10} {s['p50']!s:>8} {s['p95']!s:>8} {s['max']!s:>8}   {s['step_p50']!s:>8} {s['step_p95']!s:>8}"
+        )
         previous = hop
     return summary
 
@@ -271,7 +297,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--anchor", action="store_true", help="the server is the bare Reflex anchor app")
     parser.add_argument("--tabs", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=10)
-    parser.add_argument("--sse", action="store_true", help="also measure the plain SSE page on the same server")
+    parser.add_argument(
+        "--sse", action="store_true", help="also measure the plain SSE page on the same server"
+    )
     parser.add_argument("--only-sse", action="store_true")
     parser.add_argument("--redis", help="REFLEX_REDIS_URL for the started server")
     parser.add_argument("--latency-ms", type=int, default=300)
@@ -279,15 +307,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lag", action="store_true", help="record event-loop stalls (5 ms ticker)")
     parser.add_argument("--warmup", type=int, default=1, help="an unmeasured first round (default 1)")
     parser.add_argument("--gap", type=float, default=0.0, help="seconds between rounds")
-    parser.add_argument("--no-animations", action="store_true", help="experiment: CSS animations off in the page")
+    parser.add_argument(
+        "--no-animations", action="store_true", help="experiment: CSS animations off in the page"
+    )
     parser.add_argument("--hold", action="store_true", help="keep the started server until Enter (profiling)")
     parser.add_argument("--label", default="")
     parser.add_argument("--log", default=None)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     os.environ.setdefault("FINCH_ENV_FILE", os.devnull)
-    report: dict[str, Any] = {"label": args.label, "tabs": args.tabs, "rounds": args.rounds,
-                              "argv": sys.argv[1:] if argv is None else argv, "load_before": loadavg()}
+    report: dict[str, Any] = {
+        "label": args.label,
+        "tabs": args.tabs,
+        "rounds": args.rounds,
+        "argv": sys.argv[1:] if argv is None else argv,
+        "load_before": loadavg(),
+    }
     with ExitStack() as stack:
         url = args.url or start_finch(stack, args)
         traced = not args.anchor
@@ -302,7 +337,9 @@ def main(argv: list[str] | None = None) -> int:
             except (httpx.HTTPError, ValueError):
                 pass
             rows = join(pages, server)
-            report["reflex"] = table(rows, f"{args.label or ('anchor' if args.anchor else 'Finch')} tabs={args.tabs}")
+            report["reflex"] = table(
+                rows, f"{args.label or ('anchor' if args.anchor else 'Finch')} tabs={args.tabs}"
+            )
             report["reflex_rows"] = rows
             if server:
                 report["pushes"] = server.get("pushes", [])

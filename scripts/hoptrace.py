@@ -129,7 +129,11 @@ def _install_reflex() -> None:
         if self._self_parent_state_proxy is not None:
             return await enter(self)
         task = asyncio.current_task()
-        push = {"lock_req": now(), "task": task.get_name() if task else "", "state": type(self.__wrapped__).__name__}
+        push = {
+            "lock_req": now(),
+            "task": task.get_name() if task else "",
+            "state": type(self.__wrapped__).__name__,
+        }
         result = await enter(self)
         push["lock"] = now()
         if task is not None:
@@ -163,8 +167,10 @@ def _install_reflex() -> None:
         push = _CURRENT.get(task) if task is not None else None
         if push is not None and "delta" not in push:
             push["delta"] = now()
-            push["vars"] = {state.rsplit("___", 1)[-1]: sorted(k.removesuffix("_rx_state_") for k in sub)
-                            for state, sub in delta.items()}
+            push["vars"] = {
+                state.rsplit("___", 1)[-1]: sorted(k.removesuffix("_rx_state_") for k in sub)
+                for state, sub in delta.items()
+            }
             found: list[Any] = []
             for sub in delta.values():
                 for value in sub.values():
@@ -215,7 +221,9 @@ def _install_reflex() -> None:
         await send(self, message)
         written = now()
         if isinstance(message, str):
-            FRAMES.append((write, written, len(message), len(message) if message.isascii() else len(message.encode())))
+            FRAMES.append(
+                (write, written, len(message), len(message) if message.isascii() else len(message.encode()))
+            )
             if '"running"' in message:
                 for match in _RUNNING.finditer(message):
                     card = _card(match.group(1), int(match.group(2)))

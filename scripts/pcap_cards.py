@@ -25,8 +25,14 @@ def packets(text: str) -> list[dict]:
     found, current = [], None
     for line in text.split("\n"):
         if match := HEADER.match(line):
-            current = {"t": float(match[1]), "src": int(match[2]), "dst": int(match[3]),
-                       "flags": match[4], "len": int(match[5]), "body": ""}
+            current = {
+                "t": float(match[1]),
+                "src": int(match[2]),
+                "dst": int(match[3]),
+                "flags": match[4],
+                "len": int(match[5]),
+                "body": "",
+            }
             found.append(current)
         elif current is not None:
             current["body"] += line
@@ -45,24 +51,36 @@ def main() -> int:
     wire_minus_written, frame_minus_wire = [], []
     for row in rows:
         t0, started = row["t0"], int(row["t0"] * 1000)
-        hit = next((p for p in pkts if p["src"] == args.port and row["tool_call_id"] in p["body"]
-                    and str(started) in p["body"]), None)
+        hit = next(
+            (
+                p
+                for p in pkts
+                if p["src"] == args.port and row["tool_call_id"] in p["body"] and str(started) in p["body"]
+            ),
+            None,
+        )
         if hit is None:
             continue
         wire = (hit["t"] - t0) * 1000
-        print(f"{row['tool'][:28]:<28} written {row.get('written', float('nan')):6.1f}  wire {wire:6.1f}  "
-              f"frame at page {row.get('frame', float('nan')):6.1f} ms")
+        print(
+            f"{row['tool'][:28]:<28} written {row.get('written', float('nan')):6.1f}  wire {wire:6.1f}  "
+            f"frame at page {row.get('frame', float('nan')):6.1f} ms"
+        )
         if "written" in row:
             wire_minus_written.append(wire - row["written"])
         if "frame" in row:
             frame_minus_wire.append(row["frame"] - wire)
         if args.context:
             i = pkts.index(hit)
-            for p in pkts[max(0, i - args.context): i + args.context + 1]:
-                print(f"      {(p['t'] - t0) * 1000:+8.1f} {p['src']}>{p['dst']} [{p['flags']}] len {p['len']}")
+            for p in pkts[max(0, i - args.context) : i + args.context + 1]:
+                print(
+                    f"      {(p['t'] - t0) * 1000:+8.1f} {p['src']}>{p['dst']} [{p['flags']}] len {p['len']}"
+                )
     if frame_minus_wire:
-        print(f"\nwire − written: median {statistics.median(wire_minus_written):.1f} ms; "
-              f"page − wire: median {statistics.median(frame_minus_wire):.1f} ms, max {max(frame_minus_wire):.1f} ms")
+        print(
+            f"\nwire − written: median {statistics.median(wire_minus_written):.1f} ms; "
+            f"page − wire: median {statistics.median(frame_minus_wire):.1f} ms, max {max(frame_minus_wire):.1f} ms"
+        )
     return 0
 
 

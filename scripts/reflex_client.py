@@ -185,7 +185,9 @@ class ReflexTab:
         while not predicate(self):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise TimeoutError(f"tab {self.token[:8]}: condition not met within {timeout} s; live={self.live}")
+                raise TimeoutError(
+                    f"tab {self.token[:8]}: condition not met within {timeout} s; live={self.live}"
+                )
             if not self.connected:
                 raise ConnectionError(f"tab {self.token[:8]} lost its connection")
             self._changed.clear()

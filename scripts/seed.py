@@ -13,7 +13,12 @@ from sqlmodel import Session
 
 from finch_app.db.models import Conversation, Message, Run, ToolCall
 
-_TOOLS = ("get_portfolio", "get_reddit_trending_stocks", "get_recent_senate_trades", "get_recent_house_trades")
+_TOOLS = (
+    "get_portfolio",
+    "get_reddit_trending_stocks",
+    "get_recent_senate_trades",
+    "get_recent_house_trades",
+)
 
 
 def _answer(i: int) -> str:
@@ -46,25 +51,57 @@ def seed_conversation(
         i = k // 2
         if k % 2 == 0:
             question = Message(
-                conversation_id=conversation.id, user_id=user_id, role="user", created_at=at,
+                conversation_id=conversation.id,
+                user_id=user_id,
+                role="user",
+                created_at=at,
                 content=f"How is my portfolio doing this week, and what changed since update {i}?",
             )
             question_id = question.id
             rows.append(question)
             continue
         run_id = f"run_seed_{conversation.id[:8]}_{i}"
-        rows.append(Run(id=run_id, conversation_id=conversation.id, user_id=user_id, user_message_id=question_id,
-                        status="completed", model="Offline model", started_at=at, finished_at=at))
+        rows.append(
+            Run(
+                id=run_id,
+                conversation_id=conversation.id,
+                user_id=user_id,
+                user_message_id=question_id,
+                status="completed",
+                model="Offline model",
+                started_at=at,
+                finished_at=at,
+            )
+        )
         for position in range(tools_per_answer):
             name = _TOOLS[position % len(_TOOLS)]
-            rows.append(ToolCall(
-                run_id=run_id, conversation_id=conversation.id, user_id=user_id, tool_call_id=f"call_{i}_{position}",
-                position=position, name=name, arguments={"limit": 10} if position else {}, status="completed",
-                started_at=at, finished_at=at + timedelta(milliseconds=400), duration_ms=400,
-                summary=f"{10 + position} rows", output='{"rows": []}',
-            ))
-        rows.append(Message(conversation_id=conversation.id, user_id=user_id, role="assistant", run_id=run_id,
-                            content=_answer(i), created_at=at + timedelta(seconds=1)))
+            rows.append(
+                ToolCall(
+                    run_id=run_id,
+                    conversation_id=conversation.id,
+                    user_id=user_id,
+                    tool_call_id=f"call_{i}_{position}",
+                    position=position,
+                    name=name,
+                    arguments={"limit": 10} if position else {},
+                    status="completed",
+                    started_at=at,
+                    finished_at=at + timedelta(milliseconds=400),
+                    duration_ms=400,
+                    summary=f"{10 + position} rows",
+                    output='{"rows": []}',
+                )
+            )
+        rows.append(
+            Message(
+                conversation_id=conversation.id,
+                user_id=user_id,
+                role="assistant",
+                run_id=run_id,
+                content=_answer(i),
+                created_at=at + timedelta(seconds=1),
+            )
+        )
     # Runs before the tool calls and messages that point at them (PostgreSQL checks the keys).
     session.add_all([r for r in rows if isinstance(r, Run)])
     session.flush()

@@ -48,7 +48,11 @@ a local server answers). Each test gets a schema of its own, dropped afterwards.
 
 def pytest_generate_tests(metafunc):
     """Persistence tests (marked `persistence`) run on SQLite, and on PostgreSQL when it is there."""
-    if POSTGRES_URL and "finch_db" in metafunc.fixturenames and metafunc.definition.get_closest_marker("persistence"):
+    if (
+        POSTGRES_URL
+        and "finch_db" in metafunc.fixturenames
+        and metafunc.definition.get_closest_marker("persistence")
+    ):
         metafunc.parametrize("finch_db", ["sqlite", "postgres"], indirect=True)
 
 
@@ -56,7 +60,9 @@ def _with_search_path(url: str, schema: str) -> str:
     from sqlalchemy.engine import make_url
 
     parsed = make_url(url)
-    return parsed.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+    return parsed.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+        hide_password=False
+    )
 
 
 @pytest.fixture
@@ -92,10 +98,25 @@ def finch_env(tmp_path, monkeypatch, finch_db) -> Iterator[None]:
     from finch_app.auth import passwords
     from finch_app.db import engine
 
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "FINCH_MODEL", "DATABASE_URL", "FMP_API_KEY",
-                 "SNAPTRADE_CLIENT_ID", "SNAPTRADE_CONSUMER_KEY", "FINCH_SNAPTRADE_BASE_URL", "FINCH_SECRET_KEY"):
+    for name in (
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "FINCH_MODEL",
+        "DATABASE_URL",
+        "FMP_API_KEY",
+        "SNAPTRADE_CLIENT_ID",
+        "SNAPTRADE_CONSUMER_KEY",
+        "FINCH_SNAPTRADE_BASE_URL",
+        "FINCH_SECRET_KEY",
+    ):
         monkeypatch.delenv(name, raising=False)
-    for name in ("FINCH_AUTH", "FINCH_AUTH_HEADER", "FINCH_TRUSTED_PROXIES", "FINCH_HOST", "FINCH_MAX_RUNS_PER_USER"):
+    for name in (
+        "FINCH_AUTH",
+        "FINCH_AUTH_HEADER",
+        "FINCH_TRUSTED_PROXIES",
+        "FINCH_HOST",
+        "FINCH_MAX_RUNS_PER_USER",
+    ):
         monkeypatch.delenv(name, raising=False)
     if finch_db is not None:
         monkeypatch.setenv("DATABASE_URL", finch_db)
@@ -222,5 +243,10 @@ def demo_holdings(finch_env):
     with session_scope() as session:
         for p in DEMO_POSITIONS:
             crud.upsert_holding(
-                session=session, user_id="local", symbol=p.symbol, shares=p.shares, cost_basis=p.cost_basis, name=p.name
+                session=session,
+                user_id="local",
+                symbol=p.symbol,
+                shares=p.shares,
+                cost_basis=p.cost_basis,
+                name=p.name,
             )

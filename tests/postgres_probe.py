@@ -20,7 +20,9 @@ def probe() -> str:
     for user in dict.fromkeys(users):
         for database in ("test", "postgres"):
             try:
-                with psycopg.connect(host="127.0.0.1", port=5432, user=user, dbname=database, connect_timeout=2) as c:
+                with psycopg.connect(
+                    host="127.0.0.1", port=5432, user=user, dbname=database, connect_timeout=2
+                ) as c:
                     c.execute("CREATE SCHEMA IF NOT EXISTS finch_probe")
                     c.execute("DROP SCHEMA finch_probe")
             except Exception:  # noqa: BLE001 - no server, no such user or database, no rights

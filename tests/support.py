@@ -80,6 +80,8 @@ def replay(question: str, events: list[AgentEvent]) -> list[ChatMessage]:
     return model_history(
         [
             Turn(Message(role="user", content=question, conversation_id="c", user_id="local")),
-            Turn(Message(role="assistant", content=final.content, conversation_id="c", user_id="local"), calls),
+            Turn(
+                Message(role="assistant", content=final.content, conversation_id="c", user_id="local"), calls
+            ),
         ]
     )

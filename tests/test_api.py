@@ -23,7 +23,6 @@ import uvicorn
 from sqlmodel import select
 
 from finch_app.agent.events import agent_event_adapter
-from finch_app.agent.loop import Agent
 from finch_app.agent.tools import ToolContext, ToolError, ToolRegistry, tool
 from finch_app.api import api
 from finch_app.api.deps import get_context, heartbeat_interval
@@ -82,7 +81,9 @@ def make_service(model: ScriptedModel, registry: ToolRegistry) -> AppContext:
 
 
 def gated_service(gate: Gate) -> AppContext:
-    model = ScriptedModel(tool_call("wait_for_gate", {"ticker": "NVDA"}, id="call_gate"), text("NVDA is at 123.45."))
+    model = ScriptedModel(
+        tool_call("wait_for_gate", {"ticker": "NVDA"}, id="call_gate"), text("NVDA is at 123.45.")
+    )
     return make_service(model, gate.registry())
 
 
@@ -346,7 +347,9 @@ async def test_disconnect_mid_stream_cancels_the_tool_and_keeps_the_question(ser
         ("assistant", "", "cancelled"),
     ]
     # Nothing is left to cancel: the run's task ends and unregisters (just after its rows settle).
-    await eventually(lambda: on_loop(gate.loop, lambda: service.runs.stop(run_id)) is False, "the run to unregister")
+    await eventually(
+        lambda: on_loop(gate.loop, lambda: service.runs.stop(run_id)) is False, "the run to unregister"
+    )
     gate.release.set()
 
 
@@ -376,7 +379,9 @@ async def test_stop_from_elsewhere_ends_the_stream_cleanly(serve):
 
 
 async def test_a_model_error_ends_the_stream_with_an_error_event(serve):
-    server = serve(make_service(ScriptedModel(model_error("Rate limited.", retryable=True)), ToolRegistry.of([])))
+    server = serve(
+        make_service(ScriptedModel(model_error("Rate limited.", retryable=True)), ToolRegistry.of([]))
+    )
     async with client(server) as http:
         async with http.stream("POST", "/api/chat/stream", json={"message": "hi"}) as response:
             events = await rest(sse_messages(response))
@@ -426,7 +431,9 @@ async def test_chat_returns_the_final_answer_with_its_tool_calls(serve):
         assert all(isinstance(c["duration_ms"], int) for c in calls)
         conversation_id = body["conversation_id"]
 
-        again = await http.post("/api/chat", json={"message": "what did I ask?", "conversation_id": conversation_id})
+        again = await http.post(
+            "/api/chat", json={"message": "what did I ask?", "conversation_id": conversation_id}
+        )
         assert again.status_code == 200 and again.json()["conversation_id"] == conversation_id
         assert again.json()["tool_calls"] == []
 
@@ -443,7 +450,10 @@ async def test_chat_returns_the_final_answer_with_its_tool_calls(serve):
             ("user", "completed"),
             ("assistant", "completed"),
         ]
-        assert [(c["id"], c["status"]) for c in messages[1]["tool_calls"]] == [("c1", "completed"), ("c2", "error")]
+        assert [(c["id"], c["status"]) for c in messages[1]["tool_calls"]] == [
+            ("c1", "completed"),
+            ("c2", "error"),
+        ]
         assert messages[1]["tool_calls"][0]["arguments"] == {"symbol": "AAPL"}
         assert messages[0]["tool_calls"] == [] and messages[3]["tool_calls"] == []
 
@@ -455,7 +465,9 @@ async def test_chat_returns_the_final_answer_with_its_tool_calls(serve):
 
 
 async def test_chat_reports_a_model_error_in_the_answer(serve):
-    server = serve(make_service(ScriptedModel(model_error("Rate limited.", retryable=True)), ToolRegistry.of([])))
+    server = serve(
+        make_service(ScriptedModel(model_error("Rate limited.", retryable=True)), ToolRegistry.of([]))
+    )
     async with client(server) as http:
         response = await http.post("/api/chat", json={"message": "hi"})
     assert response.status_code == 200
@@ -467,11 +479,16 @@ async def test_chat_reports_a_model_error_in_the_answer(serve):
 
 BAD_REQUESTS = [
     pytest.param({"json": {}}, 422, "message: Field required", id="missing-message"),
-    pytest.param({"json": {"message": 42}}, 422, "message: Input should be a valid string", id="message-not-text"),
+    pytest.param(
+        {"json": {"message": 42}}, 422, "message: Input should be a valid string", id="message-not-text"
+    ),
     pytest.param({"json": {"message": "  \n "}}, 400, "empty", id="empty-message"),
     pytest.param({"json": {"message": "x" * 8001}}, 400, "the limit is 8,000", id="over-long-message"),
     pytest.param(
-        {"json": {"message": "hi", "conversation_id": "no-such-id"}}, 404, "was not found", id="unknown-conversation"
+        {"json": {"message": "hi", "conversation_id": "no-such-id"}},
+        404,
+        "was not found",
+        id="unknown-conversation",
     ),
     pytest.param(
         {"content": b'{"message": "hi"', "headers": {"content-type": "application/json"}},
@@ -483,7 +500,10 @@ BAD_REQUESTS = [
     pytest.param({"data": {"message": "hi"}}, 422, "JSON object", id="form-encoded"),
     pytest.param({}, 422, "JSON object", id="no-body"),
     pytest.param(
-        {"content": json.dumps({"message": "x" * 300_000}).encode(), "headers": {"content-type": "application/json"}},
+        {
+            "content": json.dumps({"message": "x" * 300_000}).encode(),
+            "headers": {"content-type": "application/json"},
+        },
         413,
         "",
         id="body-too-large",
@@ -587,7 +607,9 @@ async def test_openapi_document_and_docs_describe_the_routes(serve):
     schemas = document["components"]["schemas"]
     assert {"ToolCallStart", "ToolCallComplete", "ChatRequest", "ChatResponse"} <= set(schemas)
     assert "output" not in schemas["ToolCallComplete"]["properties"]
-    assert {"id", "name", "arguments", "status", "duration_ms", "error"} <= set(schemas["ToolCallResult"]["properties"])
+    assert {"id", "name", "arguments", "status", "duration_ms", "error"} <= set(
+        schemas["ToolCallResult"]["properties"]
+    )
     assert docs.status_code == 200 and "/api/openapi.json" in docs.text
 
 
@@ -613,7 +635,9 @@ async def test_reflex_routes_fall_through_below_the_api():
         ]
     )
     app.mount("", reflex_like)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://localhost:3000") as http:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app), base_url="http://localhost:3000"
+    ) as http:
         assert (await http.get("/ping")).text == "pong"
         assert (await http.get("/c/abc")).text == "page"
         assert (await http.get("/api/openapi.json")).json()["info"]["title"] == "Finch API"

@@ -32,7 +32,9 @@ def client(headers: dict[str, str] | None = None) -> httpx.AsyncClient:
 def sse(body: str) -> list[tuple[str, dict]]:
     events = []
     for block in body.split("\n\n"):
-        lines = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line and not line.startswith(":"))
+        lines = dict(
+            line.split(": ", 1) for line in block.splitlines() if ": " in line and not line.startswith(":")
+        )
         if "event" in lines:
             events.append((lines["event"], json.loads(lines["data"])))
     return events
@@ -45,19 +47,31 @@ async def test_the_stream_asks_then_ends_and_deciding_lets_the_run_go_on():
         names = [name for name, _ in first]
         assert names[-2:] == ["tool_approval_required", "done"]
         asked, done = first[-2][1], first[-1][1]
-        assert asked["description"] == "Record a purchase of 10 shares of NVDA at $120.00 (adds to your holding)"
+        assert (
+            asked["description"] == "Record a purchase of 10 shares of NVDA at $120.00 (adds to your holding)"
+        )
         assert asked["tool_name"] == "record_trade" and asked["arguments"]["shares"] == 10
         assert done["status"] == "awaiting_approval" and "resume" not in done
         run_id = done["run_id"]
 
         [waiting] = (await http.get("/api/approvals")).json()
-        assert (waiting["run_id"], waiting["tool_call_id"], waiting["description"]) == (run_id, "trade", asked["description"])
+        assert (waiting["run_id"], waiting["tool_call_id"], waiting["description"]) == (
+            run_id,
+            "trade",
+            asked["description"],
+        )
         assert waiting["expires_at"] > waiting["requested_at"]
 
-        decided = (await http.post(f"/api/runs/{run_id}/approvals/trade", json={"decision": "approve"})).json()
+        decided = (
+            await http.post(f"/api/runs/{run_id}/approvals/trade", json={"decision": "approve"})
+        ).json()
         conversation_id = first[0][1]["conversation_id"]
         assert decided == {
-            "decided": True, "approved": True, "resumed": True, "run_id": run_id, "conversation_id": conversation_id
+            "decided": True,
+            "approved": True,
+            "resumed": True,
+            "run_id": run_id,
+            "conversation_id": conversation_id,
         }
         rest = sse((await http.get(f"/api/runs/{run_id}/stream", params={"after": done["seq"]})).text)
         assert [name for name, _ in rest][:2] == ["tool_approval_decided", "tool_call_complete"]
@@ -66,12 +80,16 @@ async def test_the_stream_asks_then_ends_and_deciding_lets_the_run_go_on():
         assert (await http.get("/api/approvals")).json() == []
 
         again = await http.post(f"/api/runs/{run_id}/approvals/trade", json={"decision": "deny"})
-        assert again.status_code == 200 and again.json()["decided"] is False and again.json()["approved"] is True
+        assert (
+            again.status_code == 200 and again.json()["decided"] is False and again.json()["approved"] is True
+        )
     assert {p.symbol: p.shares for p in await HoldingsBook().list("local")}["NVDA"] == 65
 
 
 async def test_post_chat_returns_the_waiting_status_and_a_denial_reaches_the_model():
-    model = ScriptedModel(tool_call("remove_holding", {"ticker": "NVDA"}, id="rm"), text("Kept it, as you asked."))
+    model = ScriptedModel(
+        tool_call("remove_holding", {"ticker": "NVDA"}, id="rm"), text("Kept it, as you asked.")
+    )
     install_context(model)
     async with client() as http:
         reply = (await http.post("/api/chat", json={"message": "remove NVDA"})).json()
@@ -100,7 +118,10 @@ async def test_only_the_runs_user_can_see_or_decide_its_changes(monkeypatch):
     alice_token, bob_token = (store.create_token(u.id, "t")[1] for u in (alice, bob))
     await HoldingsBook().load_demo(alice.id)
     install_context(ScriptedModel(tool_call("record_trade", BUY, id="trade"), text("ok")))
-    async with client({"Authorization": f"Bearer {alice_token}"}) as a, client({"Authorization": f"Bearer {bob_token}"}) as b:
+    async with (
+        client({"Authorization": f"Bearer {alice_token}"}) as a,
+        client({"Authorization": f"Bearer {bob_token}"}) as b,
+    ):
         done = sse((await a.post("/api/chat/stream", json={"message": "bought 10 NVDA at 120"})).text)[-1][1]
         run_id = done["run_id"]
         assert (await b.get("/api/approvals")).json() == []
@@ -124,5 +145,7 @@ def test_the_decision_route_is_in_the_openapi_document():
     assert "approval" in "/api/runs/{run_id}/approvals/{tool_call_id}"
     assert decide["requestBody"]["content"]["application/json"]["schema"]
     assert "/api/approvals" in paths and "/api/runs/{run_id}/stream" in paths
-    events = paths["/api/chat/stream"]["post"]["responses"]["200"]["content"]["text/event-stream"]["itemSchema"]
+    events = paths["/api/chat/stream"]["post"]["responses"]["200"]["content"]["text/event-stream"][
+        "itemSchema"
+    ]
     assert "tool_approval_required" in events["properties"]["event"]["enum"]

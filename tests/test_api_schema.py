@@ -41,7 +41,9 @@ def test_the_api_does_what_its_openapi_document_says(mode, monkeypatch, tmp_path
         alice = store.add_user("alice", "a long password")
         _, token = store.create_token(alice.id, "schemathesis")
         headers = ["-H", f"Authorization: Bearer {token}"]
-    server = uvicorn.Server(uvicorn.Config(create_api(), host="127.0.0.1", port=port, log_level="error", lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_api(), host="127.0.0.1", port=port, log_level="error", lifespan="off")
+    )
     thread = threading.Thread(target=server.run, name="finch-api-schema", daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -53,9 +55,22 @@ def test_the_api_does_what_its_openapi_document_says(mode, monkeypatch, tmp_path
     try:
         result = subprocess.run(
             [
-                command, "run", f"http://127.0.0.1:{port}/api/openapi.json",
-                "--checks", "all", "--max-examples", str(EXAMPLES), "--seed", "16",
-                "--workers", "1", "--generation-database", "none", "--no-color", "--request-timeout", "30",
+                command,
+                "run",
+                f"http://127.0.0.1:{port}/api/openapi.json",
+                "--checks",
+                "all",
+                "--max-examples",
+                str(EXAMPLES),
+                "--seed",
+                "16",
+                "--workers",
+                "1",
+                "--generation-database",
+                "none",
+                "--no-color",
+                "--request-timeout",
+                "30",
                 *headers,
             ],
             cwd=tmp_path,  # its report folder goes there

@@ -11,7 +11,13 @@ import pytest
 from sqlmodel import select
 
 from finch_app.agent.approvals import Decision
-from finch_app.agent.events import AssistantMessage, Done, ToolApprovalDecided, ToolApprovalRequired, ToolCallComplete
+from finch_app.agent.events import (
+    AssistantMessage,
+    Done,
+    ToolApprovalDecided,
+    ToolApprovalRequired,
+    ToolCallComplete,
+)
 from finch_app.agent.loop import Agent
 from finch_app.context import build_providers
 from finch_app.db import crud
@@ -32,7 +38,9 @@ BUY = {"ticker": "NVDA", "side": "buy", "shares": 10, "price": 120}
 
 def service_with(model: ScriptedModel, policy: str = "") -> RunService:
     settings = get_settings()
-    agent = Agent(model=model, registry=default_registry(), deps=build_providers(settings), system_prompt="test")
+    agent = Agent(
+        model=model, registry=default_registry(), deps=build_providers(settings), system_prompt="test"
+    )
     return RunService(agent=agent, settings=settings, approvals=ApprovalPolicy(parse_policy(policy)))
 
 
@@ -85,7 +93,10 @@ async def test_a_change_pauses_its_run_and_approving_goes_on_to_the_answer():
         assert run.status == "awaiting_approval" and run.resume_state
         call = session.exec(select(ToolCall)).one()
         assert (call.status, call.description) == ("awaiting_approval", asked.description)
-        assert session.exec(select(Message).where(Message.role == "assistant")).one().status == "awaiting_approval"
+        assert (
+            session.exec(select(Message).where(Message.role == "assistant")).one().status
+            == "awaiting_approval"
+        )
     with pytest.raises(RunRefused) as busy:
         await service.start(user_id="local", conversation_id=started.conversation_id, message="and AMD?")
     assert busy.value.status == 409 and "approval" in busy.value.message
@@ -105,7 +116,12 @@ async def test_a_change_pauses_its_run_and_approving_goes_on_to_the_answer():
     assert await shares("NVDA") == 65
     with session_scope() as session:
         call = session.exec(select(ToolCall)).one()
-        assert (call.status, call.decision, call.decided_by, call.decided_via) == ("completed", "approved", "local", "browser")
+        assert (call.status, call.decision, call.decided_by, call.decided_via) == (
+            "completed",
+            "approved",
+            "local",
+            "browser",
+        )
         assert call.decided_at is not None
         [message] = session.exec(select(Message).where(Message.role == "assistant")).all()
         assert (message.status, message.content) == ("completed", "Done: you now hold 65 NVDA. ")
@@ -116,7 +132,8 @@ async def test_a_change_pauses_its_run_and_approving_goes_on_to_the_answer():
 async def test_the_model_sees_exactly_what_it_would_have_seen_without_the_pause():
     def script() -> ScriptedModel:
         return ScriptedModel(
-            tool_calls(("get_stock_quote", {"ticker": "AMD"}, "read"), ("record_trade", BUY, "trade")), text("All set.")
+            tool_calls(("get_stock_quote", {"ticker": "AMD"}, "read"), ("record_trade", BUY, "trade")),
+            text("All set."),
         )
 
     at_once = script()
@@ -131,19 +148,25 @@ async def test_the_model_sees_exactly_what_it_would_have_seen_without_the_pause(
 
     def seen(model: ScriptedModel) -> list[dict]:
         # The quote's result names its saved table, whose id differs from run to run.
-        return [{**m.model_dump(), "content": (m.content or "").split("[Saved for")[0]} for m in model.calls[1]]
+        return [
+            {**m.model_dump(), "content": (m.content or "").split("[Saved for")[0]} for m in model.calls[1]
+        ]
 
     assert seen(paused) == seen(at_once)
     assert [m.role for m in paused.calls[1]] == ["system", "user", "assistant", "tool", "tool"]
 
 
 async def test_a_denial_with_a_reason_reaches_the_model_and_nothing_changes():
-    model = ScriptedModel(tool_call("remove_holding", {"ticker": "TSLA"}, id="rm"), text("Understood, I left it."))
+    model = ScriptedModel(
+        tool_call("remove_holding", {"ticker": "TSLA"}, id="rm"), text("Understood, I left it.")
+    )
     service = service_with(model)
     await HoldingsBook().save("local", [crud_position("TSLA", 12, 200)])
     started, _ = await answer(service, "remove TSLA from my portfolio")
     outcome = await service.decide(
-        user_id="local", run_id=started.run_id, tool_call_id="rm",
+        user_id="local",
+        run_id=started.run_id,
+        tool_call_id="rm",
         decision=Decision(approved=False, reason="I still hold it", decided_by="local", via="api"),
     )
     assert outcome.decided and not outcome.approved and outcome.resumed
@@ -161,18 +184,26 @@ async def test_deciding_twice_changes_nothing_and_another_users_call_is_not_foun
     service = service_with(model)
     started, _ = await answer(service, "bought 10 NVDA at 120")
     with pytest.raises(RunRefused) as foreign:
-        await service.decide(user_id="mallory", run_id=started.run_id, tool_call_id="trade", decision=approve("mallory"))
+        await service.decide(
+            user_id="mallory", run_id=started.run_id, tool_call_id="trade", decision=approve("mallory")
+        )
     assert foreign.value.status == 404
-    first = await service.decide(user_id="local", run_id=started.run_id, tool_call_id="trade", decision=approve())
+    first = await service.decide(
+        user_id="local", run_id=started.run_id, tool_call_id="trade", decision=approve()
+    )
     [e async for e in await service.follow(started.run_id)]
     again = await service.decide(
-        user_id="local", run_id=started.run_id, tool_call_id="trade",
+        user_id="local",
+        run_id=started.run_id,
+        tool_call_id="trade",
         decision=Decision(approved=False, reason="changed my mind", decided_by="local", via="api"),
     )
     assert first.decided and not again.decided and again.approved and not again.resumed
     assert await shares("NVDA") == 65
     with pytest.raises(RunRefused):
-        await service.decide(user_id="local", run_id=started.run_id, tool_call_id="no-such-call", decision=approve())
+        await service.decide(
+            user_id="local", run_id=started.run_id, tool_call_id="no-such-call", decision=approve()
+        )
 
 
 async def test_the_question_survives_a_restart_and_a_new_process_goes_on(tmp_path):
@@ -183,7 +214,9 @@ async def test_the_question_survives_a_restart_and_a_new_process_goes_on(tmp_pat
 
     after = service_with(ScriptedModel(text("Recorded after the restart.")))
     await after.open()  # a new process starts: runs left `running` are interrupted, waiting ones are not
-    outcome = await after.decide(user_id="local", run_id=started.run_id, tool_call_id="trade", decision=approve())
+    outcome = await after.decide(
+        user_id="local", run_id=started.run_id, tool_call_id="trade", decision=approve()
+    )
     assert outcome.resumed
     rest = [e async for e in await after.follow(started.run_id)]
     assert rest[0].type == "run_started", "the follower sees the whole run, from before the restart"
@@ -203,7 +236,11 @@ async def test_a_change_nobody_approves_in_time_is_denied_and_the_run_says_so(mo
     assert await service.expire_approvals() == 1
     rest = [e async for e in await service.follow(started.run_id)]
     decided = next(e for e in rest if isinstance(e, ToolApprovalDecided))
-    assert not decided.approved and decided.via == "expiry" and decided.reason.startswith("Nobody approved it within")
+    assert (
+        not decided.approved
+        and decided.via == "expiry"
+        and decided.reason.startswith("Nobody approved it within")
+    )
     assert await shares("NVDA") == 55
     assert await service.expire_approvals() == 0, "once"
 
@@ -218,15 +255,19 @@ async def test_stop_while_waiting_cancels_the_change():
         assert session.exec(select(ToolCall)).one().status == "cancelled"
         assert session.exec(select(Message).where(Message.role == "assistant")).one().status == "cancelled"
     assert await service.waiting_run("local", started.conversation_id) is None
-    late = await service.decide(user_id="local", run_id=started.run_id, tool_call_id="trade", decision=approve())
+    late = await service.decide(
+        user_id="local", run_id=started.run_id, tool_call_id="trade", decision=approve()
+    )
     assert not late.decided and not late.resumed, "a yes after the stop changes nothing"
     assert await shares("NVDA") == 55
 
 
 async def test_always_allow_lets_the_tool_run_at_once_next_time():
     model = ScriptedModel(
-        tool_call("record_trade", BUY, id="first"), text("ok"),
-        tool_call("record_trade", {**BUY, "shares": 1}, id="second"), text("ok again"),
+        tool_call("record_trade", BUY, id="first"),
+        text("ok"),
+        tool_call("record_trade", {**BUY, "shares": 1}, id="second"),
+        text("ok again"),
     )
     service = service_with(model)
     started, _ = await answer(service, "bought 10 NVDA at 120")
@@ -256,7 +297,9 @@ async def test_adding_a_first_holding_by_chat_does_not_leave_the_no_portfolio_bo
     service = service_with(model)
     started, events = await answer(service, "I bought 10 NVDA at 120", user_id="newcomer")
     assert isinstance(events[-1], Done) and events[-1].status == "awaiting_approval"
-    await service.decide(user_id="newcomer", run_id=started.run_id, tool_call_id="add", decision=approve("newcomer"))
+    await service.decide(
+        user_id="newcomer", run_id=started.run_id, tool_call_id="add", decision=approve("newcomer")
+    )
     rest = [e async for e in await service.follow(started.run_id)]
     final = next(e for e in rest if isinstance(e, AssistantMessage))
     assert final.needs_auth is False, "the portfolio is no longer missing once its first holding is added"

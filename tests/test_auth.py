@@ -172,7 +172,10 @@ def test_tokens_are_shown_once_stored_hashed_and_revocable():
 def test_a_token_with_an_expiry_stops_working_then_and_is_not_listed():
     alice = store.add_user("alice", PASSWORD)
     info, token = store.create_token(alice.id, "for a day", lifetime=timedelta(days=1))
-    assert store.token_user(token).name == "alice" and store.list_tokens(alice.id)[0].expires_at == info.expires_at
+    assert (
+        store.token_user(token).name == "alice"
+        and store.list_tokens(alice.id)[0].expires_at == info.expires_at
+    )
     with session_scope() as session:
         row = session.get(ApiToken, info.id)
         row.expires_at = datetime.now(UTC) - timedelta(seconds=1)
@@ -221,7 +224,10 @@ def test_a_token_records_when_it_was_last_used():
 
 def test_wrong_passwords_are_slowed_down_then_locked_out(monkeypatch):
     settings = settings_with(
-        monkeypatch, FINCH_LOGIN_MAX_FAILURES="4", FINCH_LOGIN_SLOWDOWN_AFTER="1", FINCH_LOGIN_LOCKOUT_MINUTES="15"
+        monkeypatch,
+        FINCH_LOGIN_MAX_FAILURES="4",
+        FINCH_LOGIN_SLOWDOWN_AFTER="1",
+        FINCH_LOGIN_LOCKOUT_MINUTES="15",
     )
     store.add_user("alice", PASSWORD)
     results = [signin.sign_in(settings, "alice", "wrong password", "10.0.0.1") for _ in range(3)]
@@ -256,7 +262,9 @@ def test_refusals_never_say_whether_the_name_exists(monkeypatch):
     store.add_user("alice", PASSWORD)
     known = [signin.sign_in(settings, "alice", "wrong password", "10.0.0.1") for _ in range(3)]
     unknown = [signin.sign_in(settings, "mallory", "wrong password", "10.0.0.2") for _ in range(3)]
-    assert [(r.error, r.message, r.delay_s) for r in known] == [(r.error, r.message, r.delay_s) for r in unknown]
+    assert [(r.error, r.message, r.delay_s) for r in known] == [
+        (r.error, r.message, r.delay_s) for r in unknown
+    ]
 
 
 def test_a_successful_sign_in_clears_the_count():
@@ -300,7 +308,9 @@ def test_throttle_rows_whose_time_has_passed_are_swept(monkeypatch):
     signin.sign_in(settings, "zed", "wrong password", "203.0.113.9")
     with session_scope() as session:
         assert {r.key for r in session.exec(select(LoginThrottle)).all()} == {
-            "pair:203.0.113.9|zed", "ip:203.0.113.9", "name:zed"
+            "pair:203.0.113.9|zed",
+            "ip:203.0.113.9",
+            "name:zed",
         }
 
 
@@ -319,10 +329,14 @@ def test_password_mode_reads_the_session_cookie_and_bearer_tokens(monkeypatch):
     alice = store.add_user("alice", PASSWORD)
     cookie = store.create_session(alice.id, timedelta(days=1))
     _, token = store.create_token(alice.id, "cli")
-    browser = identity.browser_identity(settings, {"cookie": f"theme=dark; finch_session={cookie}"}, "1.2.3.4")
+    browser = identity.browser_identity(
+        settings, {"cookie": f"theme=dark; finch_session={cookie}"}, "1.2.3.4"
+    )
     assert browser.user_id == alice.id
     assert identity.browser_identity(settings, {}, "1.2.3.4") is None
-    assert identity.api_identity(settings, {"authorization": f"Bearer {token}"}, "1.2.3.4").user_id == alice.id
+    assert (
+        identity.api_identity(settings, {"authorization": f"Bearer {token}"}, "1.2.3.4").user_id == alice.id
+    )
     # The API takes tokens, not the browser's cookie.
     assert identity.api_identity(settings, {"cookie": f"finch_session={cookie}"}, "1.2.3.4") is None
     assert identity.api_identity(settings, {"authorization": "Bearer finch_nope"}, "1.2.3.4") is None
@@ -330,8 +344,16 @@ def test_password_mode_reads_the_session_cookie_and_bearer_tokens(monkeypatch):
 
 @pytest.mark.parametrize(
     ("peer", "trusted"),
-    [("10.1.2.3", True), ("10.255.0.1", True), ("192.168.1.9", True), ("::ffff:10.0.0.7", True), ("11.0.0.1", False),
-     ("127.0.0.1", False), ("not-an-ip", False), ("", False)],
+    [
+        ("10.1.2.3", True),
+        ("10.255.0.1", True),
+        ("192.168.1.9", True),
+        ("::ffff:10.0.0.7", True),
+        ("11.0.0.1", False),
+        ("127.0.0.1", False),
+        ("not-an-ip", False),
+        ("", False),
+    ],
 )
 def test_trusted_proxies_are_cidrs(peer, trusted):
     assert proxy.is_trusted(peer, "10.0.0.0/8, 192.168.1.9") is trusted
@@ -361,7 +383,10 @@ def test_header_mode_believes_the_header_only_from_trusted_proxies(monkeypatch, 
 
 def test_header_mode_uses_the_configured_header(monkeypatch):
     settings = settings_with(
-        monkeypatch, FINCH_AUTH="header", FINCH_TRUSTED_PROXIES="127.0.0.1/32", FINCH_AUTH_HEADER="X-Auth-Request-User"
+        monkeypatch,
+        FINCH_AUTH="header",
+        FINCH_TRUSTED_PROXIES="127.0.0.1/32",
+        FINCH_AUTH_HEADER="X-Auth-Request-User",
     )
     assert identity.browser_identity(settings, {"x-forwarded-email": "a@b.c"}, "127.0.0.1") is None
     assert identity.browser_identity(settings, {"x-auth-request-user": "dave"}, "127.0.0.1").name == "dave"

@@ -44,7 +44,10 @@ BROWSER = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 
 def client(app, peer=LOCAL_PEER, headers=BROWSER, **kwargs) -> httpx.AsyncClient:
     return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app, client=peer), base_url="http://localhost:3000", headers=headers, **kwargs
+        transport=httpx.ASGITransport(app=app, client=peer),
+        base_url="http://localhost:3000",
+        headers=headers,
+        **kwargs,
     )
 
 
@@ -63,8 +66,17 @@ async def test_no_invalid_or_revoked_token_is_a_bare_401(configure, api, mode):
     async with client(api) as http:
         assert (await http.get("/api/conversations", headers=bearer(token))).status_code == 200
         store.revoke_token(alice.id, info.id)
-        for headers in ({}, bearer("finch_not-a-token"), bearer(token), {"Authorization": "Basic YWxpY2U6eA=="}):
-            for method, path in (("GET", "/api/conversations"), ("POST", "/api/chat"), ("GET", "/api/conversations/x")):
+        for headers in (
+            {},
+            bearer("finch_not-a-token"),
+            bearer(token),
+            {"Authorization": "Basic YWxpY2U6eA=="},
+        ):
+            for method, path in (
+                ("GET", "/api/conversations"),
+                ("POST", "/api/chat"),
+                ("GET", "/api/conversations/x"),
+            ):
                 response = await http.request(method, path, headers=headers, json={"message": "hi"})
                 assert response.status_code == 401, (method, path, headers)
                 assert response.json() == {"detail": "Unauthorized"}
@@ -91,7 +103,11 @@ async def test_health_is_open_and_names_what_is_down(configure, api, monkeypatch
     async with client(api) as http:
         ok = await http.get("/api/health")
         assert ok.status_code == 200
-        assert ok.json() == {"status": "ok", "down": [], "checks": {"database": "ok", "redis": "not configured"}}
+        assert ok.json() == {
+            "status": "ok",
+            "down": [],
+            "checks": {"database": "ok", "redis": "not configured"},
+        }
         configure(REFLEX_REDIS_URL="redis://:sekret-redis-pw@127.0.0.1:1/0")
         down = await http.get("/api/health")
         assert down.status_code == 503
@@ -172,7 +188,9 @@ async def test_repeated_failures_lock_the_name_with_429(configure, api):
         locked = await http.post("/api/auth/login", data={"name": "alice", "password": "bad"}, headers=json_)
         assert locked.status_code == 429 and "Too many failed sign-ins" in locked.json()["detail"]
         assert int(locked.headers["retry-after"]) > 0
-        right = await http.post("/api/auth/login", data={"name": "alice", "password": PASSWORD}, headers=json_)
+        right = await http.post(
+            "/api/auth/login", data={"name": "alice", "password": PASSWORD}, headers=json_
+        )
         assert right.status_code == 429
         form = await http.post("/api/auth/login", data={"name": "alice", "password": PASSWORD})
         assert form.status_code == 303 and form.headers["location"].startswith("/login?error=locked&m=15")
@@ -213,11 +231,16 @@ async def test_parallel_wrong_passwords_get_no_more_checks_than_the_limit(config
     async with client(api) as http:
         for _ in range(2):
             batch = await asyncio.gather(
-                *(http.post("/api/auth/login", data={"name": "alice", "password": "bad"}, headers=json_) for _ in range(20))
+                *(
+                    http.post("/api/auth/login", data={"name": "alice", "password": "bad"}, headers=json_)
+                    for _ in range(20)
+                )
             )
             codes += [r.status_code for r in batch]
         assert codes.count(401) == 4 and codes.count(429) == 36, codes
-        right = await http.post("/api/auth/login", data={"name": "alice", "password": PASSWORD}, headers=json_)
+        right = await http.post(
+            "/api/auth/login", data={"name": "alice", "password": PASSWORD}, headers=json_
+        )
         assert right.status_code == 429  # locked from this address, right password or not
     with session_scope() as session:
         pair = session.get(LoginThrottle, store.pair_key("alice", LOCAL_PEER[0]))
@@ -243,12 +266,16 @@ async def test_sign_in_from_another_site_is_refused(configure, api):
         assert same.status_code == 303
 
 
-@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "/\\evil", "javascript:alert(1)"])
+@pytest.mark.parametrize(
+    "target", ["https://evil.example/", "//evil.example/x", "/\\evil", "javascript:alert(1)"]
+)
 async def test_the_page_after_sign_in_is_always_local(configure, api, target):
     configure(FINCH_AUTH="password")
     store.add_user("alice", PASSWORD)
     async with client(api) as http:
-        response = await http.post("/api/auth/login", data={"name": "alice", "password": PASSWORD, "next": target})
+        response = await http.post(
+            "/api/auth/login", data={"name": "alice", "password": PASSWORD, "next": target}
+        )
     assert response.headers["location"] == "/"
 
 
@@ -260,7 +287,10 @@ async def test_sign_out_ends_the_session(configure, api):
         assert (await http.get("/api/auth/me")).status_code == 200
         response = await http.post("/api/auth/logout")
         assert response.status_code == 303 and response.headers["location"].startswith("/login")
-        assert 'finch_session=""' in response.headers["set-cookie"] or "Max-Age=0" in response.headers["set-cookie"]
+        assert (
+            'finch_session=""' in response.headers["set-cookie"]
+            or "Max-Age=0" in response.headers["set-cookie"]
+        )
     assert store.session_user(token) is None
 
 
@@ -315,10 +345,16 @@ async def test_signed_in_visitors_reach_pages(configure, api):
 
 async def test_every_response_carries_the_security_headers(api):
     async with client(api) as http:
-        for response in (await http.get("/api/conversations"), await http.get("/api/health"), await http.get("/nope")):
+        for response in (
+            await http.get("/api/conversations"),
+            await http.get("/api/health"),
+            await http.get("/nope"),
+        ):
             csp = response.headers["content-security-policy"]
             assert "frame-ancestors 'none'" in csp
-            assert "script-src 'self'" in csp and "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
+            assert (
+                "script-src 'self'" in csp and "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
+            )
             assert "unsafe-eval" not in csp
             assert "img-src 'self' data: blob:" in csp
             assert response.headers["x-content-type-options"] == "nosniff"
@@ -355,7 +391,9 @@ async def test_more_runs_than_the_limit_get_a_clear_429(configure, api):
 
     configure(FINCH_MAX_RUNS_PER_USER="2")
     release, tools = gate_tool()
-    service = install_context(ScriptedModel(*[tool_call("gated", {}, id=f"g{i}") for i in range(4)]), tools).runs
+    service = install_context(
+        ScriptedModel(*[tool_call("gated", {}, id=f"g{i}") for i in range(4)]), tools
+    ).runs
     # Two runs wait in their tool: two are answering.
     first = await service.start(user_id="local", conversation_id=None, message="q1")
     await service.start(user_id="local", conversation_id=None, message="q2")
@@ -393,5 +431,7 @@ async def test_the_api_docs_need_a_user_when_accounts_are_on(configure, api):
         for path in ("/api/docs", "/api/openapi.json"):
             assert (await http.get(path)).status_code == 303
             assert (await http.get(path, headers=bearer(token))).status_code == 200
-    async with client(api, cookies={"finch_session": store.create_session(alice.id, timedelta(days=1))}) as http:
+    async with client(
+        api, cookies={"finch_session": store.create_session(alice.id, timedelta(days=1))}
+    ) as http:
         assert (await http.get("/api/docs")).status_code == 200

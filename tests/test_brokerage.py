@@ -17,17 +17,17 @@ from cryptography.fernet import Fernet
 
 from finch_app import redact
 from finch_app.agent.tools import ToolContext
-from finch_app.context import app_context, build_providers
 from finch_app.config_check import check
-from finch_app.db.engine import get_engine, session_scope
+from finch_app.context import app_context, build_providers
 from finch_app.db import crud
+from finch_app.db.engine import get_engine, session_scope
 from finch_app.providers.brokerage import (
-    SnapTradeLink,
     KEY_FILE_NAME,
     BrokerageError,
     BrokeragePortfolio,
     SecretBox,
     SecretKeyError,
+    SnapTradeLink,
     positions_from_snaptrade,
     snaptrade_user_id,
 )
@@ -35,7 +35,9 @@ from finch_app.providers.portfolio import HoldingsBook, validate_position
 from finch_app.settings import get_settings, reset_settings
 from finch_app.tools.portfolio import get_portfolio, request_brokerage_connection
 from tests.fakes.snaptrade import FakeSnapTrade, FakeUser, option, stock
-from tests.reflex_harness import HeadlessTab  # at import, as the other state tests do (a second tab fails otherwise)
+from tests.reflex_harness import (
+    HeadlessTab,  # at import, as the other state tests do (a second tab fails otherwise)
+)
 
 pytestmark = pytest.mark.persistence
 
@@ -83,7 +85,9 @@ async def test_without_snaptrade_credentials_there_is_no_brokerage_and_the_tools
     assert not settings.brokerage_available and SnapTradeLink.from_settings(settings) is None
     deps = build_providers(settings)
     assert deps.brokerage_available is False
-    offer = await request_brokerage_connection(ToolContext(deps=deps, user_id="u"), request_brokerage_connection.params_model())
+    offer = await request_brokerage_connection(
+        ToolContext(deps=deps, user_id="u"), request_brokerage_connection.params_model()
+    )
     assert offer.brokerage_available is False and "not configured" in offer.message
     empty = await portfolio("nobody")
     assert empty.needs_auth and empty.brokerage_available is False
@@ -91,8 +95,13 @@ async def test_without_snaptrade_credentials_there_is_no_brokerage_and_the_tools
     # One of the two variables is not enough (and the check says which one is missing).
     monkeypatch.setenv("SNAPTRADE_CLIENT_ID", "only-the-id")
     reset_settings()
-    assert not get_settings().brokerage_available and build_providers(get_settings()).brokerage_available is False
-    assert any("SNAPTRADE_CONSUMER_KEY is not set" in w for w in check(get_settings(), database=False).warnings)
+    assert (
+        not get_settings().brokerage_available
+        and build_providers(get_settings()).brokerage_available is False
+    )
+    assert any(
+        "SNAPTRADE_CONSUMER_KEY is not set" in w for w in check(get_settings(), database=False).warnings
+    )
 
 
 async def test_the_panel_and_callout_state_offers_no_button_when_not_configured():
@@ -122,7 +131,11 @@ async def test_connect_registers_once_signs_every_request_and_returns_the_portal
     again = await link.connect_url("alice")
     assert again != url  # a fresh portal session each time…
     assert list(fake.users) == [snaptrade_user_id("alice")]  # …but one SnapTrade user
-    assert [r["path"] for r in fake.requests] == ["/snapTrade/registerUser", "/snapTrade/login", "/snapTrade/login"]
+    assert [r["path"] for r in fake.requests] == [
+        "/snapTrade/registerUser",
+        "/snapTrade/login",
+        "/snapTrade/login",
+    ]
     for request in fake.requests:
         assert request["headers"].get("signature"), "every partner request is signed"
         assert request["query"]["clientId"] == fake.client_id and request["query"]["timestamp"].isdigit()
@@ -137,7 +150,11 @@ async def test_the_user_secret_is_encrypted_at_rest(configured):
     await link.connect_url("alice")
     secret = _secret_of(configured, "alice")
     with get_engine().connect() as connection:
-        row = connection.execute(sa.text("SELECT * FROM brokerage_connection WHERE user_id = 'alice'")).mappings().one()
+        row = (
+            connection.execute(sa.text("SELECT * FROM brokerage_connection WHERE user_id = 'alice'"))
+            .mappings()
+            .one()
+        )
     assert secret not in str(dict(row))
     assert row["encrypted_secret"].startswith("gAAAA")  # a Fernet token
     assert SecretBox.from_settings(get_settings()).decrypt(row["encrypted_secret"]) == secret
@@ -147,7 +164,10 @@ async def test_the_user_secret_is_encrypted_at_rest(configured):
     # The key was generated once, in the data dir, readable by the owner only.
     key_file = get_settings().data_dir / KEY_FILE_NAME
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
-    assert SecretBox.from_settings(get_settings()).decrypt(SecretBox.from_settings(get_settings()).encrypt("x")) == "x"
+    assert (
+        SecretBox.from_settings(get_settings()).decrypt(SecretBox.from_settings(get_settings()).encrypt("x"))
+        == "x"
+    )
 
 
 async def test_connect_sync_then_get_portfolio_uses_the_brokerage_positions(configured):
@@ -161,7 +181,14 @@ async def test_connect_sync_then_get_portfolio_uses_the_brokerage_positions(conf
     assert waiting.needs_auth and "no brokerage account is linked yet" in waiting.message
 
     remote = snaptrade_user_id("alice")
-    fake.link(remote, [stock("AAPL", 10, 150.0, description="Apple Inc."), stock("VTI", 4, 200.0, kind="etf"), option("AAPL", 2)])
+    fake.link(
+        remote,
+        [
+            stock("AAPL", 10, 150.0, description="Apple Inc."),
+            stock("VTI", 4, 200.0, kind="etf"),
+            option("AAPL", 2),
+        ],
+    )
     fake.link(
         remote,
         [
@@ -177,7 +204,9 @@ async def test_connect_sync_then_get_portfolio_uses_the_brokerage_positions(conf
     assert by_symbol["AAPL"].shares == 40
     assert by_symbol["AAPL"].cost_basis == pytest.approx((10 * 150 + 30 * 170) / 40)
     assert by_symbol["AAPL"].name == "Apple Inc."
-    assert "1 option" in valued.message and "1 cash equivalent" in valued.message and "1 short" in valued.message
+    assert (
+        "1 option" in valued.message and "1 cash equivalent" in valued.message and "1 short" in valued.message
+    )
 
     # The sync is kept as the user's holdings, with its time as the marker.
     assert [p.symbol for p in await HoldingsBook().list("alice")] == ["AAPL", "VTI"]
@@ -267,7 +296,9 @@ async def test_errors_are_clear_and_carry_no_secret(configured, caplog):
     await link.sync("alice")
 
     # A refusal whose detail echoes the request (as some APIs do): the secret is scrubbed.
-    fake.fail_next(401, f"Invalid userSecret {secret} for clientId {fake.client_id} (key {fake.consumer_key})", "1083")
+    fake.fail_next(
+        401, f"Invalid userSecret {secret} for clientId {fake.client_id} (key {fake.consumer_key})", "1083"
+    )
     with pytest.raises(BrokerageError) as refused:
         await link.sync("alice")
     assert "SnapTrade refused reading your brokerage positions (HTTP 401, code 1083)" in str(refused.value)
@@ -305,7 +336,9 @@ async def test_a_hanging_snaptrade_times_out(configured, monkeypatch):
 
 
 async def test_a_user_snaptrade_already_knows_gets_a_way_out(configured):
-    configured.users[snaptrade_user_id("alice")] = FakeUser(secret="lost-secret-0123456789")  # Finch forgot it
+    configured.users[snaptrade_user_id("alice")] = FakeUser(
+        secret="lost-secret-0123456789"
+    )  # Finch forgot it
     with pytest.raises(BrokerageError, match="already has a user for this Finch account") as caught:
         await app_context().brokerage.connect_url("alice")
     assert "lost-secret" not in str(caught.value)
@@ -324,7 +357,9 @@ async def test_bad_credentials_are_reported_without_the_key(configured, monkeypa
 # --- the secret key -------------------------------------------------------------------------
 
 
-async def test_finch_secret_key_is_used_instead_of_a_key_file_and_a_changed_key_is_reported(configured, monkeypatch):
+async def test_finch_secret_key_is_used_instead_of_a_key_file_and_a_changed_key_is_reported(
+    configured, monkeypatch
+):
     key = Fernet.generate_key().decode()
     monkeypatch.setenv("FINCH_SECRET_KEY", key)
     reset_settings()
@@ -355,10 +390,15 @@ def test_secret_key_validation(monkeypatch, tmp_path):
     with pytest.raises(SecretKeyError):
         SecretBox.from_settings(get_settings())
     report = check(get_settings(), database=False)
-    assert any("FINCH_SECRET_KEY" in e for e in report.errors) and not any("short" in e for e in report.errors)
+    assert any("FINCH_SECRET_KEY" in e for e in report.errors) and not any(
+        "short" in e for e in report.errors
+    )
     monkeypatch.setenv("FINCH_SNAPTRADE_BASE_URL", "http://localhost:8080")
     reset_settings()
-    assert any(e.startswith("FINCH_SNAPTRADE_BASE_URL: must be an http(s) URL") for e in check(get_settings(), database=False).errors)
+    assert any(
+        e.startswith("FINCH_SNAPTRADE_BASE_URL: must be an http(s) URL")
+        for e in check(get_settings(), database=False).errors
+    )
     monkeypatch.delenv("FINCH_SNAPTRADE_BASE_URL")
     passphrase = "x" * 40
     monkeypatch.setenv("FINCH_SECRET_KEY", passphrase)
@@ -392,7 +432,10 @@ def test_snaptrade_positions_become_finch_holdings():
             stock("$$$", 1, 1.0),
         ]
     )
-    assert [(p.symbol, p.shares, p.cost_basis) for p in converted.positions] == [("BRK.B", 2, 400.0), ("SHOP", 3, 0.0)]
+    assert [(p.symbol, p.shares, p.cost_basis) for p in converted.positions] == [
+        ("BRK.B", 2, 400.0),
+        ("SHOP", 3, 0.0),
+    ]
     assert converted.skipped == {"no quantity": 1, "crypto": 1, "other": 1, "unreadable symbol": 1}
 
 
@@ -423,12 +466,16 @@ async def test_the_ui_connects_in_a_popup_then_syncs(configured):
         assert "_redirect" in redirect.handler.fn.__qualname__ or redirect.handler.fn.__name__ == "fn"
         assert args["external"] == "true" and args["popup"] == "true" and fake.base_url in args["path"]
         async with tab.locked(PortfolioState) as state:
-            assert state.brokerage_connected and state.portal_url.startswith(fake.base_url) and state.error == ""
+            assert (
+                state.brokerage_connected and state.portal_url.startswith(fake.base_url) and state.error == ""
+            )
         fake.link(snaptrade_user_id("local"), [stock("AAPL", 10, 150.0), stock("MSFT", 5, 300.0)])
         await PortfolioState.sync_brokerage.fn(await tab.proxy(PortfolioState))
         async with tab.locked(PortfolioState) as state:
             assert [h.symbol for h in state.holdings] == ["AAPL", "MSFT"]
-            assert state.message == "Synced 2 holdings from 1 account." and state.brokerage_synced.startswith("Synced ")
+            assert state.message == "Synced 2 holdings from 1 account." and state.brokerage_synced.startswith(
+                "Synced "
+            )
         fake.fail_next(500, "boom")
         await PortfolioState.sync_brokerage.fn(await tab.proxy(PortfolioState))
         async with tab.locked(PortfolioState) as state:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from finch_app.charts import mentions_bars, nice_domain, price_line, trade_dates
 
 

@@ -103,7 +103,10 @@ def test_tokens_create_with_an_expiry_and_list_shows_it():
     created = finch("tokens", "create", "notebook", "--user", "alice", "--expires", "30d")
     assert created.returncode == 0, created.stderr
     (info,) = store.list_tokens(store.get_user("alice").id)
-    assert info.expires_at is not None and 29.9 < (info.expires_at - info.created_at).total_seconds() / 86400 <= 30
+    assert (
+        info.expires_at is not None
+        and 29.9 < (info.expires_at - info.created_at).total_seconds() / 86400 <= 30
+    )
     assert f"works until {info.expires_at:%Y-%m-%d %H:%M} UTC" in created.stderr
     listing = finch("tokens", "list", "--user", "alice")
     assert f"expires {info.expires_at:%Y-%m-%d %H:%M} UTC" in listing.stdout
@@ -152,16 +155,26 @@ def test_check_says_how_to_add_the_first_user():
     ("env", "fragment"),
     [
         ({"FINCH_AUTH": "ldap"}, "FINCH_AUTH: Input should be 'none', 'password' or 'header' (got 'ldap')"),
-        ({"FINCH_MAX_RUNS_PER_USER": "0"}, "FINCH_MAX_RUNS_PER_USER: Input should be greater than or equal to 1"),
+        (
+            {"FINCH_MAX_RUNS_PER_USER": "0"},
+            "FINCH_MAX_RUNS_PER_USER: Input should be greater than or equal to 1",
+        ),
         ({"FINCH_SESSION_DAYS": "soon"}, "FINCH_SESSION_DAYS: Input should be a valid number"),
         ({"FINCH_AUTH": "header"}, "FINCH_AUTH=header needs FINCH_TRUSTED_PROXIES"),
-        ({"FINCH_AUTH": "header", "FINCH_TRUSTED_PROXIES": "10.0.0.0/33"}, "FINCH_TRUSTED_PROXIES: '10.0.0.0/33'"),
+        (
+            {"FINCH_AUTH": "header", "FINCH_TRUSTED_PROXIES": "10.0.0.0/33"},
+            "FINCH_TRUSTED_PROXIES: '10.0.0.0/33'",
+        ),
         ({"FINCH_AUTH_HEADER": "X Bad Header"}, "FINCH_AUTH_HEADER"),
         ({"DATABASE_URL": "postgresql+psycopg://u:pw-secret@127.0.0.1:1/db"}, "DATABASE_URL: cannot open"),
         ({"REFLEX_REDIS_URL": "localhost:6379"}, "REFLEX_REDIS_URL: must start with redis://"),
         ({"FINCH_HOST": "0.0.0.0"}, "FINCH_UNSAFE_NO_AUTH_ON_NETWORK=1"),
         (
-            {"FINCH_AUTH": "header", "FINCH_TRUSTED_PROXIES": "10.0.0.5/32", "REFLEX_TRUSTED_PROXY_HOPS": "1"},
+            {
+                "FINCH_AUTH": "header",
+                "FINCH_TRUSTED_PROXIES": "10.0.0.5/32",
+                "REFLEX_TRUSTED_PROXY_HOPS": "1",
+            },
             "REFLEX_TRUSTED_PROXY_HOPS must not be set with FINCH_AUTH=header",
         ),
     ],
@@ -178,7 +191,9 @@ def test_exposing_finch_without_accounts_is_refused_unless_opted_in(monkeypatch)
     monkeypatch.setenv("FINCH_HOST", "0.0.0.0")
     reset_settings()
     report = check(get_settings(), database=False)
-    assert not report.ok and any("FINCH_AUTH=none" in e and "FINCH_UNSAFE_NO_AUTH_ON_NETWORK" in e for e in report.errors)
+    assert not report.ok and any(
+        "FINCH_AUTH=none" in e and "FINCH_UNSAFE_NO_AUTH_ON_NETWORK" in e for e in report.errors
+    )
     assert any("FINCH_ALLOWED_ORIGINS" in w for w in report.warnings)
     monkeypatch.setenv("FINCH_UNSAFE_NO_AUTH_ON_NETWORK", "1")
     reset_settings()
@@ -194,7 +209,9 @@ def test_serve_host_flag_is_checked_like_finch_host():
 def test_a_remote_redis_without_a_password_is_warned_about(monkeypatch):
     monkeypatch.setenv("REFLEX_REDIS_URL", "redis://redis.internal:6379/0")
     reset_settings()
-    assert any("REFLEX_REDIS_URL has no password" in w for w in check(get_settings(), database=False).warnings)
+    assert any(
+        "REFLEX_REDIS_URL has no password" in w for w in check(get_settings(), database=False).warnings
+    )
     monkeypatch.setenv("REFLEX_REDIS_URL", "redis://:s3cret@redis.internal:6379/0")
     reset_settings()
     assert not any("REFLEX_REDIS_URL" in w for w in check(get_settings(), database=False).warnings)

@@ -187,7 +187,9 @@ def http():
 
     def connect(context) -> httpx.AsyncClient:
         api.dependency_overrides[get_context] = lambda: context
-        clients.append(httpx.AsyncClient(transport=httpx.ASGITransport(api), base_url="http://127.0.0.1:3000"))
+        clients.append(
+            httpx.AsyncClient(transport=httpx.ASGITransport(api), base_url="http://127.0.0.1:3000")
+        )
         return clients[-1]
 
     yield connect
@@ -228,7 +230,9 @@ async def test_the_api_renames_searches_and_exports(http):
         assert foreign.headers["content-disposition"] == (
             "attachment; filename=\"finch.md\"; filename*=UTF-8''finch-%CE%B5%CE%BB%CE%BB%CE%AC%CE%B4%CE%B1.md"
         )
-        unseen = await client.patch(f"/api/conversations/{started.conversation_id}", json={"title": "\u0007\n"})
+        unseen = await client.patch(
+            f"/api/conversations/{started.conversation_id}", json={"title": "\u0007\n"}
+        )
         assert unseen.status_code == 400 and "visible" in unseen.json()["detail"]
 
 

@@ -43,9 +43,12 @@ def test_every_setting_is_documented_in_the_readme_table_and_env_example():
     """An operator finds every variable Finch reads in README's Configuration tables and, ready to
     uncomment, in .env.example; a new setting without both fails here."""
     configuration = README[README.index("## Configuration") : README.index("## How it works")]
-    table_cells = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", "\n".join(
-        line for line in configuration.splitlines() if line.startswith("| `")
-    )))
+    table_cells = set(
+        re.findall(
+            r"`([A-Z][A-Z0-9_]+)`",
+            "\n".join(line for line in configuration.splitlines() if line.startswith("| `")),
+        )
+    )
     names = [_variable(name, field) for name, field in Settings.model_fields.items()]
     assert len(names) > 50
     missing_readme = [n for n in names if n not in table_cells]

@@ -25,7 +25,11 @@ EVENTS = [
     ToolCallStart(**COMMON, tool_call_id="call_123", tool_name="get_portfolio", arguments={}),
     ToolCallProgress(**COMMON, tool_call_id="call_123", message="Page 2 of 5", fraction=0.4),
     ToolCallComplete(
-        **COMMON, tool_call_id="call_123", tool_name="get_portfolio", status="completed", duration_ms=412,
+        **COMMON,
+        tool_call_id="call_123",
+        tool_name="get_portfolio",
+        status="completed",
+        duration_ms=412,
         summary="8 holdings · $68,301",
     ),
     Token(**COMMON, text="Here "),
@@ -44,13 +48,21 @@ def test_event_round_trips_through_json(event):
 
 def test_an_errors_details_stay_off_the_wire():
     """Details are for the operator's log: they can name database hosts, URLs or SQL."""
-    event = Error(**COMMON, error="The model failed.", details="OperationalError: connection to db.internal:5432")
-    assert "details" not in json.loads(event.model_dump_json()) and "db.internal" not in event.model_dump_json()
+    event = Error(
+        **COMMON, error="The model failed.", details="OperationalError: connection to db.internal:5432"
+    )
+    assert (
+        "details" not in json.loads(event.model_dump_json()) and "db.internal" not in event.model_dump_json()
+    )
 
 
 def test_wire_fields_match_the_seed_format():
     start = json.loads(EVENTS[1].model_dump_json())
-    assert {"tool_call_id": "call_123", "tool_name": "get_portfolio", "arguments": {}}.items() <= start.items()
+    assert {
+        "tool_call_id": "call_123",
+        "tool_name": "get_portfolio",
+        "arguments": {},
+    }.items() <= start.items()
     complete = json.loads(EVENTS[3].model_dump_json())
     assert complete["status"] == "completed" and complete["tool_name"] == "get_portfolio"
     message = json.loads(EVENTS[5].model_dump_json())

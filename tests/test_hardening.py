@@ -52,7 +52,9 @@ def test_every_log_record_is_masked_message_args_and_traceback(secrets, caplog):
             raise RuntimeError("server said: Incorrect API key provided: sk-test-SECRETKEY1234567890")
         except RuntimeError:
             log.exception("model failed")
-        logging.getLogger("httpx").info('HTTP Request: GET https://h/?apikey=fmp-SECRET-abcdef "HTTP/1.1 401"')
+        logging.getLogger("httpx").info(
+            'HTTP Request: GET https://h/?apikey=fmp-SECRET-abcdef "HTTP/1.1 401"'
+        )
     text = caplog.text + "".join(r.exc_text or "" for r in caplog.records)
     assert "SECRET" not in text
     assert text.count(redact.MASK) >= 3
@@ -100,10 +102,10 @@ def test_model_markdown_renders_no_images_and_no_raw_html():
 
 def test_only_sign_in_and_reflex_bookkeeping_events_are_public():
     import reflex as rx
+    from reflex_base.event import Event
 
     from finch_app.states.auth import LoginState, SettingsState, _is_public, _user_states
     from finch_app.states.chat import ChatState, LiveTurnState
-    from reflex_base.event import Event
 
     root = rx.State.get_name()
     public = [f"{root}.hydrate", f"{root}.hydrate_and_load", f"{LoginState.get_full_name()}.on_load"]
@@ -176,7 +178,9 @@ async def test_header_mode_believes_the_websockets_real_peer_not_x_forwarded_for
     reset_settings()
     async with HeadlessTab(finch.app, token="peer") as tab:
         # A client at 203.0.113.9 claims to come through the proxy: XFF rewrote client_ip to it.
-        forged = _tab_headers(**{"x-forwarded-email": "carol@example.com", "asgi-scope-client": "203.0.113.9"})
+        forged = _tab_headers(
+            **{"x-forwarded-email": "carol@example.com", "asgi-scope-client": "203.0.113.9"}
+        )
         await _set_router(tab, forged, client_ip="10.0.0.5")
         async with tab.locked(ChatState) as state:
             assert identity_for(state) is None
@@ -190,9 +194,9 @@ async def test_header_mode_believes_the_websockets_real_peer_not_x_forwarded_for
 async def test_an_upload_acts_for_its_own_sender_and_is_refused_for_another_tabs_user(monkeypatch):
     """An upload names a tab by its token; the upload request's own user must be that tab's user."""
     from datetime import timedelta
+    from pathlib import Path
 
     import reflex as rx
-    from pathlib import Path
 
     import finch_app.finch_app as finch
     from finch_app.auth import NotSignedIn, store, uploads
@@ -273,7 +277,9 @@ async def test_the_import_reads_at_most_one_byte_past_the_limit():
     endless = Endless()
     async with HeadlessTab(finch.app, token="big-file") as tab:
         async with tab.locked(PortfolioState) as state:
-            await PortfolioState.import_csv.fn(state, [rx.UploadFile(file=io.BufferedReader(endless), path=Path("huge.csv"))])
+            await PortfolioState.import_csv.fn(
+                state, [rx.UploadFile(file=io.BufferedReader(endless), path=Path("huge.csv"))]
+            )
             assert "larger than 2 MB" in state.error
     assert MAX_IMPORT_BYTES < endless.served <= MAX_IMPORT_BYTES + 64 * 1024
 
@@ -290,4 +296,6 @@ def test_only_conversation_and_table_links_count_as_finchs_own():
     assert OWN_LINK.replace("\\", "") in code.replace("\\", "") and 'startsWith("/")' not in code
     own = re.compile(OWN_LINK)
     assert all(own.search(h) for h in ("/c/0123abcd", "/c/abc?r=1", "?r=0123abcd"))
-    assert not any(own.search(h) for h in ("//example.org", "/settings", "/", "https://x.test", "/\\evil.test", "?r="))
+    assert not any(
+        own.search(h) for h in ("//example.org", "/settings", "/", "https://x.test", "/\\evil.test", "?r=")
+    )

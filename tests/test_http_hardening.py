@@ -64,7 +64,9 @@ class ReflexStandIn:
             return HTMLResponse("<html>the web app's 404</html>", status_code=404)
 
         methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-        self.app = Starlette(routes=[Route("/_upload", upload, methods=["POST"]), Route("/{path:path}", page, methods=methods)])
+        self.app = Starlette(
+            routes=[Route("/_upload", upload, methods=["POST"]), Route("/{path:path}", page, methods=methods)]
+        )
 
 
 @pytest.fixture
@@ -93,7 +95,13 @@ def client(app, host: str = "localhost:3000", peer: str = "127.0.0.1", **kwargs)
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("GET", "/api/conversations"), ("POST", "/api/chat"), ("DELETE", "/api/conversations/x"), ("GET", "/"), ("GET", "/c/x")],
+    [
+        ("GET", "/api/conversations"),
+        ("POST", "/api/chat"),
+        ("DELETE", "/api/conversations/x"),
+        ("GET", "/"),
+        ("GET", "/c/x"),
+    ],
 )
 async def test_a_rebound_host_name_gets_400_before_any_route(api, reflex, method, path):
     """DNS rebinding: a page at attacker.example:3000 that resolves to 127.0.0.1 reaches Finch with
@@ -101,7 +109,9 @@ async def test_a_rebound_host_name_gets_400_before_any_route(api, reflex, method
     async with client(api, host="attacker.example:3000") as http:
         response = await http.request(method, path, json={"message": "hi"})
     assert response.status_code == 400
-    assert "DNS rebinding" in response.json()["detail"] and "FINCH_ALLOWED_ORIGINS" in response.json()["detail"]
+    assert (
+        "DNS rebinding" in response.json()["detail"] and "FINCH_ALLOWED_ORIGINS" in response.json()["detail"]
+    )
     assert reflex.calls == []
 
 
@@ -206,7 +216,11 @@ async def test_a_declared_oversized_upload_is_refused_before_reflex_reads_it(api
         response = await http.post(
             "/_upload",
             content=b"x" * 1024,
-            headers={"Content-Length": str(300_000_000), "reflex-client-token": "t", "reflex-event-handler": "h"},
+            headers={
+                "Content-Length": str(300_000_000),
+                "reflex-client-token": "t",
+                "reflex-event-handler": "h",
+            },
         )
     assert response.status_code == 413 and "2 MB" in response.json()["detail"]
     assert reflex.calls == [] and reflex.upload_bytes == 0
@@ -243,7 +257,9 @@ async def test_the_upload_request_names_its_own_sender_for_the_handler(api, refl
     assert response.status_code == 200 and reflex.senders == (alice.id,)
     assert uploads.senders("tab-1") == ()  # only while the upload is handled
     async with client(api) as http:
-        assert (await http.post("/_upload", content=b"a", headers={"reflex-client-token": "tab-1"})).status_code == 401
+        assert (
+            await http.post("/_upload", content=b"a", headers={"reflex-client-token": "tab-1"})
+        ).status_code == 401
 
 
 # --- API paths answer JSON ----------------------------------------------------------------------
@@ -259,7 +275,11 @@ async def test_api_paths_never_fall_through_to_the_web_apps_html(api, reflex):
         put = await http.put("/api/conversations/abc")
         assert put.status_code == 405 and put.headers["allow"] == "DELETE, GET, HEAD, OPTIONS, PATCH"
         head = await http.head("/api/health")
-        assert head.status_code == 200 and head.content == b"" and head.headers["content-type"] == "application/json"
+        assert (
+            head.status_code == 200
+            and head.content == b""
+            and head.headers["content-type"] == "application/json"
+        )
         missing = await http.get("/api/no-such-thing")
         assert missing.status_code == 404 and missing.json() == {"detail": "Not Found"}
     assert reflex.calls == []
@@ -289,8 +309,8 @@ async def test_programs_get_json_from_sign_in_and_sign_out(api, configure):
 
 @pytest.mark.persistence
 async def test_the_csv_download_takes_the_browsers_session_only_from_finchs_own_pages(configure):
-    from finch_app.api.deps import get_context
     from finch_app.agent.events import ResourceSaved
+    from finch_app.api.deps import get_context
     from tests.fakes.scripted_model import ScriptedModel, text, tool_call
     from tests.support import answer, install_context
 
@@ -305,7 +325,9 @@ async def test_the_csv_download_takes_the_browsers_session_only_from_finchs_own_
     cookie = {"finch_session": store.create_session(alice.id, timedelta(days=1))}
     path = f"/api/resources/{resource_id}.csv"
     async with client(app, cookies=cookie) as http:
-        own_page = await http.get(path, headers={"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "navigate"})
+        own_page = await http.get(
+            path, headers={"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "navigate"}
+        )
         assert own_page.status_code == 200 and own_page.headers["content-type"].startswith("text/csv")
         assert "attachment" in own_page.headers["content-disposition"]
         # Another site linking to it (the Lax cookie rides along on a top-level GET): refused.
@@ -333,7 +355,11 @@ async def test_text_that_cannot_be_stored_is_a_clear_400_not_a_500(bad):
             assert as_id.status_code == 400 and "not a conversation id" in as_id.json()["detail"]
         assert (await http.get("/api/conversations")).json() == []
         raw = quote(bad.encode("utf-8", "surrogatepass"))  # as a client would put it in the path
-        for path in (f"/api/conversations/{raw}", f"/api/resources/{raw}", f"/api/conversations/{raw}/resources"):
+        for path in (
+            f"/api/conversations/{raw}",
+            f"/api/resources/{raw}",
+            f"/api/conversations/{raw}/resources",
+        ):
             response = await http.get(path)
             assert response.status_code == 404, (path, response.text)
         assert (await http.delete(f"/api/conversations/{raw}")).status_code == 404
@@ -382,7 +408,11 @@ async def test_the_docs_page_loads_a_pinned_swagger_ui_checked_by_hash(api):
     tags = re.findall(r"<(?:script|link)[^>]*(?:src|href)=\"https://[^>]*>", docs.text)
     assert len(tags) == 2
     for tag in tags:
-        assert "swagger-ui-dist@5.35.0/" in tag and 'integrity="sha384-' in tag and 'crossorigin="anonymous"' in tag
+        assert (
+            "swagger-ui-dist@5.35.0/" in tag
+            and 'integrity="sha384-' in tag
+            and 'crossorigin="anonymous"' in tag
+        )
     csp = docs.headers["content-security-policy"]
     assert "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5.35.0/" in csp and "cdn.jsdelivr.net " not in csp
     assert redoc.status_code == 404  # one docs page, not two CDN-loaded ones

@@ -28,7 +28,10 @@ def users(monkeypatch):
     reset_settings()
     alice = store.add_user("alice", "alice's long password")
     bob = store.add_user("bob", "bob's long password")
-    return {name: (account, store.create_token(account.id, "test")[1]) for name, account in (("alice", alice), ("bob", bob))}
+    return {
+        name: (account, store.create_token(account.id, "test")[1])
+        for name, account in (("alice", alice), ("bob", bob))
+    }
 
 
 def as_user(token: str) -> httpx.AsyncClient:
@@ -41,9 +44,11 @@ def as_user(token: str) -> httpx.AsyncClient:
 
 
 async def test_b_cannot_touch_as_conversations(users):
-    (alice, alice_token), (bob, bob_token) = users["alice"], users["bob"]
+    (_, alice_token), (_, bob_token) = users["alice"], users["bob"]
     async with as_user(alice_token) as a, as_user(bob_token) as b:
-        answer = await a.post("/api/chat", json={"message": "what's trending on reddit?", "conversation_id": None})
+        answer = await a.post(
+            "/api/chat", json={"message": "what's trending on reddit?", "conversation_id": None}
+        )
         assert answer.status_code == 200, answer.text
         cid = answer.json()["conversation_id"]
         assert [c["id"] for c in (await a.get("/api/conversations")).json()] == [cid]
@@ -53,14 +58,18 @@ async def test_b_cannot_touch_as_conversations(users):
             responses = [
                 await b.get(f"/api/conversations/{conversation_id}"),
                 await b.post("/api/chat", json={"message": "and now?", "conversation_id": conversation_id}),
-                await b.post("/api/chat/stream", json={"message": "and now?", "conversation_id": conversation_id}),
+                await b.post(
+                    "/api/chat/stream", json={"message": "and now?", "conversation_id": conversation_id}
+                ),
                 await b.post(f"/api/conversations/{conversation_id}/stop"),
                 await b.delete(f"/api/conversations/{conversation_id}"),
                 await b.get(f"/api/conversations/{conversation_id}/resources"),
             ]
             assert [r.status_code for r in responses] == [404] * len(responses), [r.text for r in responses]
         # The same answer for "someone else's" as for "no such id": nothing tells them apart.
-        assert (await b.get(f"/api/conversations/{cid}")).json() == (await b.get(f"/api/conversations/{MISSING}")).json()
+        assert (await b.get(f"/api/conversations/{cid}")).json() == (
+            await b.get(f"/api/conversations/{MISSING}")
+        ).json()
 
         # Alice's conversation is untouched, with its one question and answer.
         detail = (await a.get(f"/api/conversations/{cid}")).json()
@@ -78,7 +87,9 @@ async def test_b_cannot_stop_as_running_answer(users):
     async with as_user(bob_token) as b, as_user(alice_token) as a:
         assert (await b.post(f"/api/conversations/{started.conversation_id}/stop")).status_code == 404
         assert await runs.live_run(started.conversation_id) == started.run_id  # still answering
-        assert (await a.post(f"/api/conversations/{started.conversation_id}/stop")).json() == {"stopped": True}
+        assert (await a.post(f"/api/conversations/{started.conversation_id}/stop")).json() == {
+            "stopped": True
+        }
     assert [e.type async for e in feed][-1] == "error"
     with session_scope() as session:
         assert crud.get_run(session=session, user_id=alice.id, run_id=started.run_id).status == "cancelled"
@@ -89,7 +100,12 @@ async def test_b_cannot_see_as_holdings_or_saved_results(users):
     with session_scope() as session:
         for p in DEMO_POSITIONS:
             crud.upsert_holding(
-                session=session, user_id=alice.id, symbol=p.symbol, shares=p.shares, cost_basis=p.cost_basis, name=p.name
+                session=session,
+                user_id=alice.id,
+                symbol=p.symbol,
+                shares=p.shares,
+                cost_basis=p.cost_basis,
+                name=p.name,
             )
     async with as_user(alice_token) as a, as_user(bob_token) as b:
         mine = (await a.post("/api/chat", json={"message": "review my portfolio"})).json()
@@ -114,7 +130,14 @@ def test_every_query_of_chat_data_names_its_owner():
 
     from finch_app.db import crud as module
 
-    exempt = {"title_from", "_aware", "mark_interrupted_runs", "running_runs_started_before", "paused_runs_before", "end_paused_run"}
+    exempt = {
+        "title_from",
+        "_aware",
+        "mark_interrupted_runs",
+        "running_runs_started_before",
+        "paused_runs_before",
+        "end_paused_run",
+    }
     for name, fn in inspect.getmembers(module, inspect.isfunction):
         if fn.__module__ != module.__name__ or name in exempt or name.startswith("_"):
             continue

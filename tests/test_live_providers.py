@@ -412,7 +412,10 @@ async def test_latest_insider_trades_fall_back_with_labels(
     sources.fail("sec_latest", status=503)
     later = _clock_ahead(settings, timedelta(minutes=30))
     cached = await closing(_service(settings, cache=later)).recent_insider_trades(4)
-    assert (cached.mode, cached.note) == ("cached", "Couldn't reach SEC EDGAR — showing the copy from 30 min ago")
+    assert (cached.mode, cached.note) == (
+        "cached",
+        "Couldn't reach SEC EDGAR — showing the copy from 30 min ago",
+    )
     assert cached.rows == live.rows
 
 
@@ -545,7 +548,10 @@ async def test_auto_mode_falls_back_to_the_last_good_copy(
 
     two_hours_later = _clock_ahead(settings, timedelta(hours=2))
     data = await closing(_service(settings, cache=two_hours_later)).house_trades(5)
-    assert (data.mode, data.note) == ("cached", "Couldn't reach House Stock Watcher — showing the copy from 2 h ago")
+    assert (data.mode, data.note) == (
+        "cached",
+        "Couldn't reach House Stock Watcher — showing the copy from 2 h ago",
+    )
     assert data.rows == live.rows and data.source == "House Stock Watcher"
     assert len(sources.seen("house")) > 1  # the live source was tried first
 
@@ -557,7 +563,9 @@ async def test_a_cached_copy_keeps_its_own_note(sources: DataSourcesServer, conf
     later = _clock_ahead(settings, timedelta(minutes=90))
     data = await closing(_service(settings, cache=later)).senate_trades(5)
     assert data.mode == "cached"
-    assert (data.note or "").startswith("Couldn't reach Senate Stock Watcher — showing the copy from 1 h ago; historic archive")
+    assert (data.note or "").startswith(
+        "Couldn't reach Senate Stock Watcher — showing the copy from 1 h ago; historic archive"
+    )
 
 
 async def test_auto_mode_falls_back_to_sample_data(sources: DataSourcesServer, configure, closing) -> None:

@@ -9,7 +9,16 @@ from typing import Annotated
 import pytest
 from pydantic import BaseModel, Field
 
-from finch_app.agent.events import EventStamp, AssistantMessage, Done, Error, Token, ToolCallComplete, ToolCallProgress, ToolCallStart
+from finch_app.agent.events import (
+    AssistantMessage,
+    Done,
+    Error,
+    EventStamp,
+    Token,
+    ToolCallComplete,
+    ToolCallProgress,
+    ToolCallStart,
+)
 from finch_app.agent.loop import Agent
 from finch_app.agent.tools import ToolContext, ToolRegistry, tool
 from tests.fakes.scripted_model import ScriptedModel, model_error, raise_, text, tool_call, tool_calls
@@ -67,12 +76,16 @@ def make_tools(timeline: Timeline, gate: asyncio.Event | None = None) -> ToolReg
 
 
 def make_agent(model: ScriptedModel, registry: ToolRegistry, max_rounds: int = 4) -> Agent:
-    return Agent(model=model, registry=registry, deps=None, system_prompt="You are a test.", max_rounds=max_rounds)
+    return Agent(
+        model=model, registry=registry, deps=None, system_prompt="You are a test.", max_rounds=max_rounds
+    )
 
 
 async def collect(agent: Agent, message: str = "hi", timeline: Timeline | None = None):
     events = []
-    async for event in agent.run(history=[], user_message=message, stamp=EventStamp("run_t"), user_id="local"):
+    async for event in agent.run(
+        history=[], user_message=message, stamp=EventStamp("run_t"), user_id="local"
+    ):
         if timeline is not None:
             timeline.mark("event", f"{event.type}:{getattr(event, 'tool_name', '')}")
         events.append(event)

@@ -15,7 +15,9 @@ REGISTRY = default_registry()
 
 async def call(name: str, args: dict, user_id: str = "local"):
     spec = REGISTRY.get(name)
-    return await spec(ToolContext(deps=build_providers(get_settings()), user_id=user_id), spec.parse_arguments(args))
+    return await spec(
+        ToolContext(deps=build_providers(get_settings()), user_id=user_id), spec.parse_arguments(args)
+    )
 
 
 def test_every_tool_has_a_described_schema():

@@ -79,18 +79,24 @@ def test_each_migration_upgrades_a_database_made_by_the_previous_one(engine, ste
     migrate.upgrade(engine, revisions[step])
     migrate.upgrade(engine)
     with engine.connect() as connection:
-        assert connection.execute(sa.text("SELECT title FROM conversation WHERE id = 'c1'")).scalar() == "Kept"
+        assert (
+            connection.execute(sa.text("SELECT title FROM conversation WHERE id = 'c1'")).scalar() == "Kept"
+        )
         assert connection.execute(sa.text("SELECT symbol FROM holding WHERE id = 'h1'")).scalar() == "AAPL"
     assert _differences(engine) == []
 
 
 def test_a_database_made_before_migrations_is_adopted(engine):
     """`create_all` made the chat tables (no alembic_version): they are kept, the rest added."""
-    legacy = [SQLModel.metadata.tables[name] for name in ("conversation", "message", "run", "toolcall", "holding")]
+    legacy = [
+        SQLModel.metadata.tables[name] for name in ("conversation", "message", "run", "toolcall", "holding")
+    ]
     SQLModel.metadata.create_all(engine, tables=legacy)
     with engine.begin() as connection:
         connection.execute(
-            sa.text("INSERT INTO conversation (id, user_id, title, created_at, updated_at) VALUES ('old', 'local', 'Old', :t, :t)"),
+            sa.text(
+                "INSERT INTO conversation (id, user_id, title, created_at, updated_at) VALUES ('old', 'local', 'Old', :t, :t)"
+            ),
             {"t": datetime.now(UTC)},
         )
     migrate.upgrade(engine)

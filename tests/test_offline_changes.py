@@ -38,8 +38,7 @@ from finch_app.runs import RunService
 from finch_app.runs.approvals import ApprovalPolicy, parse_policy
 from finch_app.settings import get_settings
 from finch_app.tools import default_registry
-from tests.support import replay
-from tests.support import answer
+from tests.support import answer, replay
 
 pytestmark = pytest.mark.usefixtures("demo_holdings")
 

@@ -86,7 +86,11 @@ class Conversation:
         events = [
             e
             async for e in self.agent.run(
-                history=list(self.history), user_message=question, stamp=EventStamp("r"), user_id="local", resources=self.sink
+                history=list(self.history),
+                user_message=question,
+                stamp=EventStamp("r"),
+                user_id="local",
+                resources=self.sink,
             )
         ]
         starts = [e for e in events if isinstance(e, ToolCallStart)]
@@ -885,7 +889,9 @@ async def test_answer_tables_keep_the_columns_that_matter_and_point_to_the_full_
 
 
 def test_amounts_for_narrow_tables() -> None:
-    assert [words.amount_short(t) for t in ("$1,001 - $15,000", "$1,000,001 - $5,000,000", "$3,416.75", "")] == [
+    assert [
+        words.amount_short(t) for t in ("$1,001 - $15,000", "$1,000,001 - $5,000,000", "$3,416.75", "")
+    ] == [
         "$1K–$15K",
         "$1M–$5M",
         "$3,417",

@@ -19,19 +19,19 @@ import httpx
 import pytest
 
 from finch_app.agent.events import (
-    EventStamp,
     AssistantMessage,
     Done,
     Error,
+    EventStamp,
     Token,
     ToolCallComplete,
     ToolCallStart,
 )
 from finch_app.agent.loop import Agent
 from finch_app.agent.model import ChatMessage, ModelError, TextDelta, ToolCallRequest
-from finch_app.models.openai import OpenAIChatModel
 from finch_app.agent.prompts import SYSTEM_PROMPT
 from finch_app.agent.tools import ToolContext, ToolRegistry, tool
+from finch_app.models.openai import OpenAIChatModel
 from finch_app.settings import Settings
 from tests.fakes.openai_server import (
     OpenAIServer,
@@ -124,7 +124,12 @@ def make_agent(model: OpenAIChatModel) -> Agent:
 
 async def run_agent(model: OpenAIChatModel, message: str = "How are AAPL and MSFT doing?") -> list[Any]:
     agent = make_agent(model)
-    return [event async for event in agent.run(history=[], user_message=message, stamp=EventStamp("run-1"), user_id="local")]
+    return [
+        event
+        async for event in agent.run(
+            history=[], user_message=message, stamp=EventStamp("run-1"), user_id="local"
+        )
+    ]
 
 
 async def collect(model: OpenAIChatModel, tools: list[dict[str, Any]] | None = None) -> list[Any]:
@@ -466,7 +471,11 @@ async def test_server_error_every_time_after_a_tool_round(
     assert [e.type for e in events] == ["tool_call_start", "tool_call_complete", "error"]
     error = events[-1]
     assert error.retryable is True
-    assert "500" in error.error and server.base_url not in error.error and server.base_url in (error.details or "")
+    assert (
+        "500" in error.error
+        and server.base_url not in error.error
+        and server.base_url in (error.details or "")
+    )
     assert len(server.requests) == 1 + 3, "the client retries a 500 twice before giving up"
 
 

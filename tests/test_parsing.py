@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +89,7 @@ def test_real_senate_transactions_all_parse_clean() -> None:
     assert all(r.transaction_date is not None for r in rows)
     assert not any("<" in r.asset_description or "&amp;" in r.asset_description for r in rows)
 
-    for raw, row in zip(payload, rows):
+    for raw, row in zip(payload, rows, strict=True):
         assert row.member == raw["senator"]
         assert row.source_url == raw["ptr_link"]
         assert row.transaction_type == raw["type"]
@@ -100,7 +100,7 @@ def test_real_senate_transactions_all_parse_clean() -> None:
         else:
             assert row.ticker == raw["ticker"]
 
-    resolved = {r.ticker for r, raw in zip(rows, payload) if raw["ticker"] == "--"}
+    resolved = {r.ticker for r, raw in zip(rows, payload, strict=True) if raw["ticker"] == "--"}
     assert {"MSFT", "AAPL", "BA", "ZM"} <= resolved
     walmart = next(r for r in rows if r.asset_description == "Walmart Inc.")
     assert walmart.ticker is None  # a company name is not a ticker
@@ -294,7 +294,7 @@ def test_yahoo_chart_quote_and_history() -> None:
     assert quote.symbol == "AAPL"
     assert quote.price == 268.4
     assert quote.currency == "USD"
-    assert quote.as_of == datetime(2026, 11, 20, 21, 0, tzinfo=timezone.utc)
+    assert quote.as_of == datetime(2026, 11, 20, 21, 0, tzinfo=UTC)
     # The null bar of the 19th is skipped; bars are dated in New York time.
     assert history == [(date(2026, 11, 18), 265.1), (date(2026, 11, 20), 268.4)]
     # chartPreviousClose is the close before the range; the previous session is the bar before.

@@ -30,14 +30,14 @@ Z123,Individual,Pending Activity,,,,$-12.00,,,
 "The data and information in this spreadsheet is provided to you solely for your use..."
 """
 
-SCHWAB = '''"Positions for account Individual ...123 as of 09:12 PM ET, 11/20/2026"
+SCHWAB = """"Positions for account Individual ...123 as of 09:12 PM ET, 11/20/2026"
 
 "Symbol","Description","Quantity","Price","Price Change %","Market Value","Cost Basis","Gain/Loss $"
 "MSFT","MICROSOFT CORP","18","$509.70","0.5%","$9,174.60","$6,092.10","$3,082.50"
 "BRK.B","BERKSHIRE HATHAWAY INC CLASS B","5","$470.00","0.1%","$2,350.00","$1,750.00","$600.00"
 "Cash & Cash Investments","--","--","--","--","$1,000.00","--","--"
 "Account Total","--","--","--","--","$12,524.60","$7,842.10","--"
-'''
+"""
 
 
 def test_fidelity_export_merges_accounts_and_skips_cash_and_footers():
@@ -111,7 +111,9 @@ async def test_a_user_keeps_at_most_so_many_holdings_and_a_save_past_it_keeps_no
     await book.save("bob", [validate_position(s, 1, 1) for s in symbols])
     with pytest.raises(HoldingError, match=f"at most {MAX_HOLDINGS}"):
         await book.save("bob", [validate_position("ZZZZ", 1, 1)])
-    assert len(await book.list("bob")) == MAX_HOLDINGS and "ZZZZ" not in {p.symbol for p in await book.list("bob")}
+    assert len(await book.list("bob")) == MAX_HOLDINGS and "ZZZZ" not in {
+        p.symbol for p in await book.list("bob")
+    }
 
 
 async def test_holdings_are_stored_per_user():

@@ -36,7 +36,12 @@ pytestmark = [pytest.mark.usefixtures("demo_holdings"), pytest.mark.persistence]
 
 def make_service(model: ScriptedModel, registry: ToolRegistry | None = None) -> RunService:
     settings = get_settings()
-    agent = Agent(model=model, registry=registry or default_registry(), deps=build_providers(settings), system_prompt="test")
+    agent = Agent(
+        model=model,
+        registry=registry or default_registry(),
+        deps=build_providers(settings),
+        system_prompt="test",
+    )
     return RunService(agent=agent, settings=settings)
 
 
@@ -85,11 +90,18 @@ async def test_the_user_message_is_saved_before_the_model_runs():
 
 
 async def test_model_error_keeps_the_question_and_records_the_error():
-    started, events = await run(make_service(ScriptedModel(model_error("Rate limited.", retryable=True))), "hello")
+    started, events = await run(
+        make_service(ScriptedModel(model_error("Rate limited.", retryable=True))), "hello"
+    )
     assert isinstance(events[-1], Error) and events[-1].status == "error"
     with session_scope() as session:
-        turns = crud.conversation_turns(session=session, user_id="local", conversation_id=started.conversation_id)
-        assert [(t.message.role, t.message.status) for t in turns] == [("user", "completed"), ("assistant", "error")]
+        turns = crud.conversation_turns(
+            session=session, user_id="local", conversation_id=started.conversation_id
+        )
+        assert [(t.message.role, t.message.status) for t in turns] == [
+            ("user", "completed"),
+            ("assistant", "error"),
+        ]
         assert turns[1].message.error == "Rate limited." and turns[1].message.retryable
         assert session.exec(select(Run)).one().status == "error"
 
@@ -140,7 +152,9 @@ async def test_a_run_stopped_before_its_task_began_still_ends_properly():
 
 
 async def test_follow_up_turns_carry_earlier_tool_results():
-    model = ScriptedModel(tool_call("get_recent_house_trades", {"limit": 3}, id="h1"), text("Three trades."), text("Sure."))
+    model = ScriptedModel(
+        tool_call("get_recent_house_trades", {"limit": 3}, id="h1"), text("Three trades."), text("Sure.")
+    )
     service = make_service(model)
     started, _ = await run(service, "latest house trades")
     await run(service, "who made the first one?", conversation_id=started.conversation_id)
@@ -172,7 +186,10 @@ async def test_conversations_are_scoped_to_their_owner():
         await service.delete_conversation(user_id="bob", conversation_id=started.conversation_id)
     with session_scope() as session:
         assert crud.list_conversations(session=session, user_id="bob") == []
-        assert crud.get_conversation(session=session, user_id="bob", conversation_id=started.conversation_id) is None
+        assert (
+            crud.get_conversation(session=session, user_id="bob", conversation_id=started.conversation_id)
+            is None
+        )
         assert len(crud.list_conversations(session=session, user_id="alice")) == 1
 
 
@@ -201,7 +218,10 @@ async def test_shutdown_ends_running_runs_as_interrupted():
     await until(feed, ToolCallProgress)
     await service.aclose()
     closing = [e async for e in feed]
-    assert [(e.type, e.status) for e in closing] == [("tool_call_complete", "interrupted"), ("error", "interrupted")]
+    assert [(e.type, e.status) for e in closing] == [
+        ("tool_call_complete", "interrupted"),
+        ("error", "interrupted"),
+    ]
     with session_scope() as session:
         assert session.exec(select(Run)).one().status == "interrupted"
 
@@ -230,7 +250,9 @@ async def test_retry_answers_the_last_question_again_and_hides_the_old_answer():
     # The model saw the question once, without the failed answer.
     assert [m.role for m in model.calls[1]] == ["system", "user"]
     with session_scope() as session:
-        turns = crud.conversation_turns(session=session, user_id="local", conversation_id=started.conversation_id)
+        turns = crud.conversation_turns(
+            session=session, user_id="local", conversation_id=started.conversation_id
+        )
         assert [(t.message.role, t.message.content) for t in turns] == [
             ("user", "how is my portfolio?"),
             ("assistant", "Second time lucky. "),
@@ -331,9 +353,15 @@ async def test_an_internal_failure_is_recorded_as_an_error_not_a_stop():
             raise RuntimeError("database went away")
 
     service = make_service(ScriptedModel())
-    service.agent = BrokenAgent(model=service.agent.model, registry=service.agent.registry, deps=None, system_prompt="")
+    service.agent = BrokenAgent(
+        model=service.agent.model, registry=service.agent.registry, deps=None, system_prompt=""
+    )
     _, events = await run(service, "go")
-    assert isinstance(events[-1], Error) and events[-1].status == "error" and "internal error" in events[-1].error
+    assert (
+        isinstance(events[-1], Error)
+        and events[-1].status == "error"
+        and "internal error" in events[-1].error
+    )
     with session_scope() as session:
         assert session.exec(select(Run)).one().status == "error"
         answer = session.exec(select(Message).where(Message.role == "assistant")).one()

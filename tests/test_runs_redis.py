@@ -45,7 +45,9 @@ def prefix() -> str:
 
 
 @pytest.fixture
-async def workers(redis_url, prefix, monkeypatch) -> AsyncIterator[tuple[RunService, RunService, asyncio.Event]]:
+async def workers(
+    redis_url, prefix, monkeypatch
+) -> AsyncIterator[tuple[RunService, RunService, asyncio.Event]]:
     """Two workers whose models call the test's gated tool, then answer."""
     monkeypatch.setenv("FINCH_RUN_LEASE_S", str(LEASE_S))
     reset_settings()
@@ -53,7 +55,9 @@ async def workers(redis_url, prefix, monkeypatch) -> AsyncIterator[tuple[RunServ
     settings = get_settings()
 
     def worker() -> RunService:
-        model = ScriptedModel(*[step for i in range(5) for step in (tool_call("gated", {}, id=f"g{i}"), text("done"))])
+        model = ScriptedModel(
+            *[step for i in range(5) for step in (tool_call("gated", {}, id=f"g{i}"), text("done"))]
+        )
         agent = Agent(model=model, registry=tools, deps=build_providers(settings), system_prompt="")
         registry = RedisRegistry(redis_url, prefix=prefix, lease_s=settings.run_lease_s)
         return RunService(agent=agent, settings=settings, registry=registry)
@@ -117,7 +121,10 @@ async def test_stop_on_another_worker_ends_the_run_where_it_runs(workers):
     await until(elsewhere, ToolCallProgress)
     assert await b.stop(started.run_id) is True
     ending = [e async for e in elsewhere][-2:]
-    assert [(e.type, e.status) for e in ending] == [("tool_call_complete", "cancelled"), ("error", "cancelled")]
+    assert [(e.type, e.status) for e in ending] == [
+        ("tool_call_complete", "cancelled"),
+        ("error", "cancelled"),
+    ]
     assert [e async for e in owner][-2:] == ending, "the same ending on both workers"
     with session_scope() as session:
         assert session.exec(select(Run)).one().status == "cancelled"
@@ -137,7 +144,9 @@ async def test_claims_hold_across_workers_and_parallel_requests(redis_url, prefi
         assert await one.claim(RunClaim("run_x", "bob", taken[0].conversation_id), max_per_user=3) == (
             Refusal.CONVERSATION_BUSY
         )
-        assert await two.claim(RunClaim("run_y", "bob", "conv_bob"), max_per_user=3) is None  # bob has his own
+        assert (
+            await two.claim(RunClaim("run_y", "bob", "conv_bob"), max_per_user=3) is None
+        )  # bob has his own
         for claim in taken:
             await (one if claim.run_id in one._owned else two).release(claim.run_id)
         assert await one.claim(RunClaim("run_z", "alice", "conv_z"), max_per_user=3) is None
@@ -153,11 +162,16 @@ async def test_the_run_limit_holds_across_two_workers(workers, monkeypatch):
     monkeypatch.setattr(a.settings, "max_runs_per_user", 2)
     monkeypatch.setattr(b.settings, "max_runs_per_user", 2)
     outcomes = await asyncio.gather(
-        *((a if i % 2 else b).start(user_id="local", conversation_id=None, message=f"q{i}") for i in range(6)),
+        *(
+            (a if i % 2 else b).start(user_id="local", conversation_id=None, message=f"q{i}")
+            for i in range(6)
+        ),
         return_exceptions=True,
     )
     started = [o for o in outcomes if not isinstance(o, BaseException)]
-    assert len(started) == 2 and all(isinstance(o, RunRefused) and o.status == 429 for o in outcomes if o not in started)
+    assert len(started) == 2 and all(
+        isinstance(o, RunRefused) and o.status == 429 for o in outcomes if o not in started
+    )
     for s in started:
         await (a if a.is_local(s.run_id) else b).stop(s.run_id, wait=True)
 
@@ -180,10 +194,16 @@ async def test_the_reaper_interrupts_runs_without_a_lease_and_spares_live_ones(w
     # A run whose worker died before its lease was ever renewed: rows, but no lease.
     with session_scope() as session:
         conversation = crud.create_conversation(session=session, user_id="local", title="dead")
-        question = crud.add_message(session=session, user_id="local", conversation_id=conversation.id, role="user", content="q")
+        question = crud.add_message(
+            session=session, user_id="local", conversation_id=conversation.id, role="user", content="q"
+        )
         crud.start_run(
-            session=session, run_id="run_dead", user_id="local", conversation_id=conversation.id,
-            user_message_id=question.id, model="x",
+            session=session,
+            run_id="run_dead",
+            user_id="local",
+            conversation_id=conversation.id,
+            user_message_id=question.id,
+            model="x",
         )
     # …and one still answering on worker a.
     live = await a.start(user_id="local", conversation_id=None, message="go")
@@ -205,5 +225,7 @@ async def test_the_reaper_interrupts_runs_without_a_lease_and_spares_live_ones(w
     with session_scope() as session:
         runs = {r.id: r.status for r in session.exec(select(Run)).all()}
         assert runs == {"run_dead": "interrupted", live.run_id: "running"}
-        answer = session.exec(select(Message).where(Message.run_id == "run_dead", Message.role == "assistant")).one()
+        answer = session.exec(
+            select(Message).where(Message.run_id == "run_dead", Message.role == "assistant")
+        ).one()
         assert answer.status == "interrupted" and answer.retryable

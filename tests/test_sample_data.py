@@ -6,7 +6,7 @@ import asyncio
 import json
 import shutil
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from finch_app.providers.parsing import (
 )
 from finch_app.providers.sample import SAMPLE_DIR, SampleMarketData, sample_as_of
 
-AS_OF = datetime(2026, 11, 20, 21, 0, tzinfo=timezone.utc)
+AS_OF = datetime(2026, 11, 20, 21, 0, tzinfo=UTC)
 CHART_SYMBOLS = sorted(
     ["AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "TSLA", "JPM", "XOM", "VOO", "SPY", "PLTR", "AMD"]
 )
@@ -59,7 +59,7 @@ def test_apewisdom_sample_has_the_source_quirks() -> None:
     assert {"SPY", "NVDA", "TSLA", "AAPL", "PLTR", "AMD", "GME"} <= {r.ticker for r in rows}
     assert not any("&amp;" in r.name for r in rows)
     assert all(isinstance(r.mentions, int) for r in rows)
-    new = [r for r, src in zip(rows, raw) if src.get("rank_24h_ago") in (0, "0", None)]
+    new = [r for r, src in zip(rows, raw, strict=True) if src.get("rank_24h_ago") in (0, "0", None)]
     assert new and all(r.rank_24h_ago is None for r in new)
 
 

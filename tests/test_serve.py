@@ -42,7 +42,10 @@ def web(tmp_path: Path) -> Path:
     """A web dir as Reflex leaves it after compiling and building Finch on port 3000."""
     web = tmp_path / ".web"
     write(web / "app" / "routes" / "_index.jsx", "export default function Index() { return 'Finch' }")
-    write(web / "env.json", json.dumps({"PING": "http://localhost:3000/ping", "EVENT": "ws://localhost:3000/_event"}))
+    write(
+        web / "env.json",
+        json.dumps({"PING": "http://localhost:3000/ping", "EVENT": "ws://localhost:3000/_event"}),
+    )
     write(web / "package.json", '{"name":"reflex","dependencies":{"react":"^19.3.1"}}')
     write(web / "package-lock.json", '{"lockfileVersion":3}')
     write(web / "public" / "finch.css", ".tool-card { --finch-fade-delay: 5000ms; }")
@@ -87,7 +90,10 @@ def test_the_fingerprint_follows_every_build_input(web: Path, change: str) -> No
     if change == "page":
         write(web / "app" / "routes" / "_index.jsx", "export default function Index() { return 'Finch!' }")
     elif change == "port baked into env.json":
-        write(web / "env.json", json.dumps({"PING": "http://localhost:3001/ping", "EVENT": "ws://localhost:3001/_event"}))
+        write(
+            web / "env.json",
+            json.dumps({"PING": "http://localhost:3001/ping", "EVENT": "ws://localhost:3001/_event"}),
+        )
     elif change == "asset":
         write(web / "public" / "finch.css", ".tool-card { --finch-fade-delay: 9000ms; }")
     elif change == "package.json":

@@ -68,7 +68,9 @@ def _user_text(i: int) -> str:
 
 def _steps(i: int) -> list[StepView]:
     steps = [
-        StepView("get_portfolio", "", "completed", "0.4 s", f"{8 + i % 5} holdings · ${84_210 + 37 * i:,}", ""),
+        StepView(
+            "get_portfolio", "", "completed", "0.4 s", f"{8 + i % 5} holdings · ${84_210 + 37 * i:,}", ""
+        ),
         StepView("get_reddit_trending_stocks", "limit=10", "completed", "0.6 s", "10 tickers · top: GME", ""),
     ]
     if i % 3 == 0:
@@ -107,7 +109,9 @@ def turn_events() -> list[tuple[str, AgentEvent]]:
     events: list[tuple[str, AgentEvent]] = [
         (
             "run_started",
-            RunStarted(**base(0), conversation_id=CONVERSATION_ID, user_message_id="m-new", model="Offline model"),
+            RunStarted(
+                **base(0), conversation_id=CONVERSATION_ID, user_message_id="m-new", model="Offline model"
+            ),
         ),
         (
             "tool_call_start",
@@ -209,9 +213,7 @@ async def measure(n_prior: int, *, touch_transcript: bool = False) -> Measuremen
 
 def _report(label: str, empty: Frame, full: Frame, prior: int = 100) -> None:
     growth = (full.size - empty.size) / empty.size * 100
-    print(
-        f"  {label:<22} 0 prior: {empty.size:>6} B   {prior} prior: {full.size:>6} B   ({growth:+.1f} %)"
-    )
+    print(f"  {label:<22} 0 prior: {empty.size:>6} B   {prior} prior: {full.size:>6} B   ({growth:+.1f} %)")
 
 
 def _assert_live_only(label: str, frame: Frame) -> None:
@@ -280,7 +282,13 @@ async def test_tool_event_deltas_do_not_grow_with_500_prior_messages() -> None:
     long = await measure(500)
     assert long.transcript is not None and long.transcript.size > 500_000
     print(f"\n  transcript of 500 messages (sent once, on load): {long.transcript.size} B")
-    for label in ("tool_call_start", "tool_call_start#2", "tool_call_complete", "tool_call_complete#2", "token"):
+    for label in (
+        "tool_call_start",
+        "tool_call_start#2",
+        "tool_call_complete",
+        "tool_call_complete#2",
+        "token",
+    ):
         _report(label, empty.events[label], long.events[label], prior=500)
         _assert_live_only(label, long.events[label])
         _assert_within_tolerance(label, empty.events[label], long.events[label])

@@ -20,7 +20,12 @@ def _seed(messages: int) -> str:
 def test_pages_walk_back_through_the_conversation_in_reading_order():
     conversation_id = _seed(120)
     with session_scope() as session:
-        everything = [t.message.id for t in crud.conversation_turns(session=session, user_id="local", conversation_id=conversation_id)]
+        everything = [
+            t.message.id
+            for t in crud.conversation_turns(
+                session=session, user_id="local", conversation_id=conversation_id
+            )
+        ]
         pages, before, more = [], None, True
         while more:
             turns, more = crud.conversation_page(
@@ -30,10 +35,14 @@ def test_pages_walk_back_through_the_conversation_in_reading_order():
             before = turns[0].message.id
         assert [len(p) for p in pages] == [50, 50, 20]
         assert [m for page in reversed(pages) for m in page] == everything
-        latest, _ = crud.conversation_page(session=session, user_id="local", conversation_id=conversation_id, limit=50)
+        latest, _ = crud.conversation_page(
+            session=session, user_id="local", conversation_id=conversation_id, limit=50
+        )
         answers = [t for t in latest if t.message.role == "assistant"]
         assert all(len(t.tool_calls) == 4 for t in answers), "each answer keeps its tool calls"
-        assert crud.conversation_page(session=session, user_id="other", conversation_id=conversation_id, limit=50) == ([], False)
+        assert crud.conversation_page(
+            session=session, user_id="other", conversation_id=conversation_id, limit=50
+        ) == ([], False)
 
 
 async def test_a_500_message_conversation_opens_on_its_latest_page_and_loads_earlier_ones():

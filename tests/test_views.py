@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from finch_app.agent.events import AssistantMessage, Done, Error, RunStarted, Token, ToolCallComplete, ToolCallProgress, ToolCallStart
+from finch_app.agent.events import (
+    AssistantMessage,
+    Done,
+    Error,
+    RunStarted,
+    Token,
+    ToolCallComplete,
+    ToolCallProgress,
+    ToolCallStart,
+)
 from finch_app.formatting import count, money, seconds
 from finch_app.runs.ending import RunTracker
 from finch_app.views import TurnView, apply_event, arguments_label, with_live_timers
@@ -20,14 +29,30 @@ def play(*events) -> TurnView:
 def test_a_card_goes_from_running_to_completed_and_the_answer_summarises_it():
     view = play(
         RunStarted(**C, seq=0, timestamp=100.0, conversation_id="c", user_message_id="u", model="m"),
-        ToolCallStart(**C, seq=1, timestamp=100.0, tool_call_id="t1", tool_name="get_portfolio", arguments={}),
+        ToolCallStart(
+            **C, seq=1, timestamp=100.0, tool_call_id="t1", tool_name="get_portfolio", arguments={}
+        ),
         ToolCallProgress(**C, seq=2, timestamp=100.1, tool_call_id="t1", message="Pricing…", fraction=0.4),
     )
     card = view.cards[0]
-    assert (card.status, card.status_label, card.progress_pct, card.started_at_ms) == ("running", "Calling…", 40, 100_000)
+    assert (card.status, card.status_label, card.progress_pct, card.started_at_ms) == (
+        "running",
+        "Calling…",
+        40,
+        100_000,
+    )
     view = apply_event(
-        view, ToolCallComplete(**C, seq=3, timestamp=100.9, tool_call_id="t1", tool_name="get_portfolio",
-                               status="completed", duration_ms=900, summary="8 holdings")
+        view,
+        ToolCallComplete(
+            **C,
+            seq=3,
+            timestamp=100.9,
+            tool_call_id="t1",
+            tool_name="get_portfolio",
+            status="completed",
+            duration_ms=900,
+            summary="8 holdings",
+        ),
     )
     view = apply_event(view, Token(**C, seq=4, timestamp=101.0, text="Hi"))
     assert view.text == "Hi" and view.answer is None
@@ -40,9 +65,22 @@ def test_a_card_goes_from_running_to_completed_and_the_answer_summarises_it():
 
 
 def test_apply_event_never_mutates_the_previous_view():
-    before = play(ToolCallStart(**C, seq=1, timestamp=1.0, tool_call_id="t", tool_name="x", arguments={"limit": 5}))
-    after = apply_event(before, ToolCallComplete(**C, seq=2, timestamp=2.0, tool_call_id="t", tool_name="x",
-                                                 status="error", duration_ms=5, error="boom"))
+    before = play(
+        ToolCallStart(**C, seq=1, timestamp=1.0, tool_call_id="t", tool_name="x", arguments={"limit": 5})
+    )
+    after = apply_event(
+        before,
+        ToolCallComplete(
+            **C,
+            seq=2,
+            timestamp=2.0,
+            tool_call_id="t",
+            tool_name="x",
+            status="error",
+            duration_ms=5,
+            error="boom",
+        ),
+    )
     assert before.cards[0].status == "running"
     assert after.cards[0].status_label == "Error: boom"
     assert before.cards[0].arguments == "limit=5"
@@ -53,7 +91,9 @@ def test_the_closing_events_of_a_stop_cancel_running_cards_and_keep_the_partial_
         RunStarted(**C, seq=0, timestamp=10.0, conversation_id="c", user_message_id="u", model="m"),
         ToolCallStart(**C, seq=1, timestamp=10.0, tool_call_id="a", tool_name="a", arguments={}),
         ToolCallStart(**C, seq=2, timestamp=10.0, tool_call_id="b", tool_name="b", arguments={}),
-        ToolCallComplete(**C, seq=3, timestamp=10.5, tool_call_id="a", tool_name="a", status="completed", duration_ms=500),
+        ToolCallComplete(
+            **C, seq=3, timestamp=10.5, tool_call_id="a", tool_name="a", status="completed", duration_ms=500
+        ),
         Token(**C, seq=4, timestamp=10.6, text="Partial"),
     ]
     tracker = RunTracker("r1")
@@ -64,7 +104,11 @@ def test_the_closing_events_of_a_stop_cancel_running_cards_and_keep_the_partial_
     assert tracker.closing_events("cancelled") == [], "a run ends once"
     stopped = play(*events, *closing)
     assert [c.status for c in stopped.cards] == ["completed", "cancelled"]
-    assert stopped.answer.status == "cancelled" and stopped.answer.content == "Partial" and stopped.answer.error == ""
+    assert (
+        stopped.answer.status == "cancelled"
+        and stopped.answer.content == "Partial"
+        and stopped.answer.error == ""
+    )
     assert stopped.answer.steps_label.startswith("Used 2 tools · ")
 
 
@@ -81,7 +125,11 @@ def test_timers_of_cards_drawn_late_resume_from_the_elapsed_time():
 def test_labels():
     assert seconds(412) == "0.4 s" and seconds(15_000) == "15 s" and seconds(185_000) == "3 min 5 s"
     assert money(-1234.5) == "-$1,234.50" and money(1234.5, cents=False) == "$1,234" and money(None) == "—"
-    assert count(1, "row") == "1 row" and count(1024, "row") == "1,024 rows" and count(2, "company") == "2 companies"
+    assert (
+        count(1, "row") == "1 row"
+        and count(1024, "row") == "1,024 rows"
+        and count(2, "company") == "2 companies"
+    )
     assert arguments_label({"symbol": "AAPL", "days": 30}) == 'symbol="AAPL", days=30'
 
 
@@ -108,18 +156,44 @@ def test_a_streaming_answer_splits_into_finished_blocks_and_the_one_being_writte
 def test_an_answer_whose_every_tool_failed_looks_failed_and_says_so():
     view = play(
         RunStarted(**C, seq=0, timestamp=100.0, conversation_id="c", user_message_id="u", model="m"),
-        ToolCallStart(**C, seq=1, timestamp=100.0, tool_call_id="t1", tool_name="get_recent_insider_trades", arguments={}),
-        ToolCallComplete(**C, seq=2, timestamp=100.4, tool_call_id="t1", tool_name="get_recent_insider_trades",
-                         status="error", duration_ms=400, error="Couldn't reach SEC EDGAR"),
-        AssistantMessage(**C, seq=3, timestamp=100.5, content="The latest insider trades couldn't be loaded."),
+        ToolCallStart(
+            **C,
+            seq=1,
+            timestamp=100.0,
+            tool_call_id="t1",
+            tool_name="get_recent_insider_trades",
+            arguments={},
+        ),
+        ToolCallComplete(
+            **C,
+            seq=2,
+            timestamp=100.4,
+            tool_call_id="t1",
+            tool_name="get_recent_insider_trades",
+            status="error",
+            duration_ms=400,
+            error="Couldn't reach SEC EDGAR",
+        ),
+        AssistantMessage(
+            **C, seq=3, timestamp=100.5, content="The latest insider trades couldn't be loaded."
+        ),
     )
     assert view.answer.status == "completed" and view.answer.failed
     assert view.answer.steps_label == "Used 1 tool · 1 failed · 0.4 s"
     ok = play(
         RunStarted(**C, seq=0, timestamp=100.0, conversation_id="c", user_message_id="u", model="m"),
-        ToolCallStart(**C, seq=1, timestamp=100.0, tool_call_id="t1", tool_name="get_portfolio", arguments={}),
-        ToolCallComplete(**C, seq=2, timestamp=100.4, tool_call_id="t1", tool_name="get_portfolio",
-                         status="completed", duration_ms=400),
+        ToolCallStart(
+            **C, seq=1, timestamp=100.0, tool_call_id="t1", tool_name="get_portfolio", arguments={}
+        ),
+        ToolCallComplete(
+            **C,
+            seq=2,
+            timestamp=100.4,
+            tool_call_id="t1",
+            tool_name="get_portfolio",
+            status="completed",
+            duration_ms=400,
+        ),
         AssistantMessage(**C, seq=3, timestamp=100.5, content="Fine."),
     )
     assert not ok.answer.failed

@@ -38,7 +38,9 @@ async def _turn(tab: HeadlessTab, n: int) -> list[Frame]:
     assert spec, "the question was refused"
     chat_id = (await tab.proxy(ChatState)).conversation_id
     live = await tab.proxy(LiveTurnState)
-    async for _ in LiveTurnState.run_turn.fn(live, f"question {n:03d}: how did the Senate trade this week?", chat_id, False):
+    async for _ in LiveTurnState.run_turn.fn(
+        live, f"question {n:03d}: how did the Senate trade this week?", chat_id, False
+    ):
         pass  # redirects after the first answer: the page would follow them
     return tab.frames[before:]
 
@@ -46,7 +48,10 @@ async def _turn(tab: HeadlessTab, n: int) -> list[Frame]:
 async def test_a_hundred_turns_each_saving_a_result_send_no_bigger_frames_than_the_first():
     steps = []
     for n in range(TURNS):
-        steps += [tool_call("get_recent_senate_trades", {"limit": 5}, id=f"call_{n}"), text(f"Answer {n}: five trades.")]
+        steps += [
+            tool_call("get_recent_senate_trades", {"limit": 5}, id=f"call_{n}"),
+            text(f"Answer {n}: five trades."),
+        ]
     install_context(ScriptedModel(*steps))
     async with HeadlessTab(_app(), token="long-visit") as tab:
         turns = [await _turn(tab, n) for n in range(TURNS)]
@@ -85,8 +90,12 @@ def assert_no_growth(sizes: list[list[int]]) -> None:
     may batch differently from turn to turn, so frames are not paired one by one)."""
     first = sizes[1]
     for n, later in enumerate(sizes[2:], start=3):
-        assert later[0] <= first[0] * TOLERANCE + 64, f"a frame grew over the visit: turn start {first[0]} B → {later[0]} B (turn {n})"
-        assert max(later) <= max(first) * TOLERANCE + 64, f"a frame grew over the visit: {max(first)} B → {max(later)} B (turn {n})"
+        assert later[0] <= first[0] * TOLERANCE + 64, (
+            f"a frame grew over the visit: turn start {first[0]} B → {later[0]} B (turn {n})"
+        )
+        assert max(later) <= max(first) * TOLERANCE + 64, (
+            f"a frame grew over the visit: {max(first)} B → {max(later)} B (turn {n})"
+        )
 
 
 async def test_the_measurement_sees_a_list_that_grows_with_the_visit():

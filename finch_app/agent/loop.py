@@ -41,7 +41,6 @@ from finch_app.agent.events import (
     ToolCallProgress,
     ToolCallStart,
 )
-from finch_app.agent.status import ToolStatus
 from finch_app.agent.model import (
     ChatMessage,
     ChatModel,
@@ -56,6 +55,7 @@ from finch_app.agent.resources import (
     resource_note,
     result_resource,
 )
+from finch_app.agent.status import ToolStatus
 from finch_app.agent.tools import (
     DepsT,
     ToolArgumentError,
@@ -189,7 +189,9 @@ class Agent(Generic[DepsT]):
                 output=results[call.id],
             )
         if approved:
-            async with aclosing(self._execute(approved, stamp, user_id, results, needs_auth_calls, resources)) as events:
+            async with aclosing(
+                self._execute(approved, stamp, user_id, results, needs_auth_calls, resources)
+            ) as events:
                 async for event in events:
                     yield event
         paused_round = next(m for m in reversed(messages) if m.role == "assistant" and m.tool_calls)
@@ -197,7 +199,9 @@ class Agent(Generic[DepsT]):
             ChatMessage(role="tool", tool_call_id=call.id, name=call.name, content=results[call.id])
             for call in paused_round.tool_calls
         )
-        needs_auth = (state.needs_auth or bool(needs_auth_calls)) and not self._changed_data(approved, results)
+        needs_auth = (state.needs_auth or bool(needs_auth_calls)) and not self._changed_data(
+            approved, results
+        )
         carried = ResumeState(answer=state.answer, needs_auth=needs_auth, rounds=state.rounds)
         rounds = self._rounds(messages, carried, stamp, user_id, resources, needs_approval)
         async with aclosing(rounds) as events:
@@ -282,14 +286,18 @@ class Agent(Generic[DepsT]):
             needs_auth_calls: set[str] = set()
             pending: list[PendingCall] = []
             # aclosing: if our consumer goes away, the tool tasks are cancelled now, not at GC.
-            tools = self._run_tools(calls, stamp, user_id, results, needs_auth_calls, resources, needs_approval, pending)
+            tools = self._run_tools(
+                calls, stamp, user_id, results, needs_auth_calls, resources, needs_approval, pending
+            )
             async with aclosing(tools) as events:
                 async for event in events:
                     yield event
             needs_auth = needs_auth or bool(needs_auth_calls)
             ran = [(c, spec, None) for c in calls if (spec := self.registry.get(c.name)) is not None]
             if self._changed_data(ran, results):
-                needs_auth = False  # e.g. the user's first holding was just added: the portfolio is no longer missing
+                needs_auth = (
+                    False  # e.g. the user's first holding was just added: the portfolio is no longer missing
+                )
             if pending:
                 state = ResumeState(
                     messages=messages[question_at + 1 :],
@@ -302,7 +310,9 @@ class Agent(Generic[DepsT]):
                 yield Done(**stamp(), status="awaiting_approval", resume=state)
                 return
             for call in calls:
-                messages.append(ChatMessage(role="tool", tool_call_id=call.id, name=call.name, content=results[call.id]))
+                messages.append(
+                    ChatMessage(role="tool", tool_call_id=call.id, name=call.name, content=results[call.id])
+                )
         note = (
             f"I stopped after {self.max_rounds} rounds of tool calls without reaching a "
             "final answer. Try asking a narrower question."
@@ -316,7 +326,9 @@ class Agent(Generic[DepsT]):
     def _changed_data(calls: list[tuple[ToolCallRequest, ToolSpec, Any]], results: dict[str, str]) -> bool:
         """Whether a call that changes the user's data ran and succeeded."""
         return any(
-            spec.changes_data and call.id in results and not results[call.id].startswith(("Error:", "Denied:"))
+            spec.changes_data
+            and call.id in results
+            and not results[call.id].startswith(("Error:", "Denied:"))
             for call, spec, _ in calls
         )
 
@@ -354,7 +366,11 @@ class Agent(Generic[DepsT]):
                 description = spec.describe_call(params)
                 pending.append(PendingCall(call=call, description=description))
                 yield ToolApprovalRequired(
-                    **stamp(), tool_call_id=call.id, tool_name=call.name, arguments=arguments, description=description
+                    **stamp(),
+                    tool_call_id=call.id,
+                    tool_name=call.name,
+                    arguments=arguments,
+                    description=description,
                 )
                 continue
             runnable.append((call, spec, params))
@@ -371,7 +387,9 @@ class Agent(Generic[DepsT]):
             )
         if not runnable:
             return
-        async with aclosing(self._execute(runnable, stamp, user_id, results, needs_auth_calls, resources)) as events:
+        async with aclosing(
+            self._execute(runnable, stamp, user_id, results, needs_auth_calls, resources)
+        ) as events:
             async for event in events:
                 yield event
 
@@ -388,7 +406,8 @@ class Agent(Generic[DepsT]):
         inbox: asyncio.Queue[_Progress | _Saved | _Finished] = asyncio.Queue()
         tasks = [
             asyncio.create_task(
-                self._invoke(call, spec, params, user_id, inbox, resources), name=f"tool:{call.name}:{call.id}"
+                self._invoke(call, spec, params, user_id, inbox, resources),
+                name=f"tool:{call.name}:{call.id}",
             )
             for call, spec, params in runnable
         ]

@@ -68,7 +68,9 @@ def result_resource(result: Any) -> ResourceDraft | None:
 
 
 RESOURCE_LINK = re.compile(r"\[([^\]\n]{1,200})\]\(resource:([A-Za-z0-9_-]{1,64})\)")
-_NOTE = re.compile(r"\n\n\[Saved for the user as \"(?P<title>[^\"\n]*)\"; link it as \[[^\]\n]*\]\(resource:(?P<id>[A-Za-z0-9_-]+)\)\]$")
+_NOTE = re.compile(
+    r"\n\n\[Saved for the user as \"(?P<title>[^\"\n]*)\"; link it as \[[^\]\n]*\]\(resource:(?P<id>[A-Za-z0-9_-]+)\)\]$"
+)
 
 
 def resource_note(title: str, resource_id: str) -> str:

@@ -124,8 +124,7 @@ class ToolSpec:
             return self.params_model.model_validate(data)
         except ValidationError as exc:
             problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or 'arguments'}: {err['msg']}"
-                for err in exc.errors()
+                f"{'.'.join(str(p) for p in err['loc']) or 'arguments'}: {err['msg']}" for err in exc.errors()
             )
             raise ToolArgumentError(f"Invalid arguments for {self.name}: {problems}") from exc
 
@@ -342,6 +341,6 @@ def result_to_text(result: Any, max_chars: int) -> str:
     else:
         text = json.dumps(result, default=str)
     if len(text) > max_chars:
-        note = f'... [truncated: result was {len(text):,} characters, showing the first {max_chars:,}]'
+        note = f"... [truncated: result was {len(text):,} characters, showing the first {max_chars:,}]"
         text = text[:max_chars] + note
     return text

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import copy
 import html
+from collections.abc import Callable
+from typing import Any
 
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
@@ -47,7 +46,9 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     for error in errors:
         where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
         if not where:
-            problems.append('the body must be a JSON object such as {"message": "..."} sent as application/json')
+            problems.append(
+                'the body must be a JSON object such as {"message": "..."} sent as application/json'
+            )
         else:
             problems.append(f"{where}: {error.get('msg', 'invalid')}")
     detail = "Invalid request: " + "; ".join(dict.fromkeys(problems)) + "."
@@ -68,7 +69,9 @@ def _with_event_schemas(app: FastAPI) -> Callable[[], dict[str, Any]]:
             return documents[key]
         app.openapi_schema = None
         document = copy.deepcopy(default())
-        union = agent_event_adapter.json_schema(mode="serialization", ref_template="#/components/schemas/{model}")
+        union = agent_event_adapter.json_schema(
+            mode="serialization", ref_template="#/components/schemas/{model}"
+        )
         schemas = document.setdefault("components", {}).setdefault("schemas", {})
         for name, schema in union.pop("$defs", {}).items():
             schemas.setdefault(name, schema)
@@ -105,12 +108,12 @@ def _docs_page(openapi_url: str) -> HTMLResponse:
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Finch API</title>
-<link rel="stylesheet" href="{css}" integrity="{SWAGGER_FILES['swagger-ui.css']}" crossorigin="anonymous">
+<link rel="stylesheet" href="{css}" integrity="{SWAGGER_FILES["swagger-ui.css"]}" crossorigin="anonymous">
 <link rel="icon" href="/favicon.ico">
 </head>
 <body>
 <div id="swagger-ui"></div>
-<script src="{js}" integrity="{SWAGGER_FILES['swagger-ui-bundle.js']}" crossorigin="anonymous"></script>
+<script src="{js}" integrity="{SWAGGER_FILES["swagger-ui-bundle.js"]}" crossorigin="anonymous"></script>
 <script>
 SwaggerUIBundle({{url: {html.escape(repr(openapi_url))}, dom_id: "#swagger-ui", deepLinking: true}});
 </script>

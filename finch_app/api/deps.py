@@ -44,7 +44,9 @@ def current_identity(
     peer = request.client.host if request.client else ""
     identity = api_identity(get_settings(), request.headers, peer)
     if identity is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, UNAUTHORIZED, headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, UNAUTHORIZED, headers={"WWW-Authenticate": "Bearer"}
+        )
     return identity
 
 

@@ -15,4 +15,6 @@ def attachment(filename: str, *, fallback: str = "finch-download") -> dict[str, 
     stem, dot, extension = filename.rpartition(".")
     plain = _NOT_PLAIN.sub("", stem if dot else filename).strip(" ._-") or fallback
     ascii_name = f"{plain}.{_NOT_PLAIN.sub('', extension)}" if dot else plain
-    return {"Content-Disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"}
+    return {
+        "Content-Disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+    }

@@ -16,18 +16,24 @@ class ApiModel(BaseModel):
     model_config = ConfigDict(use_attribute_docstrings=True)
 
 
-NOT_SPACE = "[^\\x00\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+NOT_SPACE = (
+    "[^\\x00\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+)
 MESSAGE_PATTERN = f"^[^\\x00]*{NOT_SPACE}[^\\x00]*$"
 """Some text that is not white space (Python's idea of it, which `RunService.check_message` strips), and
 no NUL. The document says so; the service checks it and answers 400 (as for a lone surrogate)."""
-TITLE_PATTERN = "^[\\s\\S]*[^\\x00-\\x20\\x7f-\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][\\s\\S]*$"
+TITLE_PATTERN = (
+    "^[\\s\\S]*[^\\x00-\\x20\\x7f-\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][\\s\\S]*$"
+)
 """Something visible: `RunService.rename_conversation` drops control characters and collapses white space."""
 ID_PATTERN = "^([A-Za-z0-9_.:-]{1,128})?$"
 
 
 class ChatRequest(ApiModel):
     # The constraints are the service's (one check for the UI and the API); the schema describes them.
-    message: str = Field(examples=["review my portfolio"], json_schema_extra={"minLength": 1, "pattern": MESSAGE_PATTERN})
+    message: str = Field(
+        examples=["review my portfolio"], json_schema_extra={"minLength": 1, "pattern": MESSAGE_PATTERN}
+    )
     """What the user asks. Text that is only white space, has a NUL or a lone surrogate, or is longer than
     `maxLength` (FINCH_MAX_MESSAGE_CHARS) is refused with a 400."""
     conversation_id: str | None = Field(None, examples=[None], json_schema_extra={"pattern": ID_PATTERN})

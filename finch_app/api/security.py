@@ -75,7 +75,15 @@ SWAGGER_FILES = {
 PRIVATE_DOCS = (*DOCS_PATHS, "/api/openapi.json")
 """The API's documentation: pages too, so they need a signed-in user (or a token) when accounts are on."""
 PUBLIC_PREFIXES = (
-    "/login", "/api/", "/mcp", "/_event", "/ping", "/_health", "/assets/", "/_next/", "/favicon"
+    "/login",
+    "/api/",
+    "/mcp",
+    "/_event",
+    "/ping",
+    "/_health",
+    "/assets/",
+    "/_next/",
+    "/favicon",
 )
 """Paths any visitor may load; every other page needs a signed-in user when accounts are on.
 (`/mcp` authenticates its callers itself: finch_app/mcp/server.py.)"""
@@ -392,8 +400,10 @@ def _refusal(scope: Scope, settings) -> tuple[int, str] | None:  # type: ignore[
     headers = Headers(scope=scope)
     host = headers.get("host", "")
     if not host_allowed(host, settings):
-        _warn(f"host:{host}", 
-            "Refused a request for host %r: not localhost or in FINCH_ALLOWED_ORIGINS", host[:100]
+        _warn(
+            f"host:{host}",
+            "Refused a request for host %r: not localhost or in FINCH_ALLOWED_ORIGINS",
+            host[:100],
         )
         return 400, WRONG_HOST
     if settings.auth == "password" and not settings.trusted_proxies.strip() and "x-forwarded-for" in headers:
@@ -445,7 +455,9 @@ async def _refuse(scope: Scope, send: Send, status: int, detail: str) -> None:
 async def _too_large(scope: Scope, send: Send) -> None:
     limit = f"{MAX_UPLOAD_BYTES / 1_000_000:.1f} MB"
     largest = f"{MAX_IMPORT_BYTES // 1_000_000} MB"
-    await _refuse(scope, send, 413, f"The upload is larger than {limit}; Finch imports files up to {largest}.")
+    await _refuse(
+        scope, send, 413, f"The upload is larger than {limit}; Finch imports files up to {largest}."
+    )
 
 
 def _scope_https(scope: Scope) -> bool:

@@ -7,6 +7,13 @@
 - `passwords`: argon2id; `proxy`: which addresses may name the user in a header.
 """
 
-from finch_app.auth.identity import LOCAL, SESSION_COOKIE, Identity, NotSignedIn, api_identity, browser_identity
+from finch_app.auth.identity import (
+    LOCAL,
+    SESSION_COOKIE,
+    Identity,
+    NotSignedIn,
+    api_identity,
+    browser_identity,
+)
 
 __all__ = ["LOCAL", "SESSION_COOKIE", "Identity", "NotSignedIn", "api_identity", "browser_identity"]

@@ -79,9 +79,13 @@ def sign_in(settings: Settings, name: str, password: str, client_ip: str) -> Sig
     wide = throttle.slowdown_after * throttle.ip_factor
     delays = [_slowdown(attempt.count, throttle.slowdown_after, throttle)]
     if client_ip:
-        delays.append(_slowdown(store.count_attempt(store.address_key(client_ip), throttle).count, wide, throttle))
+        delays.append(
+            _slowdown(store.count_attempt(store.address_key(client_ip), throttle).count, wide, throttle)
+        )
     if name:
-        delays.append(_slowdown(store.count_attempt(store.name_throttle_key(name), throttle).count, wide, throttle))
+        delays.append(
+            _slowdown(store.count_attempt(store.name_throttle_key(name), throttle).count, wide, throttle)
+        )
     store.sweep_throttle(throttle)
     if attempt.count >= throttle.max_failures:
         until = now + throttle.lockout

@@ -167,7 +167,9 @@ def ensure_local_user() -> Account:
     with session_scope() as session:
         user = session.get(User, LOCAL_USER_ID)
         if user is None:
-            user = User(id=LOCAL_USER_ID, name="local", name_key=" local", source="local")  # no typed name strips to " local"
+            user = User(
+                id=LOCAL_USER_ID, name="local", name_key=" local", source="local"
+            )  # no typed name strips to " local"
             session.add(user)
             session.flush()
         return _account(user)
@@ -242,7 +244,9 @@ def count_attempt(key: str, rules: ThrottleRules) -> Count:
             first_failure_at=case((stale, now), else_=col(LoginThrottle.first_failure_at)),
             locked_until=case((stale, None), else_=col(LoginThrottle.locked_until)),
         )
-        .returning(col(LoginThrottle.failures), col(LoginThrottle.first_failure_at), col(LoginThrottle.locked_until))
+        .returning(
+            col(LoginThrottle.failures), col(LoginThrottle.first_failure_at), col(LoginThrottle.locked_until)
+        )
     )
     for _ in range(3):
         try:
@@ -360,7 +364,9 @@ def _info(row: ApiToken) -> TokenInfo:
 
 def _live(now: datetime):  # type: ignore[no-untyped-def]
     """Tokens that work now: not revoked, not expired."""
-    return col(ApiToken.revoked_at).is_(None) & (col(ApiToken.expires_at).is_(None) | (col(ApiToken.expires_at) > now))
+    return col(ApiToken.revoked_at).is_(None) & (
+        col(ApiToken.expires_at).is_(None) | (col(ApiToken.expires_at) > now)
+    )
 
 
 def _live_tokens(session: Session, user_id: str, now: datetime) -> Sequence[ApiToken]:
@@ -379,7 +385,9 @@ def create_token(user_id: str, name: str, *, lifetime: timedelta | None = None) 
     now = utcnow()
     with session_scope() as session:
         if len(_live_tokens(session, user_id, now)) >= MAX_TOKENS_PER_USER:
-            raise AccountError(f"You have {MAX_TOKENS_PER_USER} live tokens, the most Finch allows: revoke one first.")
+            raise AccountError(
+                f"You have {MAX_TOKENS_PER_USER} live tokens, the most Finch allows: revoke one first."
+            )
         # Expired and revoked tokens are of no use to anyone: sweep them while we are here.
         session.exec(
             delete(ApiToken).where(  # type: ignore[arg-type]

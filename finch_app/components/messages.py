@@ -14,7 +14,6 @@ from finch_app.states.chat import LiveTurnState
 from finch_app.states.portfolio import PortfolioState
 from finch_app.views import MessageView, StepView
 
-
 _IMAGE_ALT = rx.Var(_js_expr="(props.alt || 'image')", _var_type=str)
 
 
@@ -72,7 +71,9 @@ def _step(step: rx.Var[StepView]) -> rx.Component:
         rx.el.div(
             rx.el.span(step.tool_name, class_name="finch-step-name"),
             rx.el.span(step.arguments, class_name="finch-step-args"),
-            rx.el.span(step.status, class_name="finch-step-status", custom_attrs={"data-status": step.status}),
+            rx.el.span(
+                step.status, class_name="finch-step-status", custom_attrs={"data-status": step.status}
+            ),
             rx.el.span(step.duration, class_name="finch-step-duration"),
             class_name="finch-step-head",
         ),
@@ -180,8 +181,12 @@ def needs_auth_callout() -> rx.Component:
             ", or try the demo.",
         ),
         rx.el.div(
-            rx.el.button("Add holdings", on_click=PortfolioState.open_panel, class_name="finch-action", type="button"),
-            rx.el.button("Import CSV", on_click=PortfolioState.open_panel, class_name="finch-action", type="button"),
+            rx.el.button(
+                "Add holdings", on_click=PortfolioState.open_panel, class_name="finch-action", type="button"
+            ),
+            rx.el.button(
+                "Import CSV", on_click=PortfolioState.open_panel, class_name="finch-action", type="button"
+            ),
             rx.cond(PortfolioState.brokerage_available, connect_brokerage_button()),
             rx.el.button(
                 "Load demo portfolio",

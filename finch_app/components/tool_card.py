@@ -20,7 +20,11 @@ def approval_form(card: rx.Var[CardView]) -> rx.Component:
     return rx.cond(
         card.decision == "",
         rx.el.form(
-            rx.el.p(card.description, class_name="finch-card-ask", custom_attrs={"data-testid": "approval-description"}),
+            rx.el.p(
+                card.description,
+                class_name="finch-card-ask",
+                custom_attrs={"data-testid": "approval-description"},
+            ),
             rx.el.input(type="hidden", name="run_id", value=card.run_id),
             rx.el.input(type="hidden", name="tool_call_id", value=card.tool_call_id),
             rx.el.div(
@@ -46,7 +50,9 @@ def approval_form(card: rx.Var[CardView]) -> rx.Component:
                     class_name="finch-card-reason",
                     custom_attrs={"data-testid": "deny-reason"},
                 ),
-                rx.el.button("Deny", type="submit", class_name="finch-action", custom_attrs={"data-testid": "deny"}),
+                rx.el.button(
+                    "Deny", type="submit", class_name="finch-action", custom_attrs={"data-testid": "deny"}
+                ),
                 class_name="finch-card-decide",
             ),
             on_submit=ChatState.deny,
@@ -80,7 +86,9 @@ def tool_card(card: rx.Var[CardView]) -> rx.Component:
                 rx.cond(
                     card.progress_pct >= 0,
                     rx.el.div(
-                        rx.el.div(class_name="finch-bar-fill", style={"width": card.progress_pct.to_string() + "%"}),
+                        rx.el.div(
+                            class_name="finch-bar-fill", style={"width": card.progress_pct.to_string() + "%"}
+                        ),
                         class_name="finch-bar",
                         role="progressbar",
                     ),

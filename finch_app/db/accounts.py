@@ -11,9 +11,8 @@ from datetime import datetime
 
 from sqlmodel import Field, SQLModel
 
-from finch_app.db.types import UTCDateTime
-
 from finch_app.db.models import _when, new_id
+from finch_app.db.types import UTCDateTime
 
 
 class User(SQLModel, table=True):

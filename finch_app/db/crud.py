@@ -41,7 +41,9 @@ def title_from(message: str) -> str:
 def create_conversation(
     *, session: Session, user_id: str, title: str, conversation_id: str | None = None
 ) -> Conversation:
-    conversation = Conversation(id=conversation_id or new_id(), user_id=user_id, title=title_from(title) or "New chat")
+    conversation = Conversation(
+        id=conversation_id or new_id(), user_id=user_id, title=title_from(title) or "New chat"
+    )
     session.add(conversation)
     session.flush()
     return conversation
@@ -91,9 +93,7 @@ def count_conversations(*, session: Session, user_id: str) -> int:
 
 
 def delete_conversation(*, session: Session, user_id: str, conversation_id: str) -> bool:
-    owned = select(Conversation.id).where(
-        Conversation.id == conversation_id, Conversation.user_id == user_id
-    )
+    owned = select(Conversation.id).where(Conversation.id == conversation_id, Conversation.user_id == user_id)
     if session.exec(owned).first() is None:
         return False
     for table in (Resource, ToolCall, Message, Run):
@@ -161,7 +161,9 @@ def set_answer(
 ) -> Message:
     """The run's answer: written once, or updated when a paused run goes on (one answer per run)."""
     message = session.exec(
-        select(Message).where(Message.run_id == run_id, Message.user_id == user_id, Message.role == "assistant")
+        select(Message).where(
+            Message.run_id == run_id, Message.user_id == user_id, Message.role == "assistant"
+        )
     ).first()
     if message is None:
         return add_message(
@@ -209,7 +211,9 @@ def finish_run(*, session: Session, user_id: str, run_id: str, status: RunStatus
         # No card may stay "running" once its run has ended.
         session.exec(
             update(ToolCall)
-            .where(ToolCall.run_id == run_id, ToolCall.user_id == user_id, ToolCall.status == ToolStatus.RUNNING)  # type: ignore[arg-type]
+            .where(
+                ToolCall.run_id == run_id, ToolCall.user_id == user_id, ToolCall.status == ToolStatus.RUNNING
+            )  # type: ignore[arg-type]
             .values(status=OPEN_TOOL_FATE.get(status, ToolStatus.ERROR), finished_at=utcnow())
         )
 
@@ -226,7 +230,9 @@ def record_tool_start(
     started_at: datetime,
 ) -> None:
     position = session.exec(
-        select(func.count()).select_from(ToolCall).where(ToolCall.run_id == run_id, ToolCall.user_id == user_id)
+        select(func.count())
+        .select_from(ToolCall)
+        .where(ToolCall.run_id == run_id, ToolCall.user_id == user_id)
     ).one()
     session.add(
         ToolCall(
@@ -334,7 +340,9 @@ def mark_interrupted_runs(*, session: Session) -> int:
 # --- approvals --------------------------------------------------------------------------------
 
 
-def record_tool_awaiting(*, session: Session, user_id: str, run_id: str, tool_call_id: str, description: str) -> None:
+def record_tool_awaiting(
+    *, session: Session, user_id: str, run_id: str, tool_call_id: str, description: str
+) -> None:
     session.exec(
         update(ToolCall)
         .where(ToolCall.run_id == run_id, ToolCall.user_id == user_id, ToolCall.tool_call_id == tool_call_id)  # type: ignore[arg-type]
@@ -393,7 +401,9 @@ def decide_tool_call(
 
 def get_tool_call(*, session: Session, user_id: str, run_id: str, tool_call_id: str) -> ToolCall | None:
     return session.exec(
-        select(ToolCall).where(ToolCall.run_id == run_id, ToolCall.user_id == user_id, ToolCall.tool_call_id == tool_call_id)
+        select(ToolCall).where(
+            ToolCall.run_id == run_id, ToolCall.user_id == user_id, ToolCall.tool_call_id == tool_call_id
+        )
     ).first()
 
 
@@ -401,7 +411,11 @@ def waiting_calls(*, session: Session, user_id: str, run_id: str) -> Sequence[To
     """The run's calls that wait for the user (decided or not), in the model's order."""
     return session.exec(
         select(ToolCall)
-        .where(ToolCall.run_id == run_id, ToolCall.user_id == user_id, ToolCall.status == ToolStatus.AWAITING_APPROVAL)
+        .where(
+            ToolCall.run_id == run_id,
+            ToolCall.user_id == user_id,
+            ToolCall.status == ToolStatus.AWAITING_APPROVAL,
+        )
         .order_by(col(ToolCall.position))
     ).all()
 
@@ -437,7 +451,9 @@ def end_paused_run(*, session: Session, run_id: str, status: RunStatus) -> bool:
     run = session.get(Run, run_id)
     if run is None or run.status != RunStatus.AWAITING_APPROVAL:
         return False
-    answer = session.exec(select(Message).where(Message.run_id == run_id, Message.role == "assistant")).first()
+    answer = session.exec(
+        select(Message).where(Message.run_id == run_id, Message.role == "assistant")
+    ).first()
     set_answer(
         session=session,
         user_id=run.user_id,
@@ -484,7 +500,9 @@ def pending_approvals(*, session: Session, user_id: str) -> Sequence[tuple[ToolC
 
 def paused_runs_before(*, session: Session, before: datetime) -> list[tuple[str, str]]:
     """`(run id, user id)` of every user's runs that have waited for a decision since before `before`."""
-    rows = session.exec(select(Run.id, Run.user_id, Run.paused_at).where(Run.status == RunStatus.AWAITING_APPROVAL)).all()
+    rows = session.exec(
+        select(Run.id, Run.user_id, Run.paused_at).where(Run.status == RunStatus.AWAITING_APPROVAL)
+    ).all()
     return [(run_id, user_id) for run_id, user_id, paused in rows if paused is not None and paused < before]
 
 
@@ -507,7 +525,9 @@ def revoke_tool(*, session: Session, user_id: str, tool_name: str) -> bool:
 
 def running_runs_started_before(*, session: Session, before: datetime) -> list[tuple[str, str]]:
     """`(run id, user id)` of every user's runs still `running` that started before `before`."""
-    rows = session.exec(select(Run.id, Run.user_id, Run.started_at).where(Run.status == RunStatus.RUNNING)).all()
+    rows = session.exec(
+        select(Run.id, Run.user_id, Run.started_at).where(Run.status == RunStatus.RUNNING)
+    ).all()
     return [(run_id, user_id) for run_id, user_id, started in rows if started < before]
 
 
@@ -523,7 +543,9 @@ def interrupt_run(*, session: Session, user_id: str, run_id: str) -> bool:
         return False
     finish_run(session=session, user_id=user_id, run_id=run_id, status=RunStatus.INTERRUPTED)
     answer = session.exec(
-        select(Message).where(Message.run_id == run_id, Message.user_id == user_id, Message.role == "assistant")
+        select(Message).where(
+            Message.run_id == run_id, Message.user_id == user_id, Message.role == "assistant"
+        )
     ).first()
     set_answer(
         session=session,
@@ -602,7 +624,9 @@ def conversation_page(
             )
         )
     rows = session.exec(
-        query.order_by(col(Message.created_at).desc(), col(Message.role), col(Message.id).desc()).limit(limit + 1)
+        query.order_by(col(Message.created_at).desc(), col(Message.role), col(Message.id).desc()).limit(
+            limit + 1
+        )
     ).all()
     more = len(rows) > limit
     messages = list(reversed(rows[:limit]))
@@ -638,7 +662,9 @@ def upsert_holding(
     *, session: Session, user_id: str, symbol: str, shares: float, cost_basis: float, name: str = ""
 ) -> Holding:
     """Add a position, or replace the one the user already has in that symbol."""
-    holding = session.exec(select(Holding).where(Holding.user_id == user_id, Holding.symbol == symbol)).first()
+    holding = session.exec(
+        select(Holding).where(Holding.user_id == user_id, Holding.symbol == symbol)
+    ).first()
     if holding is None:
         holding = Holding(user_id=user_id, symbol=symbol, shares=shares, cost_basis=cost_basis, name=name)
     else:
@@ -701,9 +727,17 @@ def save_resource(
     """Create a resource, or replace the rows of one of the user's (a partial result growing)."""
     resource = None
     if resource_id:
-        resource = session.exec(select(Resource).where(Resource.id == resource_id, Resource.user_id == user_id)).first()
+        resource = session.exec(
+            select(Resource).where(Resource.id == resource_id, Resource.user_id == user_id)
+        ).first()
     if resource is None:
-        resource = Resource(user_id=user_id, conversation_id=conversation_id, run_id=run_id, tool_call_id=tool_call_id, **values)
+        resource = Resource(
+            user_id=user_id,
+            conversation_id=conversation_id,
+            run_id=run_id,
+            tool_call_id=tool_call_id,
+            **values,
+        )
     else:
         for key, value in values.items():
             setattr(resource, key, value)
@@ -723,5 +757,6 @@ def list_resources(*, session: Session, user_id: str, conversation_id: str) -> S
 
 
 def get_resource(*, session: Session, user_id: str, resource_id: str) -> Resource | None:
-    return session.exec(select(Resource).where(Resource.id == resource_id, Resource.user_id == user_id)).first()
-
+    return session.exec(
+        select(Resource).where(Resource.id == resource_id, Resource.user_id == user_id)
+    ).first()

@@ -16,7 +16,6 @@ from sqlmodel import Field, SQLModel
 from finch_app.agent.status import MessageStatus, RunStatus, ToolStatus
 from finch_app.db.types import UTCDateTime
 
-
 _ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 
 

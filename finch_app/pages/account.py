@@ -27,7 +27,9 @@ class PostForm(BaseHTML):
 
 def sign_out_button(**props) -> rx.Component:
     return PostForm.create(
-        rx.el.button("Sign out", type="submit", class_name="finch-link-btn", custom_attrs={"data-testid": "sign-out"}),
+        rx.el.button(
+            "Sign out", type="submit", class_name="finch-link-btn", custom_attrs={"data-testid": "sign-out"}
+        ),
         action="/api/auth/logout",
         method="post",
         class_name="finch-inline-form",
@@ -72,7 +74,10 @@ def _password_form() -> rx.Component:
         ),
         rx.el.input(type="hidden", name="next", value=LoginState.next_path),
         rx.el.button(
-            "Sign in", type="submit", class_name="finch-btn finch-btn-send", custom_attrs={"data-testid": "login-submit"}
+            "Sign in",
+            type="submit",
+            class_name="finch-btn finch-btn-send",
+            custom_attrs={"data-testid": "login-submit"},
         ),
         action="/api/auth/login",
         method="post",
@@ -85,7 +90,9 @@ def login_page() -> rx.Component:
         rx.el.div(
             _brand(),
             rx.el.h1("Sign in", class_name="finch-panel-title"),
-            rx.cond(LoginState.notice != "", rx.el.div(LoginState.notice, class_name="finch-ok", role="status")),
+            rx.cond(
+                LoginState.notice != "", rx.el.div(LoginState.notice, class_name="finch-ok", role="status")
+            ),
             rx.cond(
                 LoginState.message != "",
                 rx.el.div(
@@ -193,10 +200,15 @@ def settings_page() -> rx.Component:
                 ),
                 class_name="finch-muted finch-small",
             ),
-            rx.cond(SettingsState.error != "", rx.el.div(SettingsState.error, class_name="finch-notice", role="alert")),
+            rx.cond(
+                SettingsState.error != "",
+                rx.el.div(SettingsState.error, class_name="finch-notice", role="alert"),
+            ),
             rx.el.div(
                 rx.el.p(
-                    "New token ", rx.el.strong(SettingsState.created_name), " — copy it now, it is shown only once:"
+                    "New token ",
+                    rx.el.strong(SettingsState.created_name),
+                    " — copy it now, it is shown only once:",
                 ),
                 rx.el.input(
                     id="new-token",
@@ -229,7 +241,10 @@ def settings_page() -> rx.Component:
                     custom_attrs={"data-testid": "token-expires-select"},
                 ),
                 rx.el.button(
-                    "Create token", type="submit", class_name="finch-btn finch-btn-send", custom_attrs={"data-testid": "create-token"}
+                    "Create token",
+                    type="submit",
+                    class_name="finch-btn finch-btn-send",
+                    custom_attrs={"data-testid": "create-token"},
                 ),
                 on_submit=SettingsState.create_token,
                 reset_on_submit=False,
@@ -289,7 +304,11 @@ def allowed_tools_card() -> rx.Component:
         rx.cond(
             PermissionsState.allowed.length() > 0,
             rx.el.ul(rx.foreach(PermissionsState.allowed, _allowed_tool), class_name="finch-allowed-tools"),
-            rx.el.p("None: every change asks first.", class_name="finch-muted", custom_attrs={"data-testid": "no-allowed-tools"}),
+            rx.el.p(
+                "None: every change asks first.",
+                class_name="finch-muted",
+                custom_attrs={"data-testid": "no-allowed-tools"},
+            ),
         ),
         class_name="finch-settings-card",
     )

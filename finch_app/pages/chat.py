@@ -413,7 +413,9 @@ def live_turn() -> rx.Component:
     )
 
 
-def _action(label: str, name: str, title: str, testid: str, on_click: Any = LiveTurnState.retry) -> rx.Component:
+def _action(
+    label: str, name: str, title: str, testid: str, on_click: Any = LiveTurnState.retry
+) -> rx.Component:
     return rx.el.button(
         icon(name, 14),
         label,

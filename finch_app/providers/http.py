@@ -88,7 +88,9 @@ def decode(source: str, content: bytes, parse: Callable[[Any], R]) -> R:
 class HttpFetcher:
     """GETs to the public sources, with the retry and error rules above."""
 
-    def __init__(self, *, timeout_s: float, max_retries: int, concurrency: dict[str, int] | None = None) -> None:
+    def __init__(
+        self, *, timeout_s: float, max_retries: int, concurrency: dict[str, int] | None = None
+    ) -> None:
         """
         Args:
             concurrency: Requests at once per source name (`slots(name)`); other sources are unlimited.
@@ -171,6 +173,8 @@ class HttpFetcher:
         return decode(source, response.content, parse)
 
 
-def live_dataset(rows: list[R], source: str, *, as_of: datetime | None = None, note: str | None = None) -> DataSet[R]:
+def live_dataset(
+    rows: list[R], source: str, *, as_of: datetime | None = None, note: str | None = None
+) -> DataSet[R]:
     """Rows a live source answered just now (or as of the source's own date)."""
     return DataSet(rows=rows, source=source, as_of=as_of or datetime.now(UTC), mode="live", note=note)

@@ -19,7 +19,13 @@ from urllib.parse import quote
 
 from finch_app.providers.base import DataUnavailable
 from finch_app.providers.cache import DataCache
-from finch_app.providers.http import ACCEPT_JSON, BROWSER_USER_AGENT, FINCH_USER_AGENT, HttpFetcher, live_dataset
+from finch_app.providers.http import (
+    ACCEPT_JSON,
+    BROWSER_USER_AGENT,
+    FINCH_USER_AGENT,
+    HttpFetcher,
+    live_dataset,
+)
 from finch_app.providers.parsing import (
     parse_apewisdom,
     parse_house_transactions,
@@ -159,7 +165,9 @@ class LiveMarketData:
         """One page of the ranking and how many pages there are."""
         base = self._settings.apewisdom_base_url.rstrip("/")
         url = f"{base}/api/v1.0/filter/{APEWISDOM_FILTER}/page/{page}"
-        response = await self._http.get(APEWISDOM, url, headers={"User-Agent": FINCH_USER_AGENT, **ACCEPT_JSON})
+        response = await self._http.get(
+            APEWISDOM, url, headers={"User-Agent": FINCH_USER_AGENT, **ACCEPT_JSON}
+        )
 
         def parse(payload: dict[str, Any]) -> tuple[list[RedditTicker], int]:
             return parse_apewisdom(payload), int(payload.get("pages") or page)
@@ -170,7 +178,9 @@ class LiveMarketData:
 
     async def house_trades(self, limit: int) -> DataSet[CongressTrade]:
         response = await self._http.get(
-            HOUSE_WATCHER, self._settings.house_trades_url, headers={"User-Agent": FINCH_USER_AGENT, **ACCEPT_JSON}
+            HOUSE_WATCHER,
+            self._settings.house_trades_url,
+            headers={"User-Agent": FINCH_USER_AGENT, **ACCEPT_JSON},
         )
         trades = await self._http.json(
             HOUSE_WATCHER, response, lambda payload: _newest_trades_first(parse_house_transactions(payload))

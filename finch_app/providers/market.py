@@ -27,7 +27,6 @@ from typing import Literal, TypeVar
 from finch_app.providers.base import DataUnavailable
 from finch_app.providers.cache import CacheKey, DataCache
 from finch_app.providers.live import APEWISDOM, APEWISDOM_PAGE_SIZE, HOUSE_WATCHER, YAHOO, LiveMarketData
-from finch_app.providers.sec import SEC
 from finch_app.providers.records import (
     CongressTrade,
     DataSet,
@@ -37,6 +36,7 @@ from finch_app.providers.records import (
     RedditTicker,
 )
 from finch_app.providers.sample import SampleMarketData
+from finch_app.providers.sec import SEC
 from finch_app.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ import html
 import logging
 import re
 from collections.abc import Callable
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any, Literal, TypeVar
 
@@ -266,8 +266,9 @@ def parse_yahoo_chart(payload: dict[str, Any]) -> tuple[Quote, list[tuple[date, 
     quotes = (result.get("indicators") or {}).get("quote") or [{}]
     closes = quotes[0].get("close") or []
     history = [
-        ((datetime.fromtimestamp(ts, timezone.utc) + offset).date(), float(close))
-        for ts, close in zip(result.get("timestamp") or [], closes)
+        ((datetime.fromtimestamp(ts, UTC) + offset).date(), float(close))
+        # Yahoo sometimes sends fewer closes than timestamps for the session in progress.
+        for ts, close in zip(result.get("timestamp") or [], closes, strict=False)
         if close is not None and ts is not None
     ]
 
@@ -278,9 +279,9 @@ def parse_yahoo_chart(payload: dict[str, Any]) -> tuple[Quote, list[tuple[date, 
         price = history[-1][1]
     market_time = meta.get("regularMarketTime")
     if market_time is not None:
-        as_of = datetime.fromtimestamp(market_time, timezone.utc)
+        as_of = datetime.fromtimestamp(market_time, UTC)
     elif history:
-        as_of = datetime.combine(history[-1][0], datetime.min.time(), timezone.utc)
+        as_of = datetime.combine(history[-1][0], datetime.min.time(), UTC)
     else:
         raise ValueError(f"Yahoo chart for {symbol} has no market time")
     previous_close = meta.get("previousClose")

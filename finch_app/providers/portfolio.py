@@ -126,11 +126,17 @@ def parse_holdings_csv(text: str) -> ImportResult:
     the file (with line numbers); cash, totals and notes are not positions and are passed over."""
     rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
     header_index = next(
-        (i for i, row in enumerate(rows[:15]) if _find(row, _SYMBOL_COLUMNS) is not None and _find(row, _SHARES_COLUMNS) is not None),
+        (
+            i
+            for i, row in enumerate(rows[:15])
+            if _find(row, _SYMBOL_COLUMNS) is not None and _find(row, _SHARES_COLUMNS) is not None
+        ),
         None,
     )
     if header_index is None:
-        raise HoldingError("This file has no Symbol and Quantity (or Shares) columns; is it a positions export?")
+        raise HoldingError(
+            "This file has no Symbol and Quantity (or Shares) columns; is it a positions export?"
+        )
     header = rows[header_index]
     symbol_at = _find(header, _SYMBOL_COLUMNS)
     shares_at = _find(header, _SHARES_COLUMNS)
@@ -148,7 +154,9 @@ def parse_holdings_csv(text: str) -> ImportResult:
             continue  # cash sweeps ("SPAXX**"), totals, pending activity
         if shares is None and not SYMBOL.match(raw_symbol.upper().lstrip("$")):
             continue  # a note or disclaimer line, not a position
-        unit_cost = _number(row[unit_cost_at]) if unit_cost_at is not None and unit_cost_at < len(row) else None
+        unit_cost = (
+            _number(row[unit_cost_at]) if unit_cost_at is not None and unit_cost_at < len(row) else None
+        )
         if unit_cost is None and total_cost_at is not None and total_cost_at < len(row) and shares:
             total = _number(row[total_cost_at])
             unit_cost = total / shares if total is not None else None
@@ -156,14 +164,18 @@ def parse_holdings_csv(text: str) -> ImportResult:
         try:
             if shares is None:
                 raise HoldingError(f"{raw_symbol}: no quantity.")
-            position = validate_position(raw_symbol, shares, unit_cost if unit_cost is not None else 0.0, name)
+            position = validate_position(
+                raw_symbol, shares, unit_cost if unit_cost is not None else 0.0, name
+            )
         except HoldingError as exc:
             problems.append(f"line {line_no}: {exc}")
             continue
         if position.symbol in merged:  # the same security in two accounts
             earlier = merged[position.symbol]
             total_shares = earlier.shares + position.shares
-            cost = (earlier.cost_basis * earlier.shares + position.cost_basis * position.shares) / total_shares
+            cost = (
+                earlier.cost_basis * earlier.shares + position.cost_basis * position.shares
+            ) / total_shares
             position = Position(position.symbol, earlier.name or position.name, total_shares, round(cost, 4))
         merged[position.symbol] = position
     if problems:
@@ -208,8 +220,12 @@ class HoldingsBook:
                     crud.clear_holdings(session=session, user_id=user_id)
                 for p in items:
                     crud.upsert_holding(
-                        session=session, user_id=user_id, symbol=p.symbol, shares=p.shares,
-                        cost_basis=p.cost_basis, name=p.name,
+                        session=session,
+                        user_id=user_id,
+                        symbol=p.symbol,
+                        shares=p.shares,
+                        cost_basis=p.cost_basis,
+                        name=p.name,
                     )
                 session.flush()
                 if len(crud.list_holdings(session=session, user_id=user_id)) > MAX_HOLDINGS:

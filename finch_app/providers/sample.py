@@ -12,12 +12,11 @@ import asyncio
 import json
 import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
-from finch_app.providers.sec import Form4Filing, newest_filings_first, parse_form4
 from finch_app.providers.parsing import (
     parse_apewisdom,
     parse_date,
@@ -33,6 +32,7 @@ from finch_app.providers.records import (
     Quote,
     RedditTicker,
 )
+from finch_app.providers.sec import Form4Filing, newest_filings_first, parse_form4
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_data"
 
@@ -51,7 +51,7 @@ def sample_as_of(directory: Path = SAMPLE_DIR) -> datetime:
     """When the snapshot was taken, from its `manifest.json` (UTC when the file names no zone)."""
     manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
     as_of = datetime.fromisoformat(manifest["as_of"])
-    return as_of if as_of.tzinfo else as_of.replace(tzinfo=timezone.utc)
+    return as_of if as_of.tzinfo else as_of.replace(tzinfo=UTC)
 
 
 def _newest_first(trades: list[CongressTrade]) -> list[CongressTrade]:

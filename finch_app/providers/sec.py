@@ -352,7 +352,6 @@ def form4_document(index: dict[str, Any]) -> tuple[str, str | None] | None:
     return preferred, xsl_folder
 
 
-
 class SecEdgar:
     """Insider transactions from SEC EDGAR (`MarketData.insider_trades` and `recent_insider_trades`)."""
 
@@ -503,7 +502,9 @@ class SecEdgar:
         www = self._settings.sec_www_base_url.rstrip("/")
         index_url = f"{www}/Archives/edgar/data/{filing.cik}/{filing.folder}/index.json"
         async with self._http.slots(SEC):
-            response = await self._http.get(SEC, index_url, headers={**headers, **ACCEPT_JSON}, missing_ok=True)
+            response = await self._http.get(
+                SEC, index_url, headers={**headers, **ACCEPT_JSON}, missing_ok=True
+            )
         if response.status_code == 404:
             log.warning("%s: filing %s is missing from the archive", SEC, filing.accession_number)
             return []

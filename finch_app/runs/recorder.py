@@ -85,13 +85,19 @@ def write_event(session: Session, run: RecordedRun, event: AgentEvent) -> None:
                 description=event.description,
             )
         case ToolApprovalDecided() if event.approved:
-            crud.record_tool_approved(session=session, user_id=run.user_id, run_id=run.run_id, tool_call_id=event.tool_call_id)
+            crud.record_tool_approved(
+                session=session, user_id=run.user_id, run_id=run.run_id, tool_call_id=event.tool_call_id
+            )
         case AssistantMessage():
-            _finish(session, run, content=event.content, status=RunStatus.COMPLETED, needs_auth=event.needs_auth)
+            _finish(
+                session, run, content=event.content, status=RunStatus.COMPLETED, needs_auth=event.needs_auth
+            )
         case Error():
             if event.status == RunStatus.ERROR:
                 # For the operator; secrets are masked in every log record (finch_app/redact.py).
-                log.warning("Run %s ended with an error: %s (%s)", run.run_id, event.error, event.details or "")
+                log.warning(
+                    "Run %s ended with an error: %s (%s)", run.run_id, event.error, event.details or ""
+                )
             _finish(
                 session,
                 run,
@@ -162,7 +168,12 @@ class RunRecorder:
             return
         if not isinstance(
             event,
-            ToolCallStart | ToolCallComplete | ToolApprovalRequired | ToolApprovalDecided | AssistantMessage | Error,
+            ToolCallStart
+            | ToolCallComplete
+            | ToolApprovalRequired
+            | ToolApprovalDecided
+            | AssistantMessage
+            | Error,
         ):
             return
         self._ensure_writer().put_nowait((run, event))

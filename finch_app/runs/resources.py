@@ -47,5 +47,9 @@ class DbResourceSink:
 
         saved_id = await asyncio.to_thread(write)
         return SavedResource(
-            resource_id=saved_id, title=draft.title, kind=draft.kind, row_count=len(draft.rows), partial=partial
+            resource_id=saved_id,
+            title=draft.title,
+            kind=draft.kind,
+            row_count=len(draft.rows),
+            partial=partial,
         )

@@ -26,7 +26,14 @@ from typing import Any
 from sqlmodel import Session
 
 from finch_app.agent.approvals import Decision, ResumeState, expired_reason
-from finch_app.agent.events import AgentEvent, AssistantMessage, Done, EventStamp, RunStarted, agent_event_adapter
+from finch_app.agent.events import (
+    AgentEvent,
+    AssistantMessage,
+    Done,
+    EventStamp,
+    RunStarted,
+    agent_event_adapter,
+)
 from finch_app.agent.loop import Agent
 from finch_app.agent.model import ChatMessage, ChatModel, NamingModel, TitlingModel, ToolCallRequest
 from finch_app.agent.status import RunStatus
@@ -38,7 +45,14 @@ from finch_app.runs.ending import RunTracker
 from finch_app.runs.feed import Feed
 from finch_app.runs.history import model_history
 from finch_app.runs.recorder import RecordedRun, RunRecorder, write_pause
-from finch_app.runs.registry import ControlRequest, LocalRegistry, Refusal, RunClaim, RunRegistry, ShareRequest
+from finch_app.runs.registry import (
+    ControlRequest,
+    LocalRegistry,
+    Refusal,
+    RunClaim,
+    RunRegistry,
+    ShareRequest,
+)
 from finch_app.runs.resources import DbResourceSink
 from finch_app.settings import Settings
 
@@ -151,7 +165,11 @@ class RunService:
 
     def _listen(self) -> None:
         """Serve other workers' requests (once per event loop)."""
-        if self._listener is None or self._listener.done() or self._listener.get_loop() is not asyncio.get_running_loop():
+        if (
+            self._listener is None
+            or self._listener.done()
+            or self._listener.get_loop() is not asyncio.get_running_loop()
+        ):
             self._listener = asyncio.create_task(self._serve_requests(), name="finch-run-requests")
 
     async def aclose(self) -> None:
@@ -223,14 +241,21 @@ class RunService:
                         "Delete some you no longer need, then start a new one.",
                         status=409,
                     )
-                crud.create_conversation(session=session, user_id=user_id, title=title, conversation_id=conversation_id)
+                crud.create_conversation(
+                    session=session, user_id=user_id, title=title, conversation_id=conversation_id
+                )
                 history: list[ChatMessage] = []
             else:
                 history = model_history(
                     crud.conversation_turns(session=session, user_id=user_id, conversation_id=conversation_id)
                 )
             question = crud.add_message(
-                session=session, user_id=user_id, conversation_id=conversation_id, role="user", content=text, run_id=run_id
+                session=session,
+                user_id=user_id,
+                conversation_id=conversation_id,
+                role="user",
+                content=text,
+                run_id=run_id,
             )
             started = StartedRun(run_id, user_id, conversation_id, question.id, text, title)
             self._open_run(session, started)
@@ -242,7 +267,9 @@ class RunService:
         run_id = f"run_{uuid.uuid4().hex}"
         await self._claim(RunClaim(run_id, user_id, conversation_id))
         try:
-            started, history, allowed = await asyncio.to_thread(self._reopen_question, run_id, user_id, conversation_id)
+            started, history, allowed = await asyncio.to_thread(
+                self._reopen_question, run_id, user_id, conversation_id
+            )
         except BaseException:
             await self.registry.release(run_id)
             raise
@@ -271,9 +298,13 @@ class RunService:
             raise
         call_id = f"call_{uuid.uuid4().hex[:24]}"
         call = ToolCallRequest(id=call_id, name=tool_name, arguments=json.dumps(arguments))
-        return self._launch(started, lambda stamp, resources: self.agent.call(
-            call=call, stamp=stamp, user_id=user_id, resources=resources
-        ), retitle=False)
+        return self._launch(
+            started,
+            lambda stamp, resources: self.agent.call(
+                call=call, stamp=stamp, user_id=user_id, resources=resources
+            ),
+            retitle=False,
+        )
 
     def _reopen_question(
         self, run_id: str, user_id: str, conversation_id: str
@@ -285,7 +316,9 @@ class RunService:
                 raise RunRefused("There is no question to answer again in this conversation.")
             question = turns[questions[-1]].message
             crud.supersede_answers(
-                session=session, user_id=user_id, message_ids=[t.message.id for t in turns[questions[-1] + 1 :]]
+                session=session,
+                user_id=user_id,
+                message_ids=[t.message.id for t in turns[questions[-1] + 1 :]],
             )
             started = StartedRun(run_id, user_id, conversation_id, question.id, question.content)
             self._open_run(session, started)
@@ -322,7 +355,12 @@ class RunService:
             replaced = [t.message.id for t in turns[at:]]
             crud.supersede_messages(session=session, user_id=user_id, message_ids=replaced)
             question = crud.add_message(
-                session=session, user_id=user_id, conversation_id=conversation_id, role="user", content=text, run_id=run_id
+                session=session,
+                user_id=user_id,
+                conversation_id=conversation_id,
+                role="user",
+                content=text,
+                run_id=run_id,
             )
             started = StartedRun(run_id, user_id, conversation_id, question.id, text)
             self._open_run(session, started)
@@ -331,10 +369,17 @@ class RunService:
     def _answer(self, started: StartedRun, history: list[ChatMessage], allowed: set[str]) -> StartedRun:
         """Answer the run's question after `history`; changes ask first unless `allowed`."""
         rule = self.approvals.for_user(allowed)
-        return self._launch(started, lambda stamp, resources: self.agent.run(
-            history=history, user_message=started.question, stamp=stamp, user_id=started.user_id,
-            resources=resources, needs_approval=rule,
-        ))
+        return self._launch(
+            started,
+            lambda stamp, resources: self.agent.run(
+                history=history,
+                user_message=started.question,
+                stamp=stamp,
+                user_id=started.user_id,
+                resources=resources,
+                needs_approval=rule,
+            ),
+        )
 
     def _open_run(self, session: Session, started: StartedRun) -> None:
         crud.start_run(
@@ -393,7 +438,9 @@ class RunService:
         its events go on from `next_seq`."""
         live = _LiveRun(
             started=started,
-            recorded=RecordedRun(started.run_id, started.user_id, started.conversation_id, [answer] if answer else []),
+            recorded=RecordedRun(
+                started.run_id, started.user_id, started.conversation_id, [answer] if answer else []
+            ),
             tracker=RunTracker(started.run_id),
             retitle=retitle,
         )
@@ -556,7 +603,12 @@ class RunService:
             feed.close()
 
     async def stop(
-        self, run_id: str, *, wait: bool = False, status: RunStatus = RunStatus.CANCELLED, waiting: bool = True
+        self,
+        run_id: str,
+        *,
+        wait: bool = False,
+        status: RunStatus = RunStatus.CANCELLED,
+        waiting: bool = True,
     ) -> bool:
         """Stop the run wherever it runs (and, with `waiting`, a run that waits for a decision);
         True if there was one to stop. With `wait`, return once a local run's rows are final (so a
@@ -615,7 +667,12 @@ class RunService:
         """Record the user's decision on a waiting call (once) and, when it was the last one its
         round waited for, let the run go on. Raises `RunRefused` (404) for a call that is not the user's."""
         found = await asyncio.to_thread(
-            _decide, user_id, run_id, tool_call_id, decision, always_allow and self.approvals.user_may_always_allow
+            _decide,
+            user_id,
+            run_id,
+            tool_call_id,
+            decision,
+            always_allow and self.approvals.user_may_always_allow,
         )
         if found is None:
             raise RunRefused("No such change is waiting for a decision.", status=404)
@@ -630,7 +687,8 @@ class RunService:
             return False
         started, history, state, decisions, backlog, allowed, next_seq = taken
         refusal = await self.registry.claim(
-            RunClaim(run_id, user_id, started.conversation_id), max_per_user=self.settings.max_runs_per_user + 1
+            RunClaim(run_id, user_id, started.conversation_id),
+            max_per_user=self.settings.max_runs_per_user + 1,
         )
         if refusal is not None:
             log.warning("Run %s could not go on (%s); it stays paused", run_id, refusal)
@@ -640,8 +698,14 @@ class RunService:
         self._launch(
             started,
             lambda stamp, resources: self.agent.resume(
-                history=history, user_message=started.question, state=state, decisions=decisions, stamp=stamp,
-                user_id=user_id, resources=resources, needs_approval=rule,
+                history=history,
+                user_message=started.question,
+                state=state,
+                decisions=decisions,
+                stamp=stamp,
+                user_id=user_id,
+                resources=resources,
+                needs_approval=rule,
             ),
             backlog=backlog,
             answer=state.answer,
@@ -689,7 +753,9 @@ class RunService:
         """Delete one of the user's conversations; refuse while a run is answering in it."""
         await self._require_conversation(user_id, conversation_id, idle=False, bad_id_status=404)
         if await self.registry.run_for(conversation_id):
-            raise RunRefused("Finch is still answering in this conversation. Wait for it or stop it first.", status=409)
+            raise RunRefused(
+                "Finch is still answering in this conversation. Wait for it or stop it first.", status=409
+            )
         await asyncio.to_thread(_delete_conversation, user_id, conversation_id)
 
     async def rename_conversation(self, *, user_id: str, conversation_id: str, title: str) -> str:
@@ -748,7 +814,9 @@ def _conversation_state(user_id: str, conversation_id: str) -> tuple[bool, bool]
     with session_scope() as session:
         if crud.get_conversation(session=session, user_id=user_id, conversation_id=conversation_id) is None:
             return False, False
-        return True, crud.paused_run(session=session, user_id=user_id, conversation_id=conversation_id) is not None
+        return True, crud.paused_run(
+            session=session, user_id=user_id, conversation_id=conversation_id
+        ) is not None
 
 
 def _revoke_tool(user_id: str, tool_name: str) -> bool:
@@ -766,7 +834,11 @@ def _write_pause(live: _LiveRun, state: ResumeState) -> None:
     # The pause's own `done` is not replayed to those who follow the run once it goes on; its seq
     # is not reused either, so every client sees one strictly increasing numbering.
     backlog = [e.model_dump(mode="json") for e in live.backlog if not (isinstance(e, Done) and e.resume)]
-    resume = {"state": state.model_dump(mode="json"), "events": backlog, "next_seq": live.tracker.last_seq + 1}
+    resume = {
+        "state": state.model_dump(mode="json"),
+        "events": backlog,
+        "next_seq": live.tracker.last_seq + 1,
+    }
     with session_scope() as session:
         write_pause(session, live.recorded, resume, state.answer)
 
@@ -798,7 +870,10 @@ def _decide(
 
 def _take_paused(
     user_id: str, run_id: str
-) -> tuple[StartedRun, list[ChatMessage], ResumeState, dict[str, Decision], list[AgentEvent], set[str], int] | None:
+) -> (
+    tuple[StartedRun, list[ChatMessage], ResumeState, dict[str, Decision], list[AgentEvent], set[str], int]
+    | None
+):
     """A paused run whose calls are all decided, taken to go on (once), with all it needs."""
     with session_scope() as session:
         run = crud.resume_run(session=session, user_id=user_id, run_id=run_id)

@@ -20,7 +20,13 @@ from urllib.parse import quote
 
 import reflex as rx
 from reflex.middleware import Middleware
-from reflex.state import BaseState, FrontendEventExceptionState, OnLoadInternalState, StateUpdate, UpdateVarsInternalState
+from reflex.state import (
+    BaseState,
+    FrontendEventExceptionState,
+    OnLoadInternalState,
+    StateUpdate,
+    UpdateVarsInternalState,
+)
 from reflex_base.event import Event, EventSpec
 
 from finch_app.auth import Identity, NotSignedIn, browser_identity, store, uploads
@@ -109,7 +115,9 @@ class LoginState(rx.State):
         minutes = params.get("m", "")
         if error == "locked":
             count = minutes if minutes.isdigit() else "a few"
-            self.message = f"Too many failed sign-ins. Wait {count} minute{'s' if minutes != '1' else ''} and try again."
+            self.message = (
+                f"Too many failed sign-ins. Wait {count} minute{'s' if minutes != '1' else ''} and try again."
+            )
         elif error == "bad":
             self.message = "Wrong name or password."
         else:

@@ -34,7 +34,6 @@ from finch_app.views import (
     with_live_timers,
 )
 
-
 TITLE_WAIT_S = 30.0
 """How long a tab waits, after an answer, for the title the model may suggest (only while it is asked)."""
 
@@ -137,7 +136,11 @@ class ChatState(rx.State):
         self.model_label = context.runs.model_label
         self.offline_model = context.settings.offline_model
         await self._list_conversations(user_id)
-        requested = self.router.url.path.removeprefix("/c/").strip("/") if self.router.url.path.startswith("/c/") else ""
+        requested = (
+            self.router.url.path.removeprefix("/c/").strip("/")
+            if self.router.url.path.startswith("/c/")
+            else ""
+        )
         requested = requested or self.conversation_id
         live = await self.get_state(LiveTurnState)
         if self._announced and self._announced == requested:
@@ -334,7 +337,9 @@ class ChatState(rx.State):
         self.conversation_id = started.conversation_id
         self.title = started.title
         self.conversations = [
-            ConversationItem(id=started.conversation_id, title=started.title, href=f"/c/{started.conversation_id}"),
+            ConversationItem(
+                id=started.conversation_id, title=started.title, href=f"/c/{started.conversation_id}"
+            ),
             *self.conversations,
         ]
 
@@ -352,9 +357,16 @@ class ChatState(rx.State):
     @rx.event
     async def deny(self, form_data: dict):
         reason = " ".join(str(form_data.get("reason", "")).split())[:500]
-        return await self._decide(str(form_data.get("run_id", "")), str(form_data.get("tool_call_id", "")), approved=False, reason=reason)
+        return await self._decide(
+            str(form_data.get("run_id", "")),
+            str(form_data.get("tool_call_id", "")),
+            approved=False,
+            reason=reason,
+        )
 
-    async def _decide(self, run_id: str, tool_call_id: str, *, approved: bool, reason: str = "", always_allow: bool = False):
+    async def _decide(
+        self, run_id: str, tool_call_id: str, *, approved: bool, reason: str = "", always_allow: bool = False
+    ):
         identity = identity_for(self)
         if identity is None:
             return None
@@ -362,7 +374,10 @@ class ChatState(rx.State):
         decision = Decision(approved=approved, reason=reason, decided_by=identity.name, via="browser")
         try:
             outcome = await app_context().runs.decide(
-                user_id=identity.user_id, run_id=run_id, tool_call_id=tool_call_id, decision=decision,
+                user_id=identity.user_id,
+                run_id=run_id,
+                tool_call_id=tool_call_id,
+                decision=decision,
                 always_allow=always_allow,
             )
         except RunRefused as exc:
@@ -415,7 +430,9 @@ class ChatState(rx.State):
         """Delete a conversation (after "Delete" was confirmed in the list)."""
         self.deleting_id = ""
         try:
-            await app_context().runs.delete_conversation(user_id=current_user_id(self), conversation_id=conversation_id)
+            await app_context().runs.delete_conversation(
+                user_id=current_user_id(self), conversation_id=conversation_id
+            )
         except RunRefused as exc:
             live = await self.get_state(LiveTurnState)
             live.notice = exc.message
@@ -531,7 +548,9 @@ class LiveTurnState(rx.State):
                     user_id=user_id, conversation_id=conversation_id, message_id=edit_of, message=message
                 )
             else:
-                started = await runs.start(user_id=user_id, conversation_id=conversation_id or None, message=message)
+                started = await runs.start(
+                    user_id=user_id, conversation_id=conversation_id or None, message=message
+                )
         except RunRefused as exc:
             async with self:
                 self.running = False
@@ -575,7 +594,9 @@ class LiveTurnState(rx.State):
                 for event in batch:
                     view = apply_event(view, event)
                 saved = [e for e in batch if isinstance(e, ResourceSaved)]
-                visible = bool(saved) or (view.answer is not None and not settled) or _visible_change(shown, view)
+                visible = (
+                    bool(saved) or (view.answer is not None and not settled) or _visible_change(shown, view)
+                )
                 if not (first or visible):
                     continue
                 pushing = time.monotonic()
@@ -614,7 +635,9 @@ class LiveTurnState(rx.State):
         chat = await self.get_state(ChatState)
         if view.answer is not None and view.conversation_id == chat.conversation_id:
             question = MessageView(id=view.question_id, role="user", content=self.user_text)
-            answer = dataclasses.replace(view.answer, cards=with_live_timers(view.cards, int(time.time() * 1000)))
+            answer = dataclasses.replace(
+                view.answer, cards=with_live_timers(view.cards, int(time.time() * 1000))
+            )
             chat._append_turn([question, answer], view.question_id)
             (await self.get_state(ResultsState))._settle_turn()
         self._reset_turn()
@@ -656,4 +679,6 @@ class LiveTurnState(rx.State):
 
 def _visible_change(shown: TurnView, view: TurnView) -> bool:
     """Whether the page would show anything new (cards, text, the conversation)."""
-    return view.cards != shown.cards or view.text != shown.text or view.conversation_id != shown.conversation_id
+    return (
+        view.cards != shown.cards or view.text != shown.text or view.conversation_id != shown.conversation_id
+    )

@@ -43,7 +43,12 @@ async def _brokerage_view(user_id: str) -> tuple[bool, bool, str]:
 
 
 def _item(p: Position) -> HoldingItem:
-    return HoldingItem(symbol=p.symbol, name=p.name, shares=f"{p.shares:,.4f}".rstrip("0").rstrip("."), cost_basis=f"${p.cost_basis:,.2f}")
+    return HoldingItem(
+        symbol=p.symbol,
+        name=p.name,
+        shares=f"{p.shares:,.4f}".rstrip("0").rstrip("."),
+        cost_basis=f"${p.cost_basis:,.2f}",
+    )
 
 
 class PortfolioState(rx.State):
@@ -79,7 +84,9 @@ class PortfolioState(rx.State):
     def _show_brokerage(self, view: tuple[bool, bool, str]) -> None:
         self.brokerage_available, self.brokerage_connected, self.brokerage_synced = view
 
-    async def _brokerage_action(self, busy_message: str, action: Callable[[SnapTradeLink, str], Awaitable[T]]):
+    async def _brokerage_action(
+        self, busy_message: str, action: Callable[[SnapTradeLink, str], Awaitable[T]]
+    ):
         """Run a SnapTrade call for the user with the panel showing it is busy.
 
         The call and the reads after it happen outside `async with self`: SnapTrade can be slow,
@@ -138,7 +145,9 @@ class PortfolioState(rx.State):
     @rx.event(background=True)
     async def connect_brokerage(self):
         """Open SnapTrade's connection portal in a popup (registering the user with SnapTrade first)."""
-        done = await self._brokerage_action("Opening SnapTrade…", lambda link, user_id: link.connect_url(user_id))
+        done = await self._brokerage_action(
+            "Opening SnapTrade…", lambda link, user_id: link.connect_url(user_id)
+        )
         if done is None:
             return
         _, url = done
@@ -153,7 +162,9 @@ class PortfolioState(rx.State):
     @rx.event(background=True)
     async def sync_brokerage(self):
         """Pull the linked brokerage's positions into the holdings now."""
-        done = await self._brokerage_action("Syncing from your brokerage…", lambda link, user_id: link.sync(user_id))
+        done = await self._brokerage_action(
+            "Syncing from your brokerage…", lambda link, user_id: link.sync(user_id)
+        )
         if done is not None:
             async with self:
                 self._say(message=done[1].summary())
@@ -165,7 +176,9 @@ class PortfolioState(rx.State):
         if done is not None:
             async with self:
                 self.portal_url = ""
-                self._say(message="Brokerage disconnected. The holdings of the last sync stay until you change them.")
+                self._say(
+                    message="Brokerage disconnected. The holdings of the last sync stay until you change them."
+                )
 
     @rx.event
     def close_panel(self):
@@ -189,7 +202,9 @@ class PortfolioState(rx.State):
             cost = float(str(form_data.get("cost_basis", "") or "0").replace(",", "").replace("$", ""))
             position = validate_position(str(form_data.get("symbol", "")), shares, cost)
         except ValueError as exc:
-            message = str(exc) if isinstance(exc, HoldingError) else "Shares and average cost must be numbers."
+            message = (
+                str(exc) if isinstance(exc, HoldingError) else "Shares and average cost must be numbers."
+            )
             self._say(error=message)
             return
         try:
@@ -199,7 +214,9 @@ class PortfolioState(rx.State):
             return
         self._no_undo()
         await self._refresh()
-        self._say(message=f"Saved {position.symbol}: {position.shares:g} shares at ${position.cost_basis:,.2f}.")
+        self._say(
+            message=f"Saved {position.symbol}: {position.shares:g} shares at ${position.cost_basis:,.2f}."
+        )
         return rx.set_value("holding-symbol", "")
 
     @rx.event

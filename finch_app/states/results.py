@@ -110,7 +110,11 @@ def with_item(group: ResultGroup, item: ResourceItem) -> ResultGroup:
     """The group with `item` added (newest first) or updated in place; one item per title."""
     kept = [i for i in group.results if i.id != item.id and i.title != item.title]
     updated = any(i.id == item.id or i.title == item.title for i in group.results)
-    items = [item if (i.id == item.id or i.title == item.title) else i for i in group.results] if updated else [item, *kept]
+    items = (
+        [item if (i.id == item.id or i.title == item.title) else i for i in group.results]
+        if updated
+        else [item, *kept]
+    )
     return ResultGroup(group.key, group.question, items)
 
 
@@ -207,7 +211,9 @@ class ResultsState(rx.State):
             self._settle_turn()  # a retry's new run: the earlier answer's results keep their own group
         group = self.live_group[0] if self.live_group else ResultGroup(run_id, question, [])
         before = len(group.results)
-        group = with_item(group, ResourceItem(resource_id, title, kind, row_count, partial, rows_label(row_count, partial)))
+        group = with_item(
+            group, ResourceItem(resource_id, title, kind, row_count, partial, rows_label(row_count, partial))
+        )
         added = len(group.results) - before
         if added:
             self.count -= self._drop_older(title)
@@ -310,7 +316,9 @@ class ResultsState(rx.State):
         self.title = resource.title
         when = f" · as of {resource.as_of:%b %d, %Y %H:%M} UTC" if resource.as_of else ""
         state = " · partial: the run stopped before all rows arrived" if resource.partial else ""
-        self.subtitle = f"{rows_label(resource.row_count, False)} · {resource.source or 'unknown source'}{when}{state}"
+        self.subtitle = (
+            f"{rows_label(resource.row_count, False)} · {resource.source or 'unknown source'}{when}{state}"
+        )
         self.headers = [
             HeaderCell(
                 key=c["key"],
@@ -324,5 +332,9 @@ class ResultsState(rx.State):
             [Cell(*format_cell(row.get(c["key"]), c.get("type", "text"))) for c in columns]
             for row in rows[start : start + PAGE_SIZE]
         ]
-        trade_rows = await reads.trade_rows(user_id, resource.conversation_id) if resource.chart == "price_line" else []
+        trade_rows = (
+            await reads.trade_rows(user_id, resource.conversation_id)
+            if resource.chart == "price_line"
+            else []
+        )
         self.chart = chart_for(resource, trade_rows)

@@ -61,7 +61,9 @@ def _ticker(value: object) -> str:
 Ticker = Annotated[
     str,
     BeforeValidator(_ticker),
-    WithJsonSchema({"type": "string", "pattern": TICKER_PATTERN.pattern, "description": "Exchange ticker, e.g. AAPL"}),
+    WithJsonSchema(
+        {"type": "string", "pattern": TICKER_PATTERN.pattern, "description": "Exchange ticker, e.g. AAPL"}
+    ),
 ]
 """A ticker, upper-cased and validated (a leading $ is dropped)."""
 

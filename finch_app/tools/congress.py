@@ -7,10 +7,10 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from finch_app.agent.tools import tool
-from finch_app.providers.records import CongressTrade, DataSet
 from finch_app.agent.resources import ResourceDraft
+from finch_app.agent.tools import tool
 from finch_app.formatting import count
+from finch_app.providers.records import CongressTrade, DataSet
 from finch_app.tools._common import Clamped, Ctx, Provenance, draft
 
 
@@ -40,12 +40,20 @@ class TradesResult(BaseModel):
 
     def resource(self) -> ResourceDraft:
         columns = [
-            ("transaction_date", "Traded", "date"), ("member", "Member", "text"), ("district", "District", "text"),
-            ("ticker", "Ticker", "ticker"), ("asset", "Asset", "text"), ("type", "Type", "text"),
-            ("amount", "Amount", "range"), ("owner", "Owner", "text"), ("disclosure_date", "Disclosed", "date"),
+            ("transaction_date", "Traded", "date"),
+            ("member", "Member", "text"),
+            ("district", "District", "text"),
+            ("ticker", "Ticker", "ticker"),
+            ("asset", "Asset", "text"),
+            ("type", "Type", "text"),
+            ("amount", "Amount", "range"),
+            ("owner", "Owner", "text"),
+            ("disclosure_date", "Disclosed", "date"),
         ]
         title = "Recent Senate trades" if self.chamber == "senate" else "Recent House trades"
-        return draft(f"{self.chamber}_trades", title, columns, self.trades, self.provenance, chart="trades_per_week")
+        return draft(
+            f"{self.chamber}_trades", title, columns, self.trades, self.provenance, chart="trades_per_week"
+        )
 
 
 def _result(chamber: Literal["senate", "house"], data: DataSet[CongressTrade], limit: int) -> TradesResult:
@@ -67,9 +75,7 @@ def _result(chamber: Literal["senate", "house"], data: DataSet[CongressTrade], l
 
 
 @tool
-async def get_recent_senate_trades(
-    ctx: Ctx, limit: Clamped(1, 100) = 20
-) -> TradesResult:
+async def get_recent_senate_trades(ctx: Ctx, limit: Clamped(1, 100) = 20) -> TradesResult:
     """Recent stock trades disclosed by U.S. senators, newest first.
 
     Args:
@@ -81,9 +87,7 @@ async def get_recent_senate_trades(
 
 
 @tool
-async def get_recent_house_trades(
-    ctx: Ctx, limit: Clamped(1, 100) = 20
-) -> TradesResult:
+async def get_recent_house_trades(ctx: Ctx, limit: Clamped(1, 100) = 20) -> TradesResult:
     """Recent stock trades disclosed by members of the U.S. House of Representatives, newest first.
 
     Args:

@@ -14,7 +14,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field
 
 from finch_app.agent.tools import ToolError, tool
-from finch_app.formatting import money, shares as shares_text
+from finch_app.formatting import money
+from finch_app.formatting import shares as shares_text
 from finch_app.providers.base import Position, load_portfolio
 from finch_app.providers.portfolio import HoldingError, validate_position
 from finch_app.tools._common import Ctx, Ticker
@@ -85,7 +86,9 @@ async def _save(ctx: Ctx, position: Position) -> Position:
     return checked
 
 
-def _describe_add(ticker: str, shares: float, cost_basis: float | None = None, bought_on: date | None = None) -> str:
+def _describe_add(
+    ticker: str, shares: float, cost_basis: float | None = None, bought_on: date | None = None
+) -> str:
     when = f" bought {_day(bought_on)}" if bought_on else ""
     price = _at(cost_basis) if cost_basis is not None else " at the latest price"
     return f"Add {_shares(shares)} of {ticker}{price}{when} to your holdings"
@@ -108,23 +111,35 @@ async def add_holding(
     """
     held = await _holdings(ctx)
     if ticker in held:
-        raise HoldingRefused(f"{ticker} is already a holding ({shares_text(held[ticker].shares)} shares): record a trade instead.")
+        raise HoldingRefused(
+            f"{ticker} is already a holding ({shares_text(held[ticker].shares)} shares): record a trade instead."
+        )
     price = cost_basis if cost_basis is not None else await _latest_price(ctx, ticker)
     saved = await _save(ctx, Position(ticker, "", shares, price))
     return HoldingChange(
-        symbol=ticker, action="added", shares_before=0, shares_after=saved.shares, cost_basis_after=saved.cost_basis,
+        symbol=ticker,
+        action="added",
+        shares_before=0,
+        shares_after=saved.shares,
+        cost_basis_after=saved.cost_basis,
         message=f"Added {shares_text(shares)} shares of {ticker}{_at(price)}"
-        + ("" if cost_basis is not None else " (the latest price, as no price was given)") + ".",
+        + ("" if cost_basis is not None else " (the latest price, as no price was given)")
+        + ".",
     )
 
 
 def _describe_update(ticker: str, shares: float | None = None, cost_basis: float | None = None) -> str:
-    parts = [_shares(shares) if shares is not None else "", f"an average cost of {money(cost_basis)}" if cost_basis is not None else ""]
+    parts = [
+        _shares(shares) if shares is not None else "",
+        f"an average cost of {money(cost_basis)}" if cost_basis is not None else "",
+    ]
     return f"Change your {ticker} holding to " + " and ".join(p for p in parts if p)
 
 
 @tool(changes_data=True, describe=_describe_update)
-async def update_holding(ctx: Ctx, ticker: Ticker, shares: Shares | None = None, cost_basis: Price | None = None) -> HoldingChange:
+async def update_holding(
+    ctx: Ctx, ticker: Ticker, shares: Shares | None = None, cost_basis: Price | None = None
+) -> HoldingChange:
     """Correct an existing holding: set its number of shares and/or its average cost. Asks the user first.
 
     Use it when the user corrects a holding ("I actually have 12 NVDA", "my AAPL cost was 150").
@@ -141,9 +156,14 @@ async def update_holding(ctx: Ctx, ticker: Ticker, shares: Shares | None = None,
     if ticker not in held:
         raise HoldingRefused(f"{ticker} is not one of your holdings.")
     before = held[ticker]
-    saved = await _save(ctx, Position(ticker, before.name, shares or before.shares, cost_basis or before.cost_basis))
+    saved = await _save(
+        ctx, Position(ticker, before.name, shares or before.shares, cost_basis or before.cost_basis)
+    )
     return HoldingChange(
-        symbol=ticker, action="changed", shares_before=before.shares, shares_after=saved.shares,
+        symbol=ticker,
+        action="changed",
+        shares_before=before.shares,
+        shares_after=saved.shares,
         cost_basis_after=saved.cost_basis,
         message=f"{ticker} is now {shares_text(saved.shares)} shares at an average cost of {money(saved.cost_basis)}.",
     )
@@ -166,7 +186,11 @@ async def remove_holding(ctx: Ctx, ticker: Ticker) -> HoldingChange:
     assert ctx.deps.holdings is not None
     await ctx.deps.holdings.remove(ctx.user_id, ticker)
     return HoldingChange(
-        symbol=ticker, action="removed", shares_before=held[ticker].shares, shares_after=0, cost_basis_after=None,
+        symbol=ticker,
+        action="removed",
+        shares_before=held[ticker].shares,
+        shares_after=0,
+        cost_basis_after=None,
         message=f"Removed {ticker} ({shares_text(held[ticker].shares)} shares) from your holdings.",
     )
 
@@ -209,18 +233,27 @@ async def record_trade(
         if before is None:
             raise HoldingRefused(f"{ticker} is not one of your holdings, so there is nothing to sell.")
         if shares > before.shares + 1e-9:
-            raise HoldingRefused(f"You hold {shares_text(before.shares)} shares of {ticker}, fewer than {shares_text(shares)}.")
+            raise HoldingRefused(
+                f"You hold {shares_text(before.shares)} shares of {ticker}, fewer than {shares_text(shares)}."
+            )
         left = before.shares - shares
         if left <= 1e-9:
             assert ctx.deps.holdings is not None
             await ctx.deps.holdings.remove(ctx.user_id, ticker)
             return HoldingChange(
-                symbol=ticker, action="sold", shares_before=before.shares, shares_after=0, cost_basis_after=None,
+                symbol=ticker,
+                action="sold",
+                shares_before=before.shares,
+                shares_after=0,
+                cost_basis_after=None,
                 message=f"Sold all {shares_text(before.shares)} shares of {ticker}; it is no longer a holding.",
             )
         saved = await _save(ctx, Position(ticker, before.name, left, before.cost_basis))
         return HoldingChange(
-            symbol=ticker, action="sold", shares_before=before.shares, shares_after=saved.shares,
+            symbol=ticker,
+            action="sold",
+            shares_before=before.shares,
+            shares_after=saved.shares,
             cost_basis_after=saved.cost_basis,
             message=f"Sold {shares_text(shares)} shares of {ticker}{_at(price)}; {shares_text(saved.shares)} left.",
         )
@@ -231,7 +264,10 @@ async def record_trade(
         raise HoldingRefused("That trade gives no sensible average cost.")
     saved = await _save(ctx, Position(ticker, before.name if before else "", total, round(average, 4)))
     return HoldingChange(
-        symbol=ticker, action="bought", shares_before=before.shares if before else 0, shares_after=saved.shares,
+        symbol=ticker,
+        action="bought",
+        shares_before=before.shares if before else 0,
+        shares_after=saved.shares,
         cost_basis_after=saved.cost_basis,
         message=f"Bought {shares_text(shares)} shares of {ticker}{_at(paid)}; you now hold {shares_text(saved.shares)} "
         f"at an average cost of {money(saved.cost_basis)}.",

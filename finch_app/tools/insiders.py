@@ -7,10 +7,10 @@ from datetime import UTC, date, datetime, timedelta
 
 from pydantic import BaseModel
 
-from finch_app.agent.tools import tool
-from finch_app.providers.records import DataSet, InsiderTrade
 from finch_app.agent.resources import ResourceDraft
+from finch_app.agent.tools import tool
 from finch_app.formatting import count
+from finch_app.providers.records import DataSet, InsiderTrade
 from finch_app.tools._common import Clamped, Ctx, Provenance, Ticker, draft
 
 PER_HOLDING = 25
@@ -60,10 +60,17 @@ class InsiderResult(BaseModel):
 
 
 INSIDER_COLUMNS = [
-    ("transaction_date", "Date", "date"), ("ticker", "Ticker", "ticker"), ("company", "Company", "text"),
-    ("insider", "Insider", "text"), ("relationship", "Role", "text"), ("action", "Action", "text"),
-    ("shares", "Shares", "number"), ("price", "Price", "money"), ("value", "Value", "money"),
-    ("shares_owned_after", "Owned after", "number"), ("filing_url", "Filing", "link"),
+    ("transaction_date", "Date", "date"),
+    ("ticker", "Ticker", "ticker"),
+    ("company", "Company", "text"),
+    ("insider", "Insider", "text"),
+    ("relationship", "Role", "text"),
+    ("action", "Action", "text"),
+    ("shares", "Shares", "number"),
+    ("price", "Price", "money"),
+    ("value", "Value", "money"),
+    ("shares_owned_after", "Owned after", "number"),
+    ("filing_url", "Filing", "link"),
 ]
 
 
@@ -93,7 +100,9 @@ def _row(trade: InsiderTrade) -> InsiderRow:
     )
 
 
-def _result(scope: str, tickers: list[str], trades: list[InsiderTrade], datasets: list[DataSet]) -> InsiderResult:
+def _result(
+    scope: str, tickers: list[str], trades: list[InsiderTrade], datasets: list[DataSet]
+) -> InsiderResult:
     sources: dict[str, Provenance] = {}
     for data in datasets:
         sources.setdefault(data.source, Provenance.of(data))
@@ -147,7 +156,13 @@ async def get_portfolio_insider_activity(ctx: Ctx, days_back: Clamped(1, 365) = 
     symbols = [p.symbol for p in await deps.portfolio.positions(ctx.user_id)]
     if not symbols:
         return InsiderResult(
-            scope="portfolio", tickers=[], trades=[], buys=0, sells=0, provenance=[], needs_auth=True,
+            scope="portfolio",
+            tickers=[],
+            trades=[],
+            buys=0,
+            sells=0,
+            provenance=[],
+            needs_auth=True,
             message="No portfolio yet: the user needs to add holdings first.",
         )
     gate = asyncio.Semaphore(CONCURRENT_LOOKUPS)
@@ -162,12 +177,16 @@ async def get_portfolio_insider_activity(ctx: Ctx, days_back: Clamped(1, 365) = 
         checked += 1
         found.extend(data.rows)
         # The rows so far go out now, so the table fills in while other tickers are checked.
-        await ctx.publish_rows(insider_draft("portfolio", [_row(t) for t in _newest_first(found)], [Provenance.of(data)]))
+        await ctx.publish_rows(
+            insider_draft("portfolio", [_row(t) for t in _newest_first(found)], [Provenance.of(data)])
+        )
         await ctx.report_progress(f"{checked}/{len(symbols)} tickers", checked / len(symbols))
         return data
 
     datasets = await asyncio.gather(*(lookup(s) for s in symbols))
     newest = max((d.as_of for d in datasets), default=datetime.now(UTC))
     since = (newest - timedelta(days=days_back)).date()
-    trades = [t for d in datasets for t in d.rows if t.transaction_date is None or t.transaction_date >= since]
+    trades = [
+        t for d in datasets for t in d.rows if t.transaction_date is None or t.transaction_date >= since
+    ]
     return _result("portfolio", symbols, _newest_first(trades), list(datasets))

@@ -9,10 +9,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from finch_app.agent.tools import ToolError, tool
-from finch_app.providers.records import DataSet, PricePoint, RedditTicker
 from finch_app.agent.resources import ResourceDraft
+from finch_app.agent.tools import ToolError, tool
 from finch_app.formatting import count, date_span
+from finch_app.providers.records import DataSet, PricePoint, RedditTicker
 from finch_app.tools._common import Ctx, Provenance, Ticker, draft
 
 PriceRange = Literal["5d", "1mo", "3mo", "6mo", "1y", "2y", "5y"]
@@ -43,8 +43,12 @@ class QuoteResult(BaseModel):
 
     def resource(self) -> ResourceDraft:
         columns = [
-            ("symbol", "Ticker", "ticker"), ("price", "Price", "money"), ("previous_close", "Previous close", "money"),
-            ("change", "Change", "money"), ("change_pct", "Change %", "percent"), ("as_of", "As of", "date"),
+            ("symbol", "Ticker", "ticker"),
+            ("price", "Price", "money"),
+            ("previous_close", "Previous close", "money"),
+            ("change", "Change", "money"),
+            ("change_pct", "Change %", "percent"),
+            ("as_of", "As of", "date"),
         ]
         row = self.model_dump(mode="json", exclude={"provenance"})
         return draft("quote", f"Quote: {self.symbol}", columns, [row], self.provenance)
@@ -68,7 +72,9 @@ async def get_stock_quote(ctx: Ctx, ticker: Ticker) -> QuoteResult:
         price=quote.price,
         previous_close=quote.previous_close,
         change=round(change, 4) if change is not None else None,
-        change_pct=round(change / quote.previous_close * 100, 2) if change is not None and quote.previous_close else None,
+        change_pct=round(change / quote.previous_close * 100, 2)
+        if change is not None and quote.previous_close
+        else None,
         currency=quote.currency,
         as_of=quote.as_of,
         provenance=Provenance.of(data),
@@ -160,9 +166,13 @@ class SentimentResult(BaseModel):
 
 
 SENTIMENT_COLUMNS = [
-    ("ticker", "Ticker", "ticker"), ("rank", "Rank", "int"), ("name", "Name", "text"),
-    ("mentions", "Mentions (24 h)", "int"), ("mentions_change_pct", "Change", "percent"),
-    ("upvotes", "Upvotes", "int"), ("rank_24h_ago", "Rank a day ago", "int"),
+    ("ticker", "Ticker", "ticker"),
+    ("rank", "Rank", "int"),
+    ("name", "Name", "text"),
+    ("mentions", "Mentions (24 h)", "int"),
+    ("mentions_change_pct", "Change", "percent"),
+    ("upvotes", "Upvotes", "int"),
+    ("rank_24h_ago", "Rank a day ago", "int"),
 ]
 
 
@@ -234,4 +244,6 @@ async def compare_reddit_sentiment(
     ranked = [r for r in rows if r.found and r.mentions is not None]
     top = max(ranked, key=lambda r: r.mentions or 0, default=None)
     sources = {r.provenance.source: r.provenance for r in rows}
-    return SentimentComparison(tickers=rows, most_discussed=top.ticker if top else None, provenance=list(sources.values()))
+    return SentimentComparison(
+        tickers=rows, most_discussed=top.ticker if top else None, provenance=list(sources.values())
+    )

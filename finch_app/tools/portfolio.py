@@ -6,10 +6,10 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from finch_app.agent.tools import tool
-from finch_app.providers.base import load_portfolio
 from finch_app.agent.resources import ResourceDraft
+from finch_app.agent.tools import tool
 from finch_app.formatting import count, money
+from finch_app.providers.base import load_portfolio
 from finch_app.tools._common import Ctx, Provenance, draft
 
 
@@ -54,9 +54,15 @@ class PortfolioResult(BaseModel):
         if self.needs_auth:
             return None
         columns = [
-            ("symbol", "Symbol", "ticker"), ("name", "Name", "text"), ("shares", "Shares", "number"),
-            ("cost_basis", "Avg cost", "money"), ("price", "Price", "money"), ("value", "Value", "money"),
-            ("gain", "Gain", "money"), ("gain_pct", "Gain %", "percent"), ("day_change_pct", "Day %", "percent"),
+            ("symbol", "Symbol", "ticker"),
+            ("name", "Name", "text"),
+            ("shares", "Shares", "number"),
+            ("cost_basis", "Avg cost", "money"),
+            ("price", "Price", "money"),
+            ("value", "Value", "money"),
+            ("gain", "Gain", "money"),
+            ("gain_pct", "Gain %", "percent"),
+            ("day_change_pct", "Day %", "percent"),
             ("weight_pct", "Weight", "share"),
         ]
         return draft("holdings", "Your holdings", columns, self.holdings, self.provenance, chart="allocation")
@@ -80,7 +86,9 @@ async def get_portfolio(ctx: Ctx) -> PortfolioResult:
         )
         return PortfolioResult(
             needs_auth=True,
-            message=" ".join(filter(None, [loaded.note, f"No portfolio yet: the user can {ways}, then ask again."])),
+            message=" ".join(
+                filter(None, [loaded.note, f"No portfolio yet: the user can {ways}, then ask again."])
+            ),
             brokerage_available=deps.brokerage_available,
         )
     await ctx.report_progress(f"Pricing {len(positions)} holdings…", 0.4)
@@ -92,11 +100,7 @@ async def get_portfolio(ctx: Ctx) -> PortfolioResult:
         price = quote.price if quote else None
         value = price * position.shares if price is not None else None
         cost = position.cost_basis * position.shares
-        day = (
-            (quote.price / quote.previous_close - 1) * 100
-            if quote and quote.previous_close
-            else None
-        )
+        day = (quote.price / quote.previous_close - 1) * 100 if quote and quote.previous_close else None
         rows.append(
             HoldingRow(
                 symbol=position.symbol,
@@ -150,7 +154,9 @@ async def request_brokerage_connection(ctx: Ctx) -> BrokerageConnectionResult:
     """
     deps = ctx.deps
     if deps.brokerage_available:
-        message = "The user can connect a brokerage account (opens SnapTrade), or add holdings or import a CSV."
+        message = (
+            "The user can connect a brokerage account (opens SnapTrade), or add holdings or import a CSV."
+        )
     else:
         message = (
             "Brokerage linking is not configured on this Finch; the user can add holdings, "

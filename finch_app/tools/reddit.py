@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from finch_app.agent.tools import tool
 from finch_app.agent.resources import ResourceDraft
+from finch_app.agent.tools import tool
 from finch_app.formatting import count
 from finch_app.tools._common import Clamped, Ctx, Provenance, draft
 
@@ -32,11 +32,22 @@ class TrendingResult(BaseModel):
 
     def resource(self) -> ResourceDraft:
         columns = [
-            ("rank", "Rank", "int"), ("ticker", "Ticker", "ticker"), ("name", "Name", "text"),
-            ("mentions", "Mentions (24 h)", "int"), ("mentions_change_pct", "Change", "percent"),
-            ("upvotes", "Upvotes", "int"), ("rank_24h_ago", "Rank a day ago", "int"),
+            ("rank", "Rank", "int"),
+            ("ticker", "Ticker", "ticker"),
+            ("name", "Name", "text"),
+            ("mentions", "Mentions (24 h)", "int"),
+            ("mentions_change_pct", "Change", "percent"),
+            ("upvotes", "Upvotes", "int"),
+            ("rank_24h_ago", "Rank a day ago", "int"),
         ]
-        return draft("reddit_trending", "Trending on Reddit", columns, self.tickers, self.provenance, chart="mentions_bars")
+        return draft(
+            "reddit_trending",
+            "Trending on Reddit",
+            columns,
+            self.tickers,
+            self.provenance,
+            chart="mentions_bars",
+        )
 
 
 @tool

@@ -197,9 +197,16 @@ class AppServer:
             "GRANIAN_LOG_LEVEL": "info",  # its workers' starts and exits, in the server's log
             **self.extra_env,
         }
-        for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "FINCH_MODEL", "DATABASE_URL",
-                     "SNAPTRADE_CLIENT_ID", "SNAPTRADE_CONSUMER_KEY", "FINCH_SNAPTRADE_BASE_URL",
-                     "FINCH_SECRET_KEY"):
+        for name in (
+            "OPENAI_API_KEY",
+            "OPENAI_BASE_URL",
+            "FINCH_MODEL",
+            "DATABASE_URL",
+            "SNAPTRADE_CLIENT_ID",
+            "SNAPTRADE_CONSUMER_KEY",
+            "FINCH_SNAPTRADE_BASE_URL",
+            "FINCH_SECRET_KEY",
+        ):
             if name not in self.extra_env:
                 env.pop(name, None)
         self.data_dir.mkdir(parents=True, exist_ok=True)

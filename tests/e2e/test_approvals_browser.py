@@ -64,7 +64,9 @@ def waiting_card(page):
 
 def test_the_card_waits_and_approving_completes_it(fake, llm, page):
     _, app = llm
-    fake.enqueue(tool_calls(tool_call("record_trade", BUY, id="call_trade")), text("Recorded: you now hold 65 NVDA."))
+    fake.enqueue(
+        tool_calls(tool_call("record_trade", BUY, id="call_trade")), text("Recorded: you now hold 65 NVDA.")
+    )
     page.goto(app.url)
     ensure_demo_portfolio(page)
     send(page, "I bought 10 shares of NVDA at 120")
@@ -102,7 +104,9 @@ def test_denying_with_a_reason_gets_an_answer_that_says_so(fake, llm, page):
 
     answer = page.get_by_test_id("assistant-message").last
     expect(answer).to_contain_text("did not record the purchase", timeout=10_000)
-    expect(page.locator('[data-testid="tool-card"][data-tool="record_trade"]')).to_have_attribute("data-status", "denied")
+    expect(page.locator('[data-testid="tool-card"][data-tool="record_trade"]')).to_have_attribute(
+        "data-status", "denied"
+    )
     told = [m for m in fake.requests[-1]["messages"] if m["role"] == "tool"]
     assert "Denied" in told[-1]["content"] and "wrong price" in told[-1]["content"]
     page.get_by_test_id("open-portfolio").click()
@@ -111,7 +115,9 @@ def test_denying_with_a_reason_gets_an_answer_that_says_so(fake, llm, page):
 
 def test_a_reload_while_waiting_keeps_the_question_and_its_buttons(fake, llm, page):
     _, app = llm
-    fake.enqueue(tool_calls(tool_call("record_trade", BUY, id="call_trade")), text("Recorded after the reload."))
+    fake.enqueue(
+        tool_calls(tool_call("record_trade", BUY, id="call_trade")), text("Recorded after the reload.")
+    )
     page.goto(app.url)
     ensure_demo_portfolio(page)
     send(page, "I bought 10 shares of NVDA at 120")
@@ -120,13 +126,17 @@ def test_a_reload_while_waiting_keeps_the_question_and_its_buttons(fake, llm, pa
     card = waiting_card(page)
     expect(page.get_by_test_id("stop")).to_be_visible()
     card.get_by_test_id("approve").click()
-    expect(page.get_by_test_id("assistant-message").last).to_contain_text("Recorded after the reload.", timeout=10_000)
+    expect(page.get_by_test_id("assistant-message").last).to_contain_text(
+        "Recorded after the reload.", timeout=10_000
+    )
 
 
 def test_a_server_killed_while_waiting_goes_on_after_a_restart(llm, browser, tmp_path):
     fake, _ = llm
     fake.reset()
-    fake.enqueue(tool_calls(tool_call("record_trade", BUY, id="call_trade")), text("Recorded after the restart."))
+    fake.enqueue(
+        tool_calls(tool_call("record_trade", BUY, id="call_trade")), text("Recorded after the restart.")
+    )
     server = AppServer(tmp_path / "restart", env=app_env(fake)).start()
     page = browser.new_context().new_page()
     try:

@@ -36,12 +36,20 @@ document.addEventListener('securitypolicyviolation', (e) => {
 """
 
 
-def admin(data_dir: Path, *args: str, stdin: str = "", auth: str = "password") -> subprocess.CompletedProcess[str]:
+def admin(
+    data_dir: Path, *args: str, stdin: str = "", auth: str = "password"
+) -> subprocess.CompletedProcess[str]:
     """`python -m finch_app ...` against the app's data dir, as an admin runs it."""
     env = {**os.environ, "FINCH_DATA_DIR": str(data_dir), "FINCH_ENV_FILE": os.devnull, "FINCH_AUTH": auth}
     env.pop("DATABASE_URL", None)
     result = subprocess.run(
-        [sys.executable, "-m", "finch_app", *args], input=stdin, capture_output=True, text=True, cwd=ROOT, env=env, timeout=120
+        [sys.executable, "-m", "finch_app", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     return result
@@ -59,7 +67,9 @@ def team(tmp_path_factory, fakes) -> Iterator[AppServer]:
     llm, sources = fakes
     data_dir = tmp_path_factory.mktemp("finch-auth-e2e")
     for name, password in PASSWORDS.items():
-        admin(data_dir, "users", "add", name, *(["--admin"] if name == "alice" else []), stdin=password + "\n")
+        admin(
+            data_dir, "users", "add", name, *(["--admin"] if name == "alice" else []), stdin=password + "\n"
+        )
     server = AppServer(
         data_dir,
         env={
@@ -229,7 +239,9 @@ def test_api_tokens_are_made_on_the_settings_page_shown_once_and_revocable(team,
     token = token_field.input_value()
     expect(page.get_by_test_id("token-row")).to_contain_text("e2e notebook")
     # New tokens expire in 30 days unless another choice is made; the list says when.
-    expect(page.get_by_test_id("token-expires").first).to_have_text(re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC$"))
+    expect(page.get_by_test_id("token-expires").first).to_have_text(
+        re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC$")
+    )
     headers = {"Authorization": f"Bearer {token}"}
     assert httpx.get(team.url + "/api/conversations", headers=headers).status_code == 200
     page.reload()  # shown once: not after a reload
@@ -261,7 +273,9 @@ def test_model_output_and_tool_data_render_inert(team, llm, fakes, browser):
     rows[0]["name"] = '<img src=x onerror=alert("tool-img")> &lt;script&gt;alert(1)&lt;/script&gt;'
     rows[1]["name"] = '<script>alert("tool-script")</script>'
     answer = "\n\n".join([*XSS, f"![beacon]({beacon})", "END-OF-ANSWER"])
-    llm.enqueue(tool_calls(tool_call("get_reddit_trending_stocks", {"limit": 5}, id="call_trend")), text(answer))
+    llm.enqueue(
+        tool_calls(tool_call("get_reddit_trending_stocks", {"limit": 5}, id="call_trend")), text(answer)
+    )
 
     page = signed_in_page(browser, team, "alice")
     dialogs: list[str] = []
@@ -365,7 +379,9 @@ def test_links_in_answers_leave_finch_in_a_new_tab_unless_they_are_finchs_own(te
 
 def test_download_csv_works_for_the_signed_in_browser_and_not_for_other_sites(team, llm, browser, tmp_path):
     """The CSV link carries no token: the session cookie does, from Finch's own page only."""
-    llm.enqueue(tool_calls(tool_call("get_reddit_trending_stocks", {"limit": 5}, id="call_csv")), text("DONE-CSV"))
+    llm.enqueue(
+        tool_calls(tool_call("get_reddit_trending_stocks", {"limit": 5}, id="call_csv")), text("DONE-CSV")
+    )
     page = signed_in_page(browser, team, "alice")
     try:
         page.get_by_test_id("new-chat").click()
@@ -385,7 +401,10 @@ def test_download_csv_works_for_the_signed_in_browser_and_not_for_other_sites(te
         # Another site's link to it: the browser sends the (Lax) cookie, and Sec-Fetch-Site says cross-site.
         cross = httpx.get(team.url + href, cookies=cookies, headers={"Sec-Fetch-Site": "cross-site"})
         assert cross.status_code == 401
-        assert httpx.get(team.url + href, cookies=cookies, headers={"Sec-Fetch-Site": "same-origin"}).status_code == 200
+        assert (
+            httpx.get(team.url + href, cookies=cookies, headers={"Sec-Fetch-Site": "same-origin"}).status_code
+            == 200
+        )
     finally:
         page.context.close()
 
@@ -398,7 +417,11 @@ def proxied(tmp_path_factory) -> Iterator[AppServer]:
     """Finch behind an "authenticating proxy" on this machine (127.0.0.1 is trusted)."""
     server = AppServer(
         tmp_path_factory.mktemp("finch-header-e2e"),
-        env={"FINCH_AUTH": "header", "FINCH_TRUSTED_PROXIES": "127.0.0.1/32", "FINCH_SAMPLE_LATENCY_MS": "100"},
+        env={
+            "FINCH_AUTH": "header",
+            "FINCH_TRUSTED_PROXIES": "127.0.0.1/32",
+            "FINCH_SAMPLE_LATENCY_MS": "100",
+        },
     )
     with server:
         yield server

@@ -85,7 +85,9 @@ def test_without_snaptrade_there_is_no_connect_button(finch, page):
     answer = page.get_by_test_id("assistant-message").last
     expect(answer).to_be_visible(timeout=10_000)
     if answer.get_by_test_id("needs-auth").count():  # the shared server's user may already hold the demo
-        expect(answer.get_by_test_id("needs-auth").get_by_role("button", name="Load demo portfolio")).to_be_visible()
+        expect(
+            answer.get_by_test_id("needs-auth").get_by_role("button", name="Load demo portfolio")
+        ).to_be_visible()
     assert page.get_by_test_id("connect-brokerage").count() == 0
     page.get_by_test_id("open-portfolio").click()
     expect(page.get_by_test_id("portfolio-panel")).to_be_visible()

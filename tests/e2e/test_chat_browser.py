@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-
 import time
 
 from playwright.sync_api import expect
@@ -113,7 +112,9 @@ def test_a_broker_csv_import_replaces_the_holdings(finch, page, tmp_path):
             f"Replace your {before} holdings with the 2 in Portfolio_Positions.csv?"
         )
         page.get_by_test_id("confirm-import").click()
-    expect(page.get_by_test_id("portfolio-panel")).to_contain_text("Imported 2 holdings from Portfolio_Positions.csv")
+    expect(page.get_by_test_id("portfolio-panel")).to_contain_text(
+        "Imported 2 holdings from Portfolio_Positions.csv"
+    )
     expect(page.get_by_test_id("holding-row")).to_have_count(2)
     page.get_by_label("Close").click()
     ensure_demo_portfolio(page)  # leave the shared server's user with the demo portfolio
@@ -127,7 +128,9 @@ def test_two_tools_for_a_combined_question_and_markdown_is_not_raw_html(finch, p
     cards = page.get_by_test_id("tool-card")
     expect(cards).to_have_count(2)
     expect(page.locator('[data-testid="tool-card"][data-status="running"]')).to_have_count(2)
-    expect(page.locator('[data-testid="tool-card"][data-status="completed"]')).to_have_count(2, timeout=10_000)
+    expect(page.locator('[data-testid="tool-card"][data-status="completed"]')).to_have_count(
+        2, timeout=10_000
+    )
     answer = page.get_by_test_id("assistant-message")
     expect(answer).to_contain_text("Your portfolio vs Senate trades", timeout=10_000)
     expect(answer.locator("summary")).to_contain_text("Used 2 tools")
@@ -165,7 +168,9 @@ def test_the_http_api_is_served_by_the_prod_app_and_shares_its_history(finch, pa
     import httpx
 
     assert httpx.get(finch.url + "/api/openapi.json").json()["info"]["title"] == "Finch API"
-    reply = httpx.post(finch.url + "/api/chat", json={"message": "get recent senate trades"}, timeout=30).json()
+    reply = httpx.post(
+        finch.url + "/api/chat", json={"message": "get recent senate trades"}, timeout=30
+    ).json()
     assert reply["tool_calls"][0]["name"] == "get_recent_senate_trades"
     assert reply["tool_calls"][0]["status"] == "completed"
     assert "Recent Senate trades" in reply["content"]
@@ -186,6 +191,9 @@ def test_other_websites_cannot_use_the_backend(finch):
     assert foreign.headers.get("access-control-allow-origin") != "*"
     own = httpx.options(
         finch.url + "/api/chat",
-        headers={"Origin": finch.url.replace("127.0.0.1", "localhost"), "Access-Control-Request-Method": "POST"},
+        headers={
+            "Origin": finch.url.replace("127.0.0.1", "localhost"),
+            "Access-Control-Request-Method": "POST",
+        },
     )
     assert own.headers.get("access-control-allow-origin") == finch.url.replace("127.0.0.1", "localhost")

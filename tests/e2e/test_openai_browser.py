@@ -105,7 +105,9 @@ def test_parallel_tool_calls_run_together_then_streamed_answer(fake, app, page):
     fake_title = fake.title
     expect(page.locator(".finch-title")).to_have_text(fake_title, timeout=10_000)
     expect(page.get_by_test_id("conversation-link").filter(has_text=fake_title)).to_have_count(1)
-    assert "compare my portfolio with recent senate trades" in fake.title_requests[0]["messages"][1]["content"]
+    assert (
+        "compare my portfolio with recent senate trades" in fake.title_requests[0]["messages"][1]["content"]
+    )
 
     fake.assert_complete()
     assert len(fake.requests) == 2

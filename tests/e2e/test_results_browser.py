@@ -140,9 +140,13 @@ def test_parallel_tools_finish_in_their_own_order(live_sources, page):
     expect(portfolio).to_have_attribute("data-status", "running")
     sources.release("yahoo", 2)
     expect(portfolio).to_have_attribute("data-status", "completed", timeout=10_000)
-    expect(page.get_by_test_id("assistant-message")).to_contain_text("Your portfolio vs Senate trades", timeout=10_000)
+    expect(page.get_by_test_id("assistant-message")).to_contain_text(
+        "Your portfolio vs Senate trades", timeout=10_000
+    )
     # Both cards belong to one group, in the order the model asked for them.
-    assert page.locator(".finch-cards [data-testid=tool-card]").evaluate_all("els => els.map(e => e.dataset.tool)") == [
+    assert page.locator(".finch-cards [data-testid=tool-card]").evaluate_all(
+        "els => els.map(e => e.dataset.tool)"
+    ) == [
         "get_portfolio",
         "get_recent_senate_trades",
     ]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-
 import signal
 import sqlite3
 
@@ -19,7 +18,9 @@ SLOW_MS = 3000
 @pytest.fixture(scope="module")
 def slow_finch(tmp_path_factory):
     """Sample tools that take 3 s, so a test can act while a card is running."""
-    with AppServer(tmp_path_factory.mktemp("finch-slow"), env={"FINCH_SAMPLE_LATENCY_MS": str(SLOW_MS)}) as server:
+    with AppServer(
+        tmp_path_factory.mktemp("finch-slow"), env={"FINCH_SAMPLE_LATENCY_MS": str(SLOW_MS)}
+    ) as server:
         yield server
 
 
@@ -61,7 +62,9 @@ def test_stop_cancels_the_tool_and_the_next_message_works(slow_finch, page):
 
     send(page, "what's trending on reddit?")
     expect(page.locator('[data-testid="tool-card"][data-tool="get_reddit_trending_stocks"]')).to_be_visible()
-    expect(page.get_by_test_id("assistant-message").last).to_contain_text("Trending on Reddit", timeout=10_000)
+    expect(page.get_by_test_id("assistant-message").last).to_contain_text(
+        "Trending on Reddit", timeout=10_000
+    )
     # The stopped turn stayed in the transcript, marked.
     expect(page.locator('[data-testid="assistant-message"][data-status="cancelled"]')).to_have_count(1)
 
@@ -111,7 +114,9 @@ def test_a_second_tab_sees_the_run_and_its_result(slow_finch, browser, page):
         card = other.locator('[data-testid="tool-card"][data-tool="get_recent_house_trades"]')
         expect(card).to_have_attribute("data-status", "running")
         expect(card).to_have_attribute("data-status", "completed", timeout=10_000)
-        expect(other.get_by_test_id("assistant-message")).to_contain_text("Recent House trades", timeout=10_000)
+        expect(other.get_by_test_id("assistant-message")).to_contain_text(
+            "Recent House trades", timeout=10_000
+        )
         expect(page.get_by_test_id("assistant-message")).to_contain_text("Recent House trades")
     finally:
         other.context.close()

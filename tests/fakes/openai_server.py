@@ -297,7 +297,9 @@ def _is_title_request(body: dict[str, Any]) -> bool:
     from finch_app.models.openai import TITLE_PROMPT
 
     messages = body.get("messages") or []
-    return bool(messages) and messages[0].get("role") == "system" and messages[0].get("content") == TITLE_PROMPT
+    return (
+        bool(messages) and messages[0].get("role") == "system" and messages[0].get("content") == TITLE_PROMPT
+    )
 
 
 def _sse(data: dict[str, Any] | str) -> bytes:
@@ -456,7 +458,11 @@ class OpenAIServer:
     async def _control_requests(self, request: Request) -> Response:
         with self._lock:
             return JSONResponse(
-                {"requests": list(self.requests), "unscripted": self.unscripted, "title_requests": list(self.title_requests)}
+                {
+                    "requests": list(self.requests),
+                    "unscripted": self.unscripted,
+                    "title_requests": list(self.title_requests),
+                }
             )
 
     async def _control_reset(self, request: Request) -> Response:
@@ -519,7 +525,9 @@ class OpenAIServer:
             error = self.title_errors.popleft() if self.title_errors else None
             title = self.title
         if error is not None:
-            return JSONResponse(error_body(error.status, error.message, error.type, error.code), status_code=error.status)
+            return JSONResponse(
+                error_body(error.status, error.message, error.type, error.code), status_code=error.status
+            )
         return JSONResponse(_Completion(str(body.get("model", ""))).whole(title, [], "stop"))
 
     def _whole_response(self, step: Step, completion: _Completion, request_no: int) -> Response:

@@ -61,7 +61,9 @@ class ScriptedModel:
     def enqueue(self, *steps: Step) -> None:
         self.steps.extend(steps)
 
-    async def stream(self, messages: list[ChatMessage], tools: list[dict[str, Any]]) -> AsyncIterator[ModelOutput]:
+    async def stream(
+        self, messages: list[ChatMessage], tools: list[dict[str, Any]]
+    ) -> AsyncIterator[ModelOutput]:
         self.calls.append(list(messages))
         self.tools.append(tools)
         if not self.steps:

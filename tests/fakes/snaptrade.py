@@ -28,7 +28,15 @@ from starlette.routing import Route
 from tests.fakes.loopback import LoopbackServer
 
 
-def stock(symbol: str, units: float, cost_basis: float | None, *, kind: str = "stock", description: str = "", **extra: Any) -> dict[str, Any]:
+def stock(
+    symbol: str,
+    units: float,
+    cost_basis: float | None,
+    *,
+    kind: str = "stock",
+    description: str = "",
+    **extra: Any,
+) -> dict[str, Any]:
     """One position as `/accounts/{id}/positions/all` returns it (numbers as decimal strings)."""
     return {
         "instrument": {
@@ -100,7 +108,9 @@ class FakeSnapTrade:
         assert self.server is not None
         return self.server.base_url
 
-    def link(self, snaptrade_user_id: str, positions: list[dict[str, Any]], *, account_id: str | None = None) -> str:
+    def link(
+        self, snaptrade_user_id: str, positions: list[dict[str, Any]], *, account_id: str | None = None
+    ) -> str:
         """The user finished the portal: one more brokerage account with these positions."""
         account_id = account_id or str(uuid.uuid4())  # SnapTrade's ids are UUIDs (the SDK checks)
         self.users[snaptrade_user_id].accounts[account_id] = positions
@@ -251,5 +261,13 @@ class FakeSnapTrade:
         user = request.query_params.get("user", "")
         if user not in self.users:
             return HTMLResponse("unknown user", status_code=404)
-        self.link(user, [stock("AAPL", 10, 150.0, description="Apple Inc."), stock("MSFT", 5, 300.0, description="Microsoft Corp.")])
-        return HTMLResponse("<!doctype html><p data-testid='fake-portal-done'>Connected. You can close this window.</p>")
+        self.link(
+            user,
+            [
+                stock("AAPL", 10, 150.0, description="Apple Inc."),
+                stock("MSFT", 5, 300.0, description="Microsoft Corp."),
+            ],
+        )
+        return HTMLResponse(
+            "<!doctype html><p data-testid='fake-portal-done'>Connected. You can close this window.</p>"
+        )

@@ -32,7 +32,9 @@ async def list_approvals(context: Context, user_id: UserId) -> list[PendingAppro
         **BAD_BODY,
     },
 )
-async def decide(run_id: str, tool_call_id: str, body: DecisionIn, context: Context, caller: Caller) -> DecisionOut:
+async def decide(
+    run_id: str, tool_call_id: str, body: DecisionIn, context: Context, caller: Caller
+) -> DecisionOut:
     """Record the decision (once: deciding again changes nothing) and, when it was the last one the
     run waited for, let the run go on: follow it with `GET /api/runs/{run_id}/stream`. A denial's
     `reason` is told to the model. Someone else's run answers 404, like one that does not exist."""
@@ -41,7 +43,11 @@ async def decide(run_id: str, tool_call_id: str, body: DecisionIn, context: Cont
     )
     try:
         outcome = await context.runs.decide(
-            user_id=caller.user_id, run_id=run_id, tool_call_id=tool_call_id, decision=decision, always_allow=body.always_allow
+            user_id=caller.user_id,
+            run_id=run_id,
+            tool_call_id=tool_call_id,
+            decision=decision,
+            always_allow=body.always_allow,
         )
     except RunRefused as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, exc.message) from exc
@@ -65,7 +71,9 @@ async def follow_run(
     context: Context,
     user_id: UserId,
     heartbeat_s: Annotated[float, Depends(heartbeat_interval)],
-    after: Annotated[int, Query(ge=-1, description="Only events with a higher `seq` (the last one you saw)")] = -1,
+    after: Annotated[
+        int, Query(ge=-1, description="Only events with a higher `seq` (the last one you saw)")
+    ] = -1,
 ) -> EventSourceResponse:
     """The run's events so far, then each as it happens, until it ends (a run that went on after an
     approval streams its whole life: pass `after` to skip what you saw). Leaving does not stop it."""

@@ -144,7 +144,10 @@ class _Answer:
                 self.run_id = event.run_id
             case ToolCallStart():
                 self.calls[event.tool_call_id] = ToolCallResult(
-                    id=event.tool_call_id, name=event.tool_name, arguments=event.arguments, status=ToolStatus.RUNNING
+                    id=event.tool_call_id,
+                    name=event.tool_name,
+                    arguments=event.arguments,
+                    status=ToolStatus.RUNNING,
                 )
             case ToolCallComplete():
                 started = self.calls.get(event.tool_call_id)
@@ -167,7 +170,11 @@ class _Answer:
                 self.retryable = event.retryable
                 self.status = event.status
             case Done():
-                self.status = RunStatus.AWAITING_APPROVAL if event.status == "awaiting_approval" else RunStatus.COMPLETED
+                self.status = (
+                    RunStatus.AWAITING_APPROVAL
+                    if event.status == "awaiting_approval"
+                    else RunStatus.COMPLETED
+                )
             case ToolCallProgress() | ResourceSaved() | ToolApprovalRequired() | ToolApprovalDecided():
                 pass
             case _:

@@ -38,7 +38,9 @@ async def list_conversations(
     return [ConversationSummary.of(c) for c in await context.reads.conversations(user_id, q)]
 
 
-@router.get("/{conversation_id}", summary="One conversation: its messages and their tool calls", responses=NOT_FOUND)
+@router.get(
+    "/{conversation_id}", summary="One conversation: its messages and their tool calls", responses=NOT_FOUND
+)
 async def get_conversation(conversation_id: str, context: Context, user_id: UserId) -> ConversationDetail:
     found = await context.reads.whole_conversation(user_id, conversation_id)
     if found is None:
@@ -88,7 +90,9 @@ async def delete_conversation(conversation_id: str, context: Context, user_id: U
 async def stop_conversation(conversation_id: str, context: Context, user_id: UserId) -> StopResult:
     if await context.reads.conversation(user_id, conversation_id) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, CONVERSATION_NOT_FOUND)
-    run_id = await context.runs.live_run(conversation_id) or await context.runs.waiting_run(user_id, conversation_id)
+    run_id = await context.runs.live_run(conversation_id) or await context.runs.waiting_run(
+        user_id, conversation_id
+    )
     return StopResult(stopped=bool(run_id) and await context.runs.stop(run_id))
 
 

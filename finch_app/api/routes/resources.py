@@ -21,7 +21,9 @@ router = APIRouter(prefix="/api", tags=["resources"], responses=NEEDS_USER)
     summary="The results a conversation's tools saved, newest first (without rows)",
     responses=NOT_FOUND,
 )
-async def list_conversation_resources(conversation_id: str, context: Context, user_id: UserId) -> list[ResourceInfo]:
+async def list_conversation_resources(
+    conversation_id: str, context: Context, user_id: UserId
+) -> list[ResourceInfo]:
     found = await context.reads.resources(user_id, conversation_id)
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, CONVERSATION_NOT_FOUND)
@@ -47,7 +49,9 @@ async def resource_csv(resource_id: str, context: Context, user_id: BrowserOrUse
     )
 
 
-@router.get("/resources/{resource_id}", summary="A saved result with its columns and rows", responses=NOT_FOUND)
+@router.get(
+    "/resources/{resource_id}", summary="A saved result with its columns and rows", responses=NOT_FOUND
+)
 async def get_resource(resource_id: str, context: Context, user_id: UserId) -> ResourceDetail:
     resource = await context.reads.resource(user_id, resource_id)
     if resource is None:

@@ -33,7 +33,13 @@ scrubbed of secrets.
 
 from finch_app.providers.brokerage.errors import BrokerageError, BrokerageNotConfigured
 from finch_app.providers.brokerage.portfolio import BrokeragePortfolio
-from finch_app.providers.brokerage.secrets import KEY_FILE_NAME, SecretBox, SecretKeyError, fernet_key, key_file_key
+from finch_app.providers.brokerage.secrets import (
+    KEY_FILE_NAME,
+    SecretBox,
+    SecretKeyError,
+    fernet_key,
+    key_file_key,
+)
 from finch_app.providers.brokerage.snaptrade import (
     Connection,
     Conversion,

@@ -12,7 +12,9 @@ class BrokeragePortfolio:
     """`get_portfolio`'s source when SnapTrade is configured: a connected user's brokerage
     positions (synced on each call, at most every `sync_interval_s`), else their holdings."""
 
-    def __init__(self, link: SnapTradeLink, *, stored: DbPortfolio | None = None, sync_interval_s: float = 15.0) -> None:
+    def __init__(
+        self, link: SnapTradeLink, *, stored: DbPortfolio | None = None, sync_interval_s: float = 15.0
+    ) -> None:
         self.link = link
         self.stored = stored or DbPortfolio()
         self.sync_interval_s = sync_interval_s
@@ -33,11 +35,15 @@ class BrokeragePortfolio:
                 note = f"{exc} These are the holdings of the last sync ({describe_time(last)})."
             else:
                 note = f"{exc} Nothing was synced from the brokerage yet."
-            return PortfolioLoad(positions, source="brokerage" if last else "holdings", note=note, synced_at=last)
+            return PortfolioLoad(
+                positions, source="brokerage" if last else "holdings", note=note, synced_at=last
+            )
         if result is None:  # synced moments ago (or by a concurrent call): the stored copy is current
             fresh = await self.link.connection(user_id)
             return PortfolioLoad(
-                await self.stored.positions(user_id), source="brokerage", synced_at=fresh.last_synced_at if fresh else last
+                await self.stored.positions(user_id),
+                source="brokerage",
+                synced_at=fresh.last_synced_at if fresh else last,
             )
         if not result.accounts:
             return PortfolioLoad(
@@ -47,7 +53,9 @@ class BrokeragePortfolio:
             )
         note = None
         if result.skipped:
-            note = "Left out of the brokerage positions: " + ", ".join(
-                f"{n} {why}" for why, n in sorted(result.skipped.items())
-            ) + "."
+            note = (
+                "Left out of the brokerage positions: "
+                + ", ".join(f"{n} {why}" for why, n in sorted(result.skipped.items()))
+                + "."
+            )
         return PortfolioLoad(result.positions, source="brokerage", note=note, synced_at=result.synced_at)

@@ -65,7 +65,9 @@ def key_file_key(path: Path) -> bytes:
             os.unlink(temporary)
         return _read_key_file(path)
     except OSError as exc:
-        raise SecretKeyError(f"Cannot make the key file {path} ({exc.strerror}); set FINCH_SECRET_KEY instead.") from None
+        raise SecretKeyError(
+            f"Cannot make the key file {path} ({exc.strerror}); set FINCH_SECRET_KEY instead."
+        ) from None
 
 
 def _read_key_file(path: Path) -> bytes:
@@ -76,7 +78,9 @@ def _read_key_file(path: Path) -> bytes:
     try:
         Fernet(key)
     except (ValueError, TypeError):
-        raise SecretKeyError(f"{path} does not hold a Fernet key; restore it, or set FINCH_SECRET_KEY.") from None
+        raise SecretKeyError(
+            f"{path} does not hold a Fernet key; restore it, or set FINCH_SECRET_KEY."
+        ) from None
     return key
 
 

@@ -238,9 +238,13 @@ class SnapTradeLink:
             code = f", code {body['code']}" if body.get("code") else ""
             status = int(exc.status)
             if status == 429:
-                return BrokerageError(f"SnapTrade is rate-limiting Finch while {doing}; try again in a minute.")
+                return BrokerageError(
+                    f"SnapTrade is rate-limiting Finch while {doing}; try again in a minute."
+                )
             if status >= 500:
-                return BrokerageError(f"SnapTrade is failing (HTTP {status}{code}) while {doing}: {detail or 'no detail'}")
+                return BrokerageError(
+                    f"SnapTrade is failing (HTTP {status}{code}) while {doing}: {detail or 'no detail'}"
+                )
             return BrokerageError(f"SnapTrade refused {doing} (HTTP {status}{code}): {detail or 'no detail'}")
         if isinstance(exc, ApiException):  # status 0: the SDK's wrapper of a TLS failure
             return BrokerageError(f"SnapTrade could not be reached securely while {doing} (TLS error).")
@@ -343,7 +347,9 @@ class SnapTradeLink:
         remote_id, secret = credentials
 
         def login() -> Any:
-            return self._client.authentication.login_snap_trade_user(user_id=remote_id, user_secret=secret).body
+            return self._client.authentication.login_snap_trade_user(
+                user_id=remote_id, user_secret=secret
+            ).body
 
         body = await self._call("opening the connection portal", login, secrets=(secret,))
         url = body.get("redirectURI") if isinstance(body, dict) else None
@@ -362,11 +368,15 @@ class SnapTradeLink:
         def pull() -> tuple[int, list[dict[str, Any]]]:
             accounts = info.list_all_user_accounts(user_id=remote_id, user_secret=secret).body
             investment = [
-                a for a in (accounts.get("results") or []) if isinstance(a, dict) and a.get("kind", "investment") == "investment"
+                a
+                for a in (accounts.get("results") or [])
+                if isinstance(a, dict) and a.get("kind", "investment") == "investment"
             ]
             raw: list[dict[str, Any]] = []
             for account in investment:
-                answer = info.get_all_account_positions(account_id=str(account["id"]), user_id=remote_id, user_secret=secret).body
+                answer = info.get_all_account_positions(
+                    account_id=str(account["id"]), user_id=remote_id, user_secret=secret
+                ).body
                 raw.extend(p for p in (answer.get("results") or []) if isinstance(p, dict))
             return len(investment), raw
 
@@ -402,8 +412,12 @@ class SnapTradeLink:
                 crud.clear_holdings(session=session, user_id=user_id)
                 for p in result.positions[:MAX_HOLDINGS]:
                     crud.upsert_holding(
-                        session=session, user_id=user_id, symbol=p.symbol, shares=p.shares,
-                        cost_basis=p.cost_basis, name=p.name,
+                        session=session,
+                        user_id=user_id,
+                        symbol=p.symbol,
+                        shares=p.shares,
+                        cost_basis=p.cost_basis,
+                        name=p.name,
                     )
                 crud.mark_brokerage_synced(session=session, user_id=user_id, at=result.synced_at)
 
