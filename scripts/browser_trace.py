@@ -47,7 +47,7 @@ KINDS = (
 )
 
 
-def capture(url: str, rounds: int, out: Path) -> None:
+def capture(url: str, rounds: int, out: Path, css: str = "") -> None:
     from playwright.sync_api import sync_playwright
 
     from scripts.hopbench import PROBE, PROMPT
@@ -64,6 +64,8 @@ def capture(url: str, rounds: int, out: Path) -> None:
         page = context.new_page()
         page.goto(url)
         page.get_by_test_id("send").wait_for()
+        if css:
+            page.add_style_tag(content=css)
 
         def ask(cards: int) -> None:
             page.get_by_test_id("composer").fill(PROMPT)
@@ -138,9 +140,10 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--out", type=Path, default=Path("/tmp/finch-trace.json"))
     parser.add_argument("--analyse", type=Path)
+    parser.add_argument("--css", default="", help="a style sheet to add: what does the page cost without X?")
     args = parser.parse_args()
     if args.url:
-        capture(args.url, args.rounds, args.out)
+        capture(args.url, args.rounds, args.out, args.css)
     analyse(args.analyse or args.out)
     return 0
 
