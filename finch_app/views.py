@@ -10,7 +10,7 @@ import dataclasses
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from finch_app.agent.events import (
@@ -29,6 +29,7 @@ from finch_app.agent.events import (
 )
 from finch_app.agent.resources import RESOURCE_LINK
 from finch_app.agent.status import ENDED_RUN_TO_MESSAGE, OPEN_TOOL_FATE, MessageStatus, ToolStatus
+from finch_app.auth.identity import LOCAL
 from finch_app.db.crud import Turn
 from finch_app.formatting import count, money, seconds
 from finch_app.mcp.names import display_name
@@ -199,8 +200,9 @@ def audit_label(
     if not decision:
         return ""
     verb = "Approved" if decision == "approved" else "Denied"
-    who = "" if via == "expiry" else f" by {by}" if by else ""
-    when = f" · {at:%b %d, %H:%M} UTC" if at else ""
+    # Only a run's own user decides, and only they read this: the laptop's nameless user is "you".
+    who = "" if via == "expiry" else " by you" if by == LOCAL.name else f" by {by}" if by else ""
+    when = f" · {at:%b} {at.day}, {at:%H:%M} UTC" if at else ""
     why = f" — {reason}" if reason and decision != "approved" else ""
     return f"{verb}{who} {_DOORS.get(via or '', '')}{when}{why}".replace("  ", " ").strip()
 
@@ -353,7 +355,13 @@ def apply_event(view: TurnView, event: AgentEvent) -> TurnView:
         case ToolApprovalDecided():
             decision = "approved" if event.approved else "denied"
             changes: dict[str, Any] = {
-                "decision": audit_label(decision, event.decided_by, event.via, None, event.reason)
+                "decision": audit_label(
+                    decision,
+                    event.decided_by,
+                    event.via,
+                    datetime.fromtimestamp(event.timestamp, UTC),
+                    event.reason,
+                )
             }
             if event.approved:
                 changes |= {"status": ToolStatus.RUNNING, "status_label": "Approved — running…"}

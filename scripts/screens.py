@@ -65,6 +65,17 @@ def _session(page: Page, base: str, out: Path, name: str, phone: bool) -> None:
     _send(page, "show me NVDA over the last 6 months")
     page.wait_for_timeout(500)
     shot("07-price")
+    page.get_by_test_id("composer").fill("I bought 10 shares of NVDA at 120")
+    page.get_by_test_id("composer").press("Enter")
+    expect(page.get_by_test_id("approve")).to_be_visible(timeout=30_000)
+    page.wait_for_timeout(300)
+    shot("07b-approval-waiting")
+    page.get_by_test_id("approve").click()
+    expect(page.get_by_test_id("send")).to_be_visible(timeout=30_000)
+    page.wait_for_timeout(6500)  # the cards fade; the answer's steps line takes their place
+    page.get_by_test_id("assistant-message").last.locator("summary").click()
+    page.wait_for_timeout(300)
+    shot("07c-approval-audit")
     if phone:
         page.get_by_test_id("open-results").click()
         page.wait_for_timeout(300)

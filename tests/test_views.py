@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from finch_app.agent.events import (
     AssistantMessage,
     Done,
@@ -14,7 +16,7 @@ from finch_app.agent.events import (
 )
 from finch_app.formatting import count, money, seconds
 from finch_app.runs.ending import RunTracker
-from finch_app.views import TurnView, apply_event, arguments_label, with_live_timers
+from finch_app.views import TurnView, apply_event, arguments_label, audit_label, with_live_timers
 
 C = {"run_id": "r1"}
 
@@ -210,3 +212,23 @@ def test_an_answer_copies_as_plain_text_without_markdown():
         "Your portfolio\n\nWorth $84,210, up 3.2%; see Your holdings.\n\n"
         "Symbol\tValue\nAAPL\t$1,234\nA | B\t—\n\n- one item\n- snake_case stays"
     )
+
+
+def test_the_audit_line_says_who_decided_where_and_when() -> None:
+    at = datetime(2026, 11, 7, 14, 2, tzinfo=UTC)
+    assert (
+        audit_label("approved", "alice", "api", at, None)
+        == "Approved by alice through the API · Nov 7, 14:02 UTC"
+    )
+    # Without accounts the decider is the laptop's one user: the reader.
+    assert (
+        audit_label("approved", "local", "browser", at, None)
+        == "Approved by you in the browser · Nov 7, 14:02 UTC"
+    )
+    assert (
+        audit_label("denied", "bob", "browser", None, "too many") == "Denied by bob in the browser — too many"
+    )
+    assert audit_label("denied", None, "expiry", at, "nobody approved it in time").startswith(
+        "Denied when it expired"
+    )
+    assert audit_label(None, "alice", "api", at, None) == ""

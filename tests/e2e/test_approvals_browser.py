@@ -83,7 +83,7 @@ def test_the_card_waits_and_approving_completes_it(fake, llm, page):
     page.reload()
     answer = page.get_by_test_id("assistant-message").last
     answer.locator("summary").click()
-    expect(answer.get_by_test_id("step-audit")).to_contain_text("Approved by local in the browser")
+    expect(answer.get_by_test_id("step-audit")).to_contain_text("Approved by you in the browser · ")
     page.get_by_test_id("open-portfolio").click()
     expect(page.get_by_test_id("holding-row").filter(has_text="NVDA")).to_contain_text("65")
     fake.assert_complete()
