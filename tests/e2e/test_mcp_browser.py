@@ -92,12 +92,16 @@ def test_a_remote_tools_card_runs_live_with_the_servers_progress_then_completes(
 
     research.tools.release.set()  # the server's slow tool finishes
     expect(running).to_have_attribute("data-status", "completed", timeout=15_000)
-    expect(running.locator(".finch-card-summary")).to_have_text("3 rows")
-    expect(running.get_by_test_id("resource-link")).to_contain_text("research · slow_report (3 rows)")
-    running.screenshot(path=str(ARTIFACTS / "mcp-remote-card-completed.png"))
     expect(page.get_by_test_id("assistant-message").last).to_contain_text(
         "three sources on NVDA", timeout=15_000
     )
+    # Read the card once the answer has arrived: the turn (cards and all) has then moved into
+    # the transcript, so the element is not swapped out under the screenshot.
+    done = card(page, "research__slow_report")
+    expect(done).to_have_attribute("data-status", "completed")
+    expect(done.locator(".finch-card-summary")).to_have_text("3 rows")
+    expect(done.get_by_test_id("resource-link")).to_contain_text("research · slow_report (3 rows)")
+    done.screenshot(path=str(ARTIFACTS / "mcp-remote-card-completed.png"))
     llm.assert_complete()
 
 
