@@ -82,7 +82,10 @@ def test_the_card_waits_and_approving_completes_it(fake, llm, page):
     # The decision is kept with the step: after a reload the answer's steps show who approved it.
     page.reload()
     answer = page.get_by_test_id("assistant-message").last
-    answer.locator("summary").click()
+    expect(answer).to_have_attribute("data-status", "completed")
+    # Open the steps without a click: right after a reload the page may still be showing the
+    # just-ended turn, whose steps line waits for its cards to fade.
+    page.evaluate("document.querySelectorAll('details').forEach(d => { d.open = true; })")
     expect(answer.get_by_test_id("step-audit")).to_contain_text("Approved by you in the browser · ")
     page.get_by_test_id("open-portfolio").click()
     expect(page.get_by_test_id("holding-row").filter(has_text="NVDA")).to_contain_text("65")

@@ -331,7 +331,10 @@ def test_secrets_never_reach_the_page_or_the_logs(team, llm, fakes, browser):
     expect(message).to_contain_text("rejected the API key")
     seen = [page.content(), page.evaluate("document.body.innerText")]
     page.reload()
-    page.locator("summary").last.click()  # open the steps, errors included
+    expect(page.get_by_test_id("assistant-message").last).to_have_attribute("data-status", "error")
+    # Open every step list, errors included. (Not a click: right after a reload the page may still
+    # be showing the just-ended turn, whose steps line waits for its cards to fade.)
+    page.evaluate("document.querySelectorAll('details').forEach(d => { d.open = true; })")
     seen += [page.content(), page.evaluate("document.body.innerText")]
     page.context.close()
     logs = team.log_path.read_text(errors="replace")
