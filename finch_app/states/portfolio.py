@@ -217,7 +217,9 @@ class PortfolioState(rx.State):
         self._say(
             message=f"Saved {position.symbol}: {position.shares:g} shares at ${position.cost_basis:,.2f}."
         )
-        return rx.set_value("holding-symbol", "")
+        # The form already emptied itself on submit (`reset_on_submit`): emptying it again here
+        # would wipe the next ticker if the user had started typing it. Just be ready for it.
+        return rx.set_focus("holding-symbol")
 
     @rx.event
     async def remove(self, symbol: str):
