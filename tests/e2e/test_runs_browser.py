@@ -12,12 +12,12 @@ from playwright.sync_api import expect
 from tests.e2e.app_server import AppServer
 from tests.e2e.test_chat_browser import ensure_demo_portfolio
 
-SLOW_MS = 3000
+SLOW_MS = 6000
 
 
 @pytest.fixture(scope="module")
 def slow_finch(tmp_path_factory):
-    """Sample tools that take 3 s, so a test can act while a card is running."""
+    """Sample tools that take 6 s, so a test can act (open a second tab, reload) while a card runs, even on a busy machine."""
     with AppServer(
         tmp_path_factory.mktemp("finch-slow"), env={"FINCH_SAMPLE_LATENCY_MS": str(SLOW_MS)}
     ) as server:
@@ -63,7 +63,7 @@ def test_stop_cancels_the_tool_and_the_next_message_works(slow_finch, page):
     send(page, "what's trending on reddit?")
     expect(page.locator('[data-testid="tool-card"][data-tool="get_reddit_trending_stocks"]')).to_be_visible()
     expect(page.get_by_test_id("assistant-message").last).to_contain_text(
-        "Trending on Reddit", timeout=10_000
+        "Trending on Reddit", timeout=15_000
     )
     # The stopped turn stayed in the transcript, marked.
     expect(page.locator('[data-testid="assistant-message"][data-status="cancelled"]')).to_have_count(1)
@@ -79,7 +79,7 @@ def test_progress_and_live_timer_show_on_a_running_card(slow_finch, page):
     expect(card.locator('[role="progressbar"]')).to_be_visible()
     timer = card.locator(".finch-timer")
     expect(timer).to_be_visible()
-    expect(card).to_have_attribute("data-status", "completed", timeout=10_000)
+    expect(card).to_have_attribute("data-status", "completed", timeout=15_000)
     expect(timer).to_be_hidden()
 
 
@@ -96,8 +96,8 @@ def test_reload_mid_run_keeps_the_cards_and_gets_the_answer(slow_finch, page):
     delay = card.locator(".finch-timer").evaluate("el => getComputedStyle(el).animationDelay")
     assert float(delay.split(",")[0].removesuffix("s")) <= -1.0, delay
     expect(page.get_by_test_id("user-message")).to_have_text("get recent senate trades")
-    expect(card).to_have_attribute("data-status", "completed", timeout=10_000)
-    expect(page.get_by_test_id("assistant-message")).to_contain_text("Recent Senate trades", timeout=10_000)
+    expect(card).to_have_attribute("data-status", "completed", timeout=15_000)
+    expect(page.get_by_test_id("assistant-message")).to_contain_text("Recent Senate trades", timeout=15_000)
 
 
 def test_a_second_tab_sees_the_run_and_its_result(slow_finch, browser, page):
@@ -113,9 +113,9 @@ def test_a_second_tab_sees_the_run_and_its_result(slow_finch, browser, page):
         expect(other.get_by_test_id("user-message")).to_have_text("latest house trades")
         card = other.locator('[data-testid="tool-card"][data-tool="get_recent_house_trades"]')
         expect(card).to_have_attribute("data-status", "running")
-        expect(card).to_have_attribute("data-status", "completed", timeout=10_000)
+        expect(card).to_have_attribute("data-status", "completed", timeout=15_000)
         expect(other.get_by_test_id("assistant-message")).to_contain_text(
-            "Recent House trades", timeout=10_000
+            "Recent House trades", timeout=15_000
         )
         expect(page.get_by_test_id("assistant-message")).to_contain_text("Recent House trades")
     finally:
@@ -131,7 +131,7 @@ def test_retry_after_a_stop_answers_the_same_question(slow_finch, page):
     expect(page.get_by_test_id("assistant-message")).to_have_attribute("data-status", "cancelled")
     page.get_by_test_id("retry").click()
     expect(page.get_by_test_id("user-message")).to_have_count(1)
-    expect(page.get_by_test_id("assistant-message")).to_contain_text("Trending on Reddit", timeout=10_000)
+    expect(page.get_by_test_id("assistant-message")).to_contain_text("Trending on Reddit", timeout=15_000)
     expect(page.get_by_test_id("assistant-message")).to_have_count(1)
     expect(page.get_by_test_id("regenerate")).to_be_visible()
     page.reload()
