@@ -19,7 +19,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlmodel import select
 
 from finch_app.agent.events import agent_event_adapter
@@ -33,6 +32,7 @@ from finch_app.db.engine import session_scope
 from finch_app.db.models import Message, Run, ToolCall
 from finch_app.settings import get_settings, reset_settings
 from tests.fakes.scripted_model import ScriptedModel, model_error, text, tool_call, tool_calls
+from tests.support import LiveApp
 
 pytestmark = pytest.mark.persistence
 
@@ -93,29 +93,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class LiveServer:
-    """`api` served by uvicorn on a free loopback port (Finch's `PORT`, so its Host is served), in a thread."""
+class LiveServer(LiveApp):
+    """`api` on a given loopback port (Finch's `PORT`, so its Host is served)."""
 
     def __init__(self, port: int) -> None:
-        config = uvicorn.Config(
-            api, host="127.0.0.1", port=port, log_level="warning", lifespan="off", timeout_graceful_shutdown=2
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, name="finch-api-test", daemon=True)
-
-    def __enter__(self) -> LiveServer:
-        self.thread.start()
-        deadline = time.monotonic() + WAIT_S
-        while not self.server.started:
-            assert self.thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.01)
-        port = self.server.servers[0].sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(WAIT_S)
+        super().__init__(api, port)
 
 
 @pytest.fixture

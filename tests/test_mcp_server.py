@@ -5,14 +5,11 @@ each call is recorded as a run in the caller's history."""
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Iterator
 
 import httpx
 import httpx2
 import pytest
-import uvicorn
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
@@ -25,6 +22,7 @@ from finch_app.db.engine import session_scope
 from finch_app.db.models import Conversation, Message, ToolCall
 from finch_app.settings import reset_settings
 from finch_app.tools import SERVED_TOOLS, default_registry
+from tests.support import LiveApp
 
 pytestmark = pytest.mark.persistence
 
@@ -32,28 +30,16 @@ PASSWORD = "correct horse battery"
 WAIT_S = 10.0
 
 
-class LiveFinch:
-    """Finch's HTTP app (with `/mcp`) served by uvicorn on a free loopback port, in a thread."""
+class LiveFinch(LiveApp):
+    """Finch's HTTP app (with `/mcp`) on a free loopback port; `url` is the MCP endpoint."""
 
     def __init__(self) -> None:
-        config = uvicorn.Config(create_api(), host="127.0.0.1", port=0, log_level="warning", lifespan="off")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, name="finch-mcp-test", daemon=True)
+        super().__init__(create_api())
 
     def __enter__(self) -> LiveFinch:
-        self.thread.start()
-        deadline = time.monotonic() + WAIT_S
-        while not self.server.started:
-            assert self.thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.01)
-        port = self.server.servers[0].sockets[0].getsockname()[1]
-        self.port = port
-        self.url = f"http://127.0.0.1:{port}/mcp"
+        super().__enter__()
+        self.url += "/mcp"
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(WAIT_S)
 
 
 @pytest.fixture
