@@ -3,6 +3,7 @@ and the run goes on where a client can follow it again. Someone else's call is a
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import httpx
@@ -38,6 +39,16 @@ def sse(body: str) -> list[tuple[str, dict]]:
         if "event" in lines:
             events.append((lines["event"], json.loads(lines["data"])))
     return events
+
+
+async def settled(http: httpx.AsyncClient, conversation_id: str) -> dict:
+    """The conversation once its last answer is final (the run went on in the background)."""
+    for _ in range(200):
+        detail = (await http.get(f"/api/conversations/{conversation_id}")).json()
+        if detail["messages"][-1]["status"] not in ("running", "awaiting_approval"):
+            return detail
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the answer never settled: {detail['messages'][-1]}")
 
 
 async def test_the_stream_asks_then_ends_and_deciding_lets_the_run_go_on():
@@ -100,12 +111,14 @@ async def test_post_chat_returns_the_waiting_status_and_a_denial_reaches_the_mod
             f"/api/runs/{reply['run_id']}/approvals/rm", json={"decision": "deny", "reason": "not now"}
         )
         assert denied.json()["resumed"] is True
+        detail = await settled(http, reply["conversation_id"])
+        [call] = detail["messages"][-1]["tool_calls"]
+        assert call["status"] == "denied"
+        # The run ended before this client came to follow it: it still gets the whole run.
         rest = sse((await http.get(f"/api/runs/{reply['run_id']}/stream")).text)
         complete = next(data for name, data in rest if name == "tool_call_complete")
         assert (complete["status"], complete["error"]) == ("denied", "not now")
-        detail = (await http.get(f"/api/conversations/{reply['conversation_id']}")).json()
-        [call] = detail["messages"][-1]["tool_calls"]
-        assert call["status"] == "denied"
+        assert rest[0][0] == "run_started" and rest[-1][1]["status"] == "completed"
     assert "not now" in next(m for m in model.calls[1] if m.role == "tool").content
     assert "NVDA" in {p.symbol for p in await HoldingsBook().list("local")}
 

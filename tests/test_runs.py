@@ -329,6 +329,23 @@ async def test_a_second_follower_sees_a_live_run_from_its_start():
     assert await service.live_run(started.conversation_id) is None
 
 
+async def test_a_follower_who_comes_after_the_end_replays_the_run_while_it_is_kept(monkeypatch):
+    service = make_service(ScriptedModel(text("one"), text("two"), text("three")))
+    ids = []
+    for question in ("a", "b", "c"):
+        started = await service.start(user_id="local", conversation_id=None, message=question)
+        [e async for e in await service.follow(started.run_id)]  # to its end
+        ids.append(started.run_id)
+    late = await service.follow(ids[-1], ended=True)
+    assert [e.type async for e in late] == ["run_started", "token", "assistant_message", "done"]
+    assert not (await service.follow(ids[-1])).found  # the tab's way: an ended run is read from the rows
+    monkeypatch.setattr("finch_app.runs.service.ENDED_KEEP_MAX", 1)
+    started = await service.start(user_id="local", conversation_id=None, message="d")
+    [e async for e in await service.follow(started.run_id)]
+    assert not (await service.follow(ids[0], ended=True)).found  # only the newest is kept
+    assert (await service.follow(started.run_id, ended=True)).found
+
+
 async def test_a_conversation_cannot_be_deleted_while_a_run_answers_in_it():
     release, registry = gate_tool()
     service = make_service(ScriptedModel(tool_call("gated", {}, id="g"), text("ok")), registry)

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 import unicodedata
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -61,6 +62,11 @@ log = logging.getLogger("finch.runs")
 STOP_WAIT_S = 10.0
 """How long stopping a run may wait for its tools to stop and its rows to be final."""
 TITLE_KEEP_S = 120.0
+ENDED_KEEP_S = 120.0
+"""An ended run's events stay replayable this long: a client that decides an approval and then
+follows the run may arrive after it finished (the scripted and offline models are that fast)."""
+ENDED_KEEP_MAX = 64
+"""At most this many ended runs are kept for replay (the oldest go first)."""
 """How long a conversation's suggested title stays available to followers after it is saved."""
 
 
@@ -146,6 +152,8 @@ class RunService:
         self._listener: asyncio.Task[None] | None = None
         self._naming: dict[str, asyncio.Task[str | None]] = {}
         """Conversation id → the request for its title after the first answer (models that name)."""
+        self._ended: dict[str, tuple[float, list[AgentEvent]]] = {}
+        """Run id → (when it ended, its events): the runs that ended lately, oldest first."""
 
     @property
     def model_label(self) -> str:
@@ -507,6 +515,7 @@ class RunService:
                 await asyncio.to_thread(_write_pause, live, live.paused)
         finally:
             self._runs.pop(run_id, None)
+            self._keep_ended(run_id, live.backlog)
             try:
                 await self.registry.release(run_id)
             except Exception:
@@ -569,14 +578,19 @@ class RunService:
 
     # --- following and stopping ---------------------------------------------------------------
 
-    async def follow(self, run_id: str) -> Feed:
+    async def follow(self, run_id: str, *, ended: bool = False) -> Feed:
         """Every event of the run, the ones so far at once, then each as it happens, wherever it runs.
 
-        A run that ended (or never existed) gives an empty feed whose `found` is False."""
+        With `ended`, a run of this worker that ended in the last `ENDED_KEEP_S` replays its events.
+        Otherwise a run that ended (or never existed) gives an empty feed whose `found` is False."""
         live = self._runs.get(run_id)
         if live is not None:
             feed = Feed(list(live.backlog), on_exit=lambda: live.feeds.discard(feed))
             live.feeds.add(feed)
+            return feed
+        if ended and (kept := self._ended.get(run_id)) is not None:
+            feed = Feed(kept[1])
+            feed.close()
             return feed
         if not await self.registry.live_among([run_id]):
             return Feed(found=False)
@@ -584,6 +598,15 @@ class RunService:
         pump = asyncio.create_task(self._follow_elsewhere(run_id, feed), name=f"follow:{run_id}")
         feed.on_exit = pump.cancel
         return feed
+
+    def _keep_ended(self, run_id: str, events: list[AgentEvent]) -> None:
+        now = time.monotonic()
+        self._ended.pop(run_id, None)  # a resumed run ends again: it goes last
+        self._ended[run_id] = (now, events)
+        for old, (ended_at, _) in list(self._ended.items()):
+            if len(self._ended) <= ENDED_KEEP_MAX and now - ended_at < ENDED_KEEP_S:
+                break
+            del self._ended[old]
 
     async def _follow_elsewhere(self, run_id: str, feed: Feed) -> None:
         """A run of another worker: its events; if its worker died mid-run, the ending it could not send."""
