@@ -15,6 +15,7 @@ import pytest
 
 from finch_app.api import create_api
 from finch_app.auth import store
+from finch_app.db.engine import get_engine
 from finch_app.settings import reset_settings
 
 pytestmark = pytest.mark.persistence
@@ -35,6 +36,7 @@ def configure(monkeypatch):
 
 @pytest.fixture
 def api():
+    get_engine()  # as at start-up: the schema is migrated before the first request (and the health check)
     return create_api()
 
 

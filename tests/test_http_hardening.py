@@ -26,6 +26,7 @@ import finch_app.finch_app  # noqa: F401  (registers the app and its states now,
 from finch_app.api import create_api
 from finch_app.api.security import MAX_UPLOAD_BYTES
 from finch_app.auth import store, uploads
+from finch_app.db.engine import get_engine
 from finch_app.settings import reset_settings
 
 PASSWORD = "a long password"
@@ -76,6 +77,7 @@ def reflex() -> ReflexStandIn:
 
 @pytest.fixture
 def api(reflex):
+    get_engine()  # as at start-up: the schema is migrated before the first request (and the health check)
     app = create_api()
     app.mount("", reflex.app)  # as Reflex does with `api_transformer`
     return app

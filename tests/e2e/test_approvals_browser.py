@@ -139,13 +139,12 @@ def test_a_reload_while_waiting_keeps_the_question_and_its_buttons(fake, llm, pa
     )
 
 
-def test_a_server_killed_while_waiting_goes_on_after_a_restart(llm, browser, tmp_path):
-    fake, _ = llm
+def test_a_server_killed_while_waiting_goes_on_after_a_restart(llm, browser):
+    fake, server = llm  # the module's server: killed and started again on its data dir and build
     fake.reset()
     fake.enqueue(
         tool_calls(tool_call("record_trade", BUY, id="call_trade")), text("Recorded after the restart.")
     )
-    server = AppServer(tmp_path / "restart", env=app_env(fake)).start()
     page = browser.new_context().new_page()
     try:
         page.goto(server.url)
@@ -166,5 +165,4 @@ def test_a_server_killed_while_waiting_goes_on_after_a_restart(llm, browser, tmp
         fake.assert_complete()
     finally:
         page.context.close()
-        server.kill()
         fake.reset()

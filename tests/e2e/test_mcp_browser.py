@@ -12,6 +12,7 @@ is the scripted loopback OpenAI server, so the test says exactly which remote to
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -81,6 +82,8 @@ def test_a_remote_tools_card_runs_live_with_the_servers_progress_then_completes(
     )
     page.goto(app.url)
     send(page, "What does our research desk have on NVDA?")
+    # A new chat moves to its own address; read the card after the move (the page is new then).
+    expect(page).to_have_url(re.compile(re.escape(app.url) + r"/c/[0-9a-f]{32}$"))
 
     running = card(page, "research__slow_report")
     expect(running).to_have_attribute("data-status", "running", timeout=15_000)

@@ -1,9 +1,9 @@
-"""Runs that behave: stop, progress, reload, a second tab, retry, and a server that dies."""
+"""Runs that behave: stop, progress, reload, a second tab, retry (a server that dies:
+`test_crash_browser.py`)."""
 
 from __future__ import annotations
 
 import re
-import signal
 import sqlite3
 
 import pytest
@@ -137,29 +137,3 @@ def test_retry_after_a_stop_answers_the_same_question(slow_finch, page):
     page.reload()
     expect(page.get_by_test_id("assistant-message")).to_have_count(1)
     expect(page.get_by_test_id("assistant-message")).to_have_attribute("data-status", "completed")
-
-
-def test_a_run_cut_off_by_a_server_crash_is_marked_interrupted(browser, tmp_path):
-    server = AppServer(tmp_path / "crash", env={"FINCH_SAMPLE_LATENCY_MS": "20000"}).start()
-    page = browser.new_context().new_page()
-    try:
-        page.goto(server.url)
-        send(page, "get recent senate trades")
-        running_card(page, "get_recent_senate_trades")
-        expect(page).to_have_url(conversation_url(server))
-        conversation_path = page.url.removeprefix(server.url)
-        server.kill(signal.SIGKILL)
-        assert rows(server, "select status from run") == [("running",)]
-
-        server.start()  # same data dir, new process
-        assert rows(server, "select status from run") == [("interrupted",)]
-        assert rows(server, "select status from toolcall") == [("interrupted",)]
-        page.goto(server.url + conversation_path)
-        answer = page.get_by_test_id("assistant-message")
-        expect(answer).to_have_attribute("data-status", "interrupted")
-        expect(answer).to_contain_text("server stopped")
-        expect(page.get_by_test_id("retry")).to_be_visible()
-        expect(page.locator('[data-testid="tool-card"][data-status="running"]')).to_have_count(0)
-    finally:
-        page.context.close()
-        server.kill()
