@@ -148,16 +148,16 @@ BROWSER_GROUPS = (
     # browser tests mostly wait (on tools, timers, servers starting), so two fit on two cores.
     # Within a group a server reuses the build of the one before it on its port unless a setting
     # baked into the page differs (tests/e2e/app_server.py), so each group's order needs the
-    # fewest production builds: the first group runs on the card fade the warm-start test ends
-    # on, the second on the default settings.
+    # fewest production builds: the first group runs on a 60 s card fade (the warm-start test
+    # ends it, changing a baked setting), the second on the default settings.
     (
-        "test_warm_start.py",
         "test_auth_browser.py",
         "test_openai_browser.py",
         "test_approvals_browser.py",
         "test_mcp_browser.py",
         "test_live_results_browser.py",
         "test_crash_browser.py",
+        "test_warm_start.py",
     ),
     (
         "test_chat_browser.py",

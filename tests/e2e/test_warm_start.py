@@ -1,6 +1,8 @@
 """A warm start for real: `python -m finch_app serve` started again with nothing changed serves
 the production build it made before, and a setting baked into the page is built again.
 
+It runs last in its browser group, on the card fade the group's servers use: its first start
+finds their build on its port, the restarts show what a developer's second `make run` does.
 (The decision itself, input by input, is `tests/test_serve.py`.)"""
 
 from __future__ import annotations
@@ -31,18 +33,20 @@ def expect_card_fade(browser, server: AppServer, delay: str) -> None:
 
 
 def test_a_restart_reuses_the_build_until_the_page_changes(browser, tmp_path):
-    server = AppServer(tmp_path / "warm", env={"FINCH_SAMPLE_LATENCY_MS": str(TOOL_MS)})
+    server = AppServer(
+        tmp_path / "warm", env={"FINCH_SAMPLE_LATENCY_MS": str(TOOL_MS), "FINCH_CARD_FADE_MS": "60000"}
+    )
     try:
         server.start()
         server.kill()
         server.start()  # same port and web dir, nothing changed
         assert not server.built, server.log_tail()
-        expect_card_fade(browser, server, "5000ms")
+        expect_card_fade(browser, server, "60000ms")
         server.kill()
 
-        server.extra_env["FINCH_CARD_FADE_MS"] = "60000"  # read while the page is compiled
+        server.extra_env["FINCH_CARD_FADE_MS"] = "45000"  # read while the page is compiled
         server.start()
         assert server.built, server.log_tail()
-        expect_card_fade(browser, server, "60000ms")
+        expect_card_fade(browser, server, "45000ms")
     finally:
         server.kill()
