@@ -344,6 +344,8 @@ async def test_a_follower_who_comes_after_the_end_replays_the_run_while_it_is_ke
     [e async for e in await service.follow(started.run_id)]
     assert not (await service.follow(ids[0], ended=True)).found  # only the newest is kept
     assert (await service.follow(started.run_id, ended=True)).found
+    monkeypatch.setattr("finch_app.runs.service.ENDED_KEEP_S", 0.0)
+    assert not (await service.follow(started.run_id, ended=True)).found  # kept only so long
 
 
 async def test_a_conversation_cannot_be_deleted_while_a_run_answers_in_it():

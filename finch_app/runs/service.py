@@ -62,12 +62,12 @@ log = logging.getLogger("finch.runs")
 STOP_WAIT_S = 10.0
 """How long stopping a run may wait for its tools to stop and its rows to be final."""
 TITLE_KEEP_S = 120.0
+"""How long a conversation's suggested title stays available to followers after it is saved."""
 ENDED_KEEP_S = 120.0
 """An ended run's events stay replayable this long: a client that decides an approval and then
 follows the run may arrive after it finished (the scripted and offline models are that fast)."""
 ENDED_KEEP_MAX = 64
 """At most this many ended runs are kept for replay (the oldest go first)."""
-"""How long a conversation's suggested title stays available to followers after it is saved."""
 
 
 class RunRefused(Exception):
@@ -588,7 +588,8 @@ class RunService:
             feed = Feed(list(live.backlog), on_exit=lambda: live.feeds.discard(feed))
             live.feeds.add(feed)
             return feed
-        if ended and (kept := self._ended.get(run_id)) is not None:
+        kept = self._ended.get(run_id) if ended else None
+        if kept is not None and time.monotonic() - kept[0] < ENDED_KEEP_S:
             feed = Feed(kept[1])
             feed.close()
             return feed
