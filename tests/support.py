@@ -4,11 +4,6 @@ the app's real parts around a scripted model."""
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
-from typing import Any
-
-import uvicorn
 
 from finch_app.agent.events import AgentEvent
 from finch_app.agent.model import ChatMessage
@@ -90,30 +85,3 @@ def replay(question: str, events: list[AgentEvent]) -> list[ChatMessage]:
             ),
         ]
     )
-
-
-class LiveApp:
-    """An ASGI app served by uvicorn on a loopback port (0: a free one), in a thread; `url` is its base."""
-
-    WAIT_S = 10.0
-
-    def __init__(self, app: Any, port: int = 0) -> None:
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", timeout_graceful_shutdown=2
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, name="finch-live-app", daemon=True)
-
-    def __enter__(self) -> LiveApp:
-        self.thread.start()
-        deadline = time.monotonic() + self.WAIT_S
-        while not self.server.started:
-            assert self.thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.01)
-        self.port = self.server.servers[0].sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(self.WAIT_S)

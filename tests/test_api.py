@@ -31,8 +31,8 @@ from finch_app.db import crud
 from finch_app.db.engine import session_scope
 from finch_app.db.models import Message, Run, ToolCall
 from finch_app.settings import get_settings, reset_settings
+from tests.fakes.loopback import LoopbackServer
 from tests.fakes.scripted_model import ScriptedModel, model_error, text, tool_call, tool_calls
-from tests.support import LiveApp
 
 pytestmark = pytest.mark.persistence
 
@@ -93,30 +93,24 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class LiveServer(LiveApp):
-    """`api` on a given loopback port (Finch's `PORT`, so its Host is served)."""
-
-    def __init__(self, port: int) -> None:
-        super().__init__(api, port)
-
-
 @pytest.fixture
-def serve(monkeypatch) -> Iterator[Callable[..., LiveServer]]:
-    """Start the API with a given service (and heartbeat interval); stop it afterwards."""
-    servers: list[LiveServer] = []
+def serve(monkeypatch) -> Iterator[Callable[..., LoopbackServer]]:
+    """Start the API with a given service (and heartbeat interval) on Finch's `PORT` (so its Host
+    is served); stop it afterwards."""
+    servers: list[LoopbackServer] = []
 
-    def start(service: AppContext, *, heartbeat_s: float = 60.0) -> LiveServer:
+    def start(service: AppContext, *, heartbeat_s: float = 60.0) -> LoopbackServer:
         api.dependency_overrides[get_context] = lambda: service
         api.dependency_overrides[heartbeat_interval] = lambda: heartbeat_s
         port = free_port()
         monkeypatch.setenv("PORT", str(port))
         reset_settings()
-        servers.append(LiveServer(port).__enter__())
+        servers.append(LoopbackServer(api, port=port, name="finch-api-test").start())
         return servers[-1]
 
     yield start
     for server in servers:
-        server.__exit__()
+        server.stop()
     api.dependency_overrides.clear()
 
 
@@ -198,8 +192,8 @@ def rows() -> tuple[list[Run], list[ToolCall], list[Message]]:
         )
 
 
-def client(server: LiveServer) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url=server.url, timeout=WAIT_S)
+def client(server: LoopbackServer) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=server.base_url, timeout=WAIT_S)
 
 
 # --- streaming ------------------------------------------------------------------------------

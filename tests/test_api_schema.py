@@ -14,16 +14,14 @@ import re
 import shutil
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from finch_app.api import create_api
 from finch_app.auth import store
 from finch_app.settings import reset_settings
+from tests.fakes.loopback import LoopbackServer
 from tests.test_api import free_port
 
 EXAMPLES = 10
@@ -41,15 +39,7 @@ def test_the_api_does_what_its_openapi_document_says(mode, monkeypatch, tmp_path
         alice = store.add_user("alice", "a long password")
         _, token = store.create_token(alice.id, "schemathesis")
         headers = ["-H", f"Authorization: Bearer {token}"]
-    server = uvicorn.Server(
-        uvicorn.Config(create_api(), host="127.0.0.1", port=port, log_level="error", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, name="finch-api-schema", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
+    server = LoopbackServer(create_api(), port=port, name="finch-api-schema").start()
     command = shutil.which("schemathesis", path=str(Path(sys.executable).parent))
     assert command, "schemathesis is missing: `make install-dev` installs requirements-dev.txt"
     try:
@@ -79,7 +69,6 @@ def test_the_api_does_what_its_openapi_document_says(mode, monkeypatch, tmp_path
             timeout=900,
         )
     finally:
-        server.should_exit = True
-        thread.join(10)
+        server.stop()
     assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-2000:]
     assert re.search(r"Test cases:\s+\d+ generated, \d+ passed", result.stdout), result.stdout[-3000:]

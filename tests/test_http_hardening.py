@@ -8,10 +8,7 @@ way Reflex mounts it; the websocket test uses Reflex's real `/_event` app on a r
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
-import time
 from datetime import timedelta
 from urllib.parse import quote
 
@@ -137,8 +134,8 @@ async def test_the_websocket_is_refused_for_other_host_names(monkeypatch):
     API as Reflex mounts its own, on a real socket."""
     import aiohttp
     import socketio
-    import uvicorn
 
+    from tests.fakes.loopback import LoopbackServer
     from tests.test_api import free_port
 
     port = free_port()
@@ -148,15 +145,7 @@ async def test_the_websocket_is_refused_for_other_host_names(monkeypatch):
     events = Starlette()
     events.mount("/_event", socketio.ASGIApp(socketio.AsyncServer(async_mode="asgi"), socketio_path=""))
     app.mount("", events)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", ws="wsproto")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline
-        await asyncio.sleep(0.02)
+    server = LoopbackServer(app, port=port, name="finch-ws-host", ws="wsproto").start()
     url = f"http://127.0.0.1:{port}/_event/?EIO=4&transport=websocket"
     try:
         async with aiohttp.ClientSession() as session:
@@ -168,8 +157,7 @@ async def test_the_websocket_is_refused_for_other_host_names(monkeypatch):
                     pass
             assert refused.value.status == 400
     finally:
-        server.should_exit = True
-        thread.join(10)
+        server.stop()
 
 
 async def test_nobody_but_reflex_names_the_peer(api, reflex):

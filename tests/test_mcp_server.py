@@ -22,24 +22,22 @@ from finch_app.db.engine import session_scope
 from finch_app.db.models import Conversation, Message, ToolCall
 from finch_app.settings import reset_settings
 from finch_app.tools import SERVED_TOOLS, default_registry
-from tests.support import LiveApp
+from tests.fakes.loopback import LoopbackServer
 
 pytestmark = pytest.mark.persistence
 
 PASSWORD = "correct horse battery"
-WAIT_S = 10.0
 
 
-class LiveFinch(LiveApp):
+class LiveFinch(LoopbackServer):
     """Finch's HTTP app (with `/mcp`) on a free loopback port; `url` is the MCP endpoint."""
 
     def __init__(self) -> None:
-        super().__init__(create_api())
+        super().__init__(create_api(), name="finch-mcp-test")
 
-    def __enter__(self) -> LiveFinch:
-        super().__enter__()
-        self.url += "/mcp"
-        return self
+    @property
+    def url(self) -> str:
+        return f"{self.base_url}/mcp"
 
 
 @pytest.fixture

@@ -26,10 +26,13 @@ class LoopbackServer:
         port: int = 0,
         name: str = "loopback-server",
         lifespan: str = "off",
+        ws: str = "auto",
     ) -> None:
-        """`lifespan="on"` runs the app's lifespan (e.g. an MCP session manager's task group)."""
+        """`lifespan="on"` runs the app's lifespan (e.g. an MCP session manager's task group);
+        `ws` picks uvicorn's websocket implementation."""
         self.app = app
         self.lifespan = lifespan
+        self.ws = ws
         self.host = host
         self.port = port
         self.name = name
@@ -50,6 +53,7 @@ class LoopbackServer:
             loop="asyncio",
             http="h11",
             lifespan=self.lifespan,
+            ws=self.ws,
             log_config=None,
             access_log=False,
             timeout_graceful_shutdown=1,
