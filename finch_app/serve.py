@@ -10,6 +10,10 @@ So this runner does what `reflex run --env prod --single-port` does (Reflex 0.10
 `_run_prod`), except that after compiling it fingerprints those inputs and builds only when the
 fingerprint differs from the one stamped by the last successful build. Every setting baked into
 the page shows up in the compiled files, whatever reads it.
+
+The compile itself (a second or more) is skipped too when nothing it reads has changed since the
+last one — the app's files, `assets/`, `rxconfig.py`, Reflex's lock folder, every setting, Reflex's
+environment, the port and the versions (`compile_inputs`) — and the web dir is still as it left it.
 """
 
 from __future__ import annotations
@@ -27,10 +31,12 @@ import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
 
-from finch_app.settings import PROJECT_ROOT
-
 STAMP = "finch-frontend.sha256"
 """Beside the static output in `<web>/build/` (not served): the fingerprint it was built from."""
+COMPILED = "finch-compiled.json"
+"""Beside it: what the last compile was made from (`compile_inputs`) and the fingerprint it left."""
+COMPILE_SOURCES = ("finch_app", "assets", "rxconfig.py", "reflex.lock")
+"""What compiling the app reads from the project, besides the settings and the environment."""
 NOT_BUILD_INPUTS = frozenset(
     {"node_modules", "build", ".react-router", "backend", "reflex.install_frontend_packages.cached"}
 )
@@ -80,6 +86,48 @@ def reusable_build(web_dir: Path, fingerprint: str) -> bool:
 
 def record_build(web_dir: Path, fingerprint: str) -> None:
     (web_dir / "build" / STAMP).write_text(fingerprint + "\n")
+
+
+def compile_inputs(root: Path, settings_json: str, port: int, versions: dict[str, str]) -> str:
+    """A hash of everything compiling the app reads: `COMPILE_SOURCES` under `root`, the settings
+    (as JSON), Reflex's environment (`REFLEX_*`), the port, and the versions of Python and Reflex."""
+    reflex_env = {k: v for k, v in os.environ.items() if k.startswith("REFLEX_")}
+    digest = hashlib.sha256(
+        json.dumps(
+            [settings_json, reflex_env, port, versions, sys.version], sort_keys=True, default=str
+        ).encode()
+    )
+    for path in sorted(_source_files(root)):
+        data = path.read_bytes()
+        digest.update(f"\0{path.relative_to(root).as_posix()}\0{len(data)}\0".encode())
+        digest.update(data)
+    return digest.hexdigest()
+
+
+def _source_files(root: Path) -> Iterable[Path]:
+    for name in COMPILE_SOURCES:
+        entry = root / name
+        if entry.is_file():
+            yield entry
+        elif entry.is_dir():
+            yield from (p for p in entry.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+
+
+def compiled_build(web_dir: Path, inputs: str, versions: dict[str, str]) -> str | None:
+    """The fingerprint of the build in `web_dir` when the last compile was made from `inputs`
+    and nothing in the web dir changed since; else None (compile)."""
+    try:
+        recorded = json.loads((web_dir / "build" / COMPILED).read_text())
+    except (OSError, ValueError):
+        return None
+    fingerprint = recorded.get("fingerprint") if recorded.get("inputs") == inputs else None
+    if not fingerprint or not reusable_build(web_dir, fingerprint):
+        return None
+    return fingerprint if frontend_fingerprint(web_dir, versions) == fingerprint else None
+
+
+def record_compile(web_dir: Path, inputs: str, fingerprint: str) -> None:
+    (web_dir / "build" / COMPILED).write_text(json.dumps({"inputs": inputs, "fingerprint": fingerprint}))
 
 
 def versions() -> dict[str, str]:
@@ -186,7 +234,7 @@ def serve(args: argparse.Namespace) -> int:
     """Check the configuration and the port, build the frontend if it changed, and serve."""
     from finch_app.cli_admin import _settings_or_exit
     from finch_app.config_check import check, format_report
-    from finch_app.settings import reset_settings
+    from finch_app.settings import PROJECT_ROOT, reset_settings
 
     _environment(args.port)
     reset_settings()
@@ -235,6 +283,8 @@ def _run_prod(host: str, port: int, loglevel: str) -> None:
     from reflex_base.environment import environment
     from reflex_base.utils import console, log
 
+    from finch_app.settings import get_settings
+
     log.enable_managed_logging()
     console.set_log_level(constants.LogLevel.from_string(loglevel))
     environment.REFLEX_COMPILE_CONTEXT.set(constants.CompileContext.RUN)
@@ -252,18 +302,24 @@ def _run_prod(host: str, port: int, loglevel: str) -> None:
     config = get_config()
 
     web_dir = prerequisites.get_web_dir()
+    installed = versions()
+    inputs = compile_inputs(Path.cwd(), get_settings().model_dump_json(), port, installed)
     with path_ops.file_lock(web_dir):
-        config._set_persistent(frontend_port=port, backend_port=port)
-        reflex_cli._compile_app(avoid_dirty_check=False)
-        build.setup_frontend(Path.cwd())  # env.json: the URLs the page calls, with the port
-        fingerprint = frontend_fingerprint(web_dir, versions())
-        if reusable_build(web_dir, fingerprint):
+        if compiled_build(web_dir, inputs, installed) is not None:
             print("frontend unchanged, reusing the build", flush=True)
         else:
-            print("frontend changed: building", flush=True)
-            (web_dir / "build" / STAMP).unlink(missing_ok=True)
-            build.build()
-            record_build(web_dir, fingerprint)
+            config._set_persistent(frontend_port=port, backend_port=port)
+            reflex_cli._compile_app(avoid_dirty_check=False)
+            build.setup_frontend(Path.cwd())  # env.json: the URLs the page calls, with the port
+            fingerprint = frontend_fingerprint(web_dir, installed)
+            if reusable_build(web_dir, fingerprint):
+                print("frontend unchanged, reusing the build", flush=True)
+            else:
+                print("frontend changed: building", flush=True)
+                (web_dir / "build" / STAMP).unlink(missing_ok=True)
+                build.build()
+                record_build(web_dir, fingerprint)
+            record_compile(web_dir, inputs, fingerprint)
     reflex_cli._skip_compile()
 
     atexit.register(processes.atexit_handler)

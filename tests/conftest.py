@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import shutil
 import socket
 from collections.abc import Iterator
+from functools import lru_cache
+from pathlib import Path
 
 import pytest
 
@@ -42,8 +45,9 @@ socket.socket.connect_ex = _guarded(_real_connect_ex)  # type: ignore[method-ass
 
 
 POSTGRES_URL = os.environ.get("FINCH_TEST_POSTGRES_URL", "").strip()
-"""A PostgreSQL database the persistence tests also run against (`make test` sets it when
-a local server answers). Each test gets a schema of its own, dropped afterwards."""
+"""A PostgreSQL server the persistence tests also run against (`make test` sets it when a
+local server answers and lets us create databases). Each test gets a database of its own,
+dropped afterwards."""
 
 
 def pytest_generate_tests(metafunc):
@@ -56,42 +60,94 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("finch_db", ["sqlite", "postgres"], indirect=True)
 
 
-def _with_search_path(url: str, schema: str) -> str:
+def _empty_database(request) -> bool:
+    return request.node.get_closest_marker("empty_database") is not None
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    """A SQLite file at the app's schema, made once per test process; each test starts from a
+    copy (migrating a new file for every test took 40% of the unit tests' time)."""
+    return _migrated(lambda path: f"sqlite:///{path}", tmp_path_factory.mktemp("schema") / "finch.db")
+
+
+def _migrated(url_for, target):  # type: ignore[no-untyped-def]
+    from finch_app.db import migrate
+    from finch_app.db.engine import new_engine
+
+    engine = new_engine(url_for(target))
+    migrate.upgrade(engine)
+    engine.dispose()  # SQLite folds its write-ahead log into the file; PostgreSQL frees the template
+    return target
+
+
+@lru_cache(maxsize=1)
+def _postgres_admin():  # type: ignore[no-untyped-def]
+    import sqlalchemy as sa
+
+    return sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+
+
+def _postgres_url(database: str) -> str:
     from sqlalchemy.engine import make_url
 
-    parsed = make_url(url)
-    return parsed.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-        hide_password=False
-    )
+    return make_url(POSTGRES_URL).set(database=database).render_as_string(hide_password=False)
+
+
+def _create_database(name: str, template: str | None = None) -> None:
+    import sqlalchemy as sa
+
+    with _postgres_admin().connect() as connection:
+        connection.execute(
+            sa.text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+        )
+
+
+def _drop_database(name: str) -> None:
+    import sqlalchemy as sa
+
+    with _postgres_admin().connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[str]:
+    """A PostgreSQL database at the app's schema, made once per test process: each test's
+    database is a copy (`CREATE DATABASE … TEMPLATE`, 20 ms against 200 ms of migrations)."""
+    import uuid
+
+    name = f"finch_template_{uuid.uuid4().hex[:12]}"
+    _create_database(name)
+    try:
+        _migrated(_postgres_url, name)
+        yield name
+    finally:
+        _drop_database(name)
 
 
 @pytest.fixture
 def finch_db(request) -> Iterator[str | None]:
-    """The test's database URL: None for the SQLite file in its data dir, or a fresh
-    PostgreSQL schema (the test is then named `[postgres]`)."""
+    """The test's database URL: None for the SQLite file in its data dir, or a database of its
+    own on PostgreSQL (the test is then named `[postgres]`). Both start at the app's schema,
+    or empty for tests marked `empty_database`."""
     if getattr(request, "param", "sqlite") == "sqlite":
         yield None
         return
     import uuid
 
-    import sqlalchemy as sa
-
-    schema = f"finch_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(POSTGRES_URL)
-    with admin.begin() as connection:
-        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    template = None if _empty_database(request) else request.getfixturevalue("postgres_template")
+    name = f"finch_test_{uuid.uuid4().hex[:12]}"
+    _create_database(name, template)
     try:
-        yield _with_search_path(POSTGRES_URL, schema)
+        yield _postgres_url(name)
     finally:
-        with admin.begin() as connection:
-            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+        _drop_database(name)
 
 
 @pytest.fixture(autouse=True)
-def finch_env(tmp_path, monkeypatch, finch_db) -> Iterator[None]:
-    """Each test gets its own data dir (SQLite file, or a PostgreSQL schema: `finch_db`) and
-    fresh cached settings/services."""
+def finch_env(request, tmp_path, monkeypatch, finch_db) -> Iterator[None]:
+    """Each test gets its own data dir (with the SQLite file, or a PostgreSQL database:
+    `finch_db`) and fresh cached settings/services."""
     from argon2 import PasswordHasher
 
     from finch_app import context, redact, settings
@@ -120,6 +176,9 @@ def finch_env(tmp_path, monkeypatch, finch_db) -> Iterator[None]:
         monkeypatch.delenv(name, raising=False)
     if finch_db is not None:
         monkeypatch.setenv("DATABASE_URL", finch_db)
+    elif not _empty_database(request):
+        (tmp_path / "data").mkdir()
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), tmp_path / "data" / "finch.db")
     # argon2 at its production cost makes every sign-in in a test take ~0.1 s; the
     # parameters themselves are checked in tests/test_auth.py.
     monkeypatch.setattr(passwords, "HASHER", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
@@ -134,7 +193,7 @@ def finch_env(tmp_path, monkeypatch, finch_db) -> Iterator[None]:
     context.use_context(None)
     yield
     if finch_db is not None:
-        engine.engine_for(finch_db).dispose()  # its pooled connections, before the schema goes
+        engine.engine_for(finch_db).dispose()  # its pooled connections, before the database goes
     settings.reset_settings()
     context.use_context(None)
     engine.engine_for.cache_clear()

@@ -18,7 +18,7 @@ from finch_app.db import accounts, migrate, models  # noqa: F401
 from finch_app.db.engine import new_engine
 from finch_app.settings import get_settings
 
-pytestmark = pytest.mark.persistence
+pytestmark = [pytest.mark.persistence, pytest.mark.empty_database]
 
 
 @pytest.fixture

@@ -16,9 +16,12 @@ import pytest
 
 from finch_app.serve import (
     STAMP,
+    compile_inputs,
+    compiled_build,
     frontend_fingerprint,
     port_problem,
     record_build,
+    record_compile,
     reusable_build,
     versions,
 )
@@ -123,6 +126,65 @@ def test_a_build_is_reused_only_for_its_own_fingerprint(web: Path) -> None:
     assert not reusable_build(web, frontend_fingerprint(web, VERSIONS))  # changed: build
     (web / "build" / "client" / "index.html").unlink()
     assert not reusable_build(web, fingerprint)  # stamped, but the output is gone
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """What compiling the app reads from the project."""
+    root = tmp_path / "project"
+    write(root / "finch_app" / "pages" / "chat.py", "TITLE = 'Finch'")
+    write(root / "assets" / "finch.css", ".finch-card { color: teal; }")
+    write(root / "rxconfig.py", "config = None")
+    write(root / "reflex.lock" / "package.json", "{}")
+    return root
+
+
+SETTINGS = '{"card_fade_ms": 5000}'
+
+
+@pytest.mark.parametrize(
+    "change", ["source", "asset", "rxconfig", "lock folder", "setting", "reflex env", "port", "versions"]
+)
+def test_the_compile_inputs_follow_what_compiling_reads(
+    project: Path, change: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = compile_inputs(project, SETTINGS, 3000, VERSIONS)
+    # Bytecode caches are not sources.
+    write(project / "finch_app" / "pages" / "__pycache__" / "chat.cpython-311.pyc", "x")
+    assert compile_inputs(project, SETTINGS, 3000, VERSIONS) == before
+    settings, port, versions_now = SETTINGS, 3000, dict(VERSIONS)
+    if change == "source":
+        write(project / "finch_app" / "pages" / "chat.py", "TITLE = 'Finch!'")
+    elif change == "asset":
+        write(project / "assets" / "logo.svg", "<svg/>")
+    elif change == "rxconfig":
+        write(project / "rxconfig.py", "config = 1")
+    elif change == "lock folder":
+        write(project / "reflex.lock" / "package.json", '{"a": 1}')
+    elif change == "setting":
+        settings = '{"card_fade_ms": 800}'
+    elif change == "reflex env":
+        monkeypatch.setenv("REFLEX_USE_GRANIAN", "0")
+    elif change == "port":
+        port = 3001
+    elif change == "versions":
+        versions_now["reflex"] = "0.10.2"
+    assert compile_inputs(project, settings, port, versions_now) != before
+
+
+def test_the_compile_is_skipped_only_for_its_inputs_and_an_untouched_web_dir(web: Path) -> None:
+    fingerprint = frontend_fingerprint(web, VERSIONS)
+    record_build(web, fingerprint)
+    assert compiled_build(web, "inputs", VERSIONS) is None  # never recorded: compile
+    record_compile(web, "inputs", fingerprint)
+    assert compiled_build(web, "inputs", VERSIONS) == fingerprint  # nothing changed: skip it
+    assert compiled_build(web, "other inputs", VERSIONS) is None  # a source or setting changed
+    write(web / "app" / "routes" / "_index.jsx", "edited by hand")
+    assert compiled_build(web, "inputs", VERSIONS) is None  # the web dir is not as it was left
+    write(web / "app" / "routes" / "_index.jsx", "export default function Index() { return 'Finch' }")
+    assert compiled_build(web, "inputs", VERSIONS) == fingerprint
+    (web / "build" / "client" / "index.html").unlink()
+    assert compiled_build(web, "inputs", VERSIONS) is None  # the build output is gone
 
 
 def test_the_installed_versions_are_part_of_it() -> None:

@@ -16,8 +16,8 @@ from starlette.types import Message, Receive, Scope, Send
 from finch_app.agent.events import agent_event_adapter
 from finch_app.api.routes import approvals, auth, chat, conversations, health, resources
 from finch_app.api.security import SWAGGER_FILES, SWAGGER_UI, SecurityHeaders
-from finch_app.mcp.server import PATH as MCP_PATH
-from finch_app.mcp.server import FinchMcpServer
+from finch_app.mcp.endpoint import PATH as MCP_PATH
+from finch_app.mcp.endpoint import McpEndpoint
 from finch_app.runs.service import RunRefused
 from finch_app.settings import get_settings
 
@@ -198,7 +198,7 @@ def create_api() -> FastAPI:
         app.include_router(routes.router)
     app.add_api_route("/api/docs", lambda: _docs_page("/api/openapi.json"), include_in_schema=False)
     # Finch's tools for MCP clients (Streamable HTTP); it authenticates its callers itself.
-    app.state.mcp_server = FinchMcpServer()
+    app.state.mcp_server = McpEndpoint()
     mcp_route = Route(MCP_PATH, endpoint=app.state.mcp_server, methods=["GET", "POST", "DELETE"])
     app.router.routes.append(mcp_route)
     # Last of our routes (Reflex mounts its own app below them): no /api request reaches the web app.

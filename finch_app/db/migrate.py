@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from functools import lru_cache
 from pathlib import Path
 
 from alembic import command
@@ -38,7 +39,9 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
+@lru_cache(maxsize=1)
 def head_revision() -> str:
+    """The newest migration (read once: the scripts ship with the code)."""
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None
     return head
@@ -49,10 +52,15 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
+def _sqlite_folder(engine: Engine) -> Path | None:
+    database = engine.url.database
+    return None if not database or database == ":memory:" else Path(database).parent
+
+
 @contextlib.contextmanager
 def _sqlite_file_lock(engine: Engine) -> Iterator[None]:
     database = engine.url.database
-    if not database or database == ":memory:":
+    if not database or _sqlite_folder(engine) is None:
         yield
         return
     try:
@@ -61,7 +69,6 @@ def _sqlite_file_lock(engine: Engine) -> Iterator[None]:
         yield
         return
     path = Path(database).with_name(Path(database).name + ".migrate-lock")
-    path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
@@ -71,7 +78,12 @@ def _sqlite_file_lock(engine: Engine) -> Iterator[None]:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Apply every migration up to `revision`, one process at a time."""
+    """Apply every migration up to `revision`, one process at a time. A database already at the
+    head is only read: every process opens one, and Alembic's own check costs it ~30 ms."""
+    if engine.dialect.name == "sqlite" and (folder := _sqlite_folder(engine)) is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+    if revision == "head" and current_revision(engine) == head_revision():
+        return
     if engine.dialect.name == "sqlite":
         with _sqlite_file_lock(engine), engine.begin() as connection:
             command.upgrade(alembic_config(connection), revision)

@@ -51,7 +51,6 @@ from finch_app.tools import SERVED_TOOLS
 
 log = logging.getLogger("finch.mcp")
 
-PATH = "/mcp"
 INSTRUCTIONS = (
     "Finch's market data tools: stock quotes and price history, Reddit trends and sentiment, "
     "US Senate and House members' trades, SEC Form 4 insider trades, and the caller's own portfolio. "
