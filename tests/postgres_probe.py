@@ -2,8 +2,7 @@
 
 `make test` runs this and passes the answer as FINCH_TEST_POSTGRES_URL, so persistence tests
 run on PostgreSQL too wherever a server answers on 127.0.0.1:5432 (trust auth, database
-`test` or `postgres`) as a user who may create databases: each test gets a database of its
-own, copied from one at the app's schema, and drops it afterwards.
+`test` or `postgres`). Tests create a schema of their own in it and drop it afterwards.
 """
 
 from __future__ import annotations
@@ -24,13 +23,10 @@ def probe() -> str:
                 with psycopg.connect(
                     host="127.0.0.1", port=5432, user=user, dbname=database, connect_timeout=2
                 ) as c:
-                    row = c.execute(
-                        "SELECT rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user"
-                    ).fetchone()
-            except Exception:  # noqa: BLE001 - no server, no such user or database
+                    c.execute("CREATE SCHEMA IF NOT EXISTS finch_probe")
+                    c.execute("DROP SCHEMA finch_probe")
+            except Exception:  # noqa: BLE001 - no server, no such user or database, no rights
                 continue
-            if not (row and row[0]):
-                continue  # may not create databases
             return f"postgresql+psycopg://{user}@127.0.0.1:5432/{database}"
     return ""
 
