@@ -11,6 +11,10 @@ So this runner does what `reflex run --env prod --single-port` does (Reflex 0.10
 fingerprint differs from the one stamped by the last successful build. Every setting baked into
 the page shows up in the compiled files, whatever reads it.
 
+With `FINCH_BUILD_CACHE` set to a folder, builds are also kept there by fingerprint and taken
+from there, so many web dirs share them: the test suite and the benchmark start dozens of servers,
+each from a web dir of its own, and most need a build another one already made.
+
 The compile itself (a second or more) is skipped too when nothing it reads has changed since the
 last one — the app's files, `assets/`, `rxconfig.py`, Reflex's lock folder, every setting, Reflex's
 environment, the port and the versions (`compile_inputs`) — and the web dir is still as it left it.
@@ -23,12 +27,14 @@ import errno
 import hashlib
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 STAMP = "finch-frontend.sha256"
@@ -43,6 +49,7 @@ NOT_BUILD_INPUTS = frozenset(
 """Top-level entries of the web dir that the build does not read (or writes itself); the node
 modules are covered by the lock files."""
 READY_TIMEOUT_S = 600.0
+BUILD_CACHE_ENV = "FINCH_BUILD_CACHE"
 
 
 # --- the build decision --------------------------------------------------------------------------
@@ -86,6 +93,33 @@ def reusable_build(web_dir: Path, fingerprint: str) -> bool:
 
 def record_build(web_dir: Path, fingerprint: str) -> None:
     (web_dir / "build" / STAMP).write_text(fingerprint + "\n")
+
+
+@contextmanager
+def cached_build(cache: Path | None, web_dir: Path, fingerprint: str) -> Iterator[bool]:
+    """Whether `cache` had the build of `fingerprint` (now copied into `web_dir`). When it had
+    not, the caller builds, and the build is kept there on the way out; one process at a time
+    per fingerprint, so servers that need the same build wait for the first to make it."""
+    if cache is None:
+        yield False
+        return
+    import fcntl
+
+    cache.mkdir(parents=True, exist_ok=True)
+    kept = cache / fingerprint
+    with open(cache / f"{fingerprint}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (kept / STAMP).is_file():
+            shutil.rmtree(web_dir / "build", ignore_errors=True)
+            shutil.copytree(kept, web_dir / "build")
+            yield True
+            return
+        yield False
+        if reusable_build(web_dir, fingerprint):
+            partial = cache / f"{fingerprint}.partial"
+            shutil.rmtree(partial, ignore_errors=True)
+            shutil.copytree(web_dir / "build", partial)
+            partial.rename(kept)
 
 
 def compile_inputs(root: Path, settings_json: str, port: int, versions: dict[str, str]) -> str:
@@ -312,13 +346,18 @@ def _run_prod(host: str, port: int, loglevel: str) -> None:
             reflex_cli._compile_app(avoid_dirty_check=False)
             build.setup_frontend(Path.cwd())  # env.json: the URLs the page calls, with the port
             fingerprint = frontend_fingerprint(web_dir, installed)
+            cache = Path(os.environ[BUILD_CACHE_ENV]) if os.environ.get(BUILD_CACHE_ENV) else None
             if reusable_build(web_dir, fingerprint):
                 print("frontend unchanged, reusing the build", flush=True)
             else:
-                print("frontend changed: building", flush=True)
-                (web_dir / "build" / STAMP).unlink(missing_ok=True)
-                build.build()
-                record_build(web_dir, fingerprint)
+                with cached_build(cache, web_dir, fingerprint) as found:
+                    if found:
+                        print(f"frontend unchanged, reusing the build kept in {cache}", flush=True)
+                    else:
+                        print("frontend changed: building", flush=True)
+                        (web_dir / "build" / STAMP).unlink(missing_ok=True)
+                        build.build()
+                        record_build(web_dir, fingerprint)
             record_compile(web_dir, inputs, fingerprint)
     reflex_cli._skip_compile()
 

@@ -163,7 +163,7 @@ def finch(
     env = {
         "FINCH_SAMPLE_LATENCY_MS": str(plan.sample_latency_ms if latency_ms is None else latency_ms),
         "FINCH_WORKERS": str(workers),
-        "FINCH_CARD_FADE_MS": "600000",
+        "FINCH_CARD_FADE_MS": "60000",  # as most browser tests: their build serves it
         "FINCH_REDIS_PREFIX": f"finch-bench-{uuid.uuid4().hex[:8]}",
         # Every client is the one local user here; 200 chats stand for 200 people.
         "FINCH_MAX_RUNS_PER_USER": "100000",

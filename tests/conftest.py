@@ -254,10 +254,16 @@ _NICE = pytest.StashKey[bool]()
 
 
 def pytest_configure(config):
-    """One place for the browser tests' web dirs, shared by every worker of the run and the
-    benchmark's subprocess (tests/e2e/app_server.py), removed at the end."""
-    if hasattr(config, "workerinput") or os.environ.get("FINCH_E2E_WEB_ROOT"):
-        return  # an xdist worker inherits the controller's; a developer's own is kept
+    """One port and one place for the browser tests' servers, their web dirs and builds,
+    shared by every worker of the run and the benchmark's subprocess
+    (tests/e2e/app_server.py); the web dirs are removed at the end."""
+    if hasattr(config, "workerinput"):
+        return  # an xdist worker inherits the controller's
+    from tests.e2e.app_server import server_port
+
+    server_port()
+    if os.environ.get("FINCH_E2E_WEB_ROOT"):
+        return  # a developer's own is kept
     import tempfile
 
     root = tempfile.mkdtemp(prefix="finch-e2e-web-")

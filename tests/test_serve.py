@@ -16,6 +16,7 @@ import pytest
 
 from finch_app.serve import (
     STAMP,
+    cached_build,
     compile_inputs,
     compiled_build,
     frontend_fingerprint,
@@ -185,6 +186,27 @@ def test_the_compile_is_skipped_only_for_its_inputs_and_an_untouched_web_dir(web
     assert compiled_build(web, "inputs", VERSIONS) == fingerprint
     (web / "build" / "client" / "index.html").unlink()
     assert compiled_build(web, "inputs", VERSIONS) is None  # the build output is gone
+
+
+def test_a_build_cache_shares_builds_between_web_dirs(web: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "builds"
+    fingerprint = frontend_fingerprint(web, VERSIONS)
+    with cached_build(cache, web, fingerprint) as found:
+        assert not found  # nobody built it yet: this web dir builds, and the build is kept
+        record_build(web, fingerprint)
+    other = tmp_path / "other" / ".web"
+    write(other / "app" / "routes" / "_index.jsx", "the same page")
+    with cached_build(cache, other, fingerprint) as found:
+        assert found
+    assert reusable_build(other, fingerprint)
+    assert (other / "build" / "client" / "index.html").read_text() == "<html></html>"
+    # A build that fails is not kept.
+    with pytest.raises(RuntimeError), cached_build(cache, other, "another") as found:
+        assert not found
+        raise RuntimeError("vite failed")
+    assert not (cache / "another").exists()
+    with cached_build(None, other, "another") as found:
+        assert not found  # no cache: build
 
 
 def test_the_installed_versions_are_part_of_it() -> None:

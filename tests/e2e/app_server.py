@@ -1,18 +1,19 @@
 """Start the real app the way `make run` does (prod mode, one port) for browser tests.
 
-A prod build bakes its port into the page, so servers cannot share one build on different
-ports. Instead every server takes a *slot*: a port and a web dir that it keeps while it runs
-and hands on when it stops. The next server on that slot is served on the same port from the
-same web dir, and `python -m finch_app serve` reuses the build there when the compiled
-frontend is unchanged ("frontend unchanged, reusing the build"), so a session builds about
-once per slot (plus once for each setting baked into the page that a module changes). Slots
-are only as many as servers run at the same time in one process. A new slot's web dir starts
-as a copy of one that has served already (node modules hard-linked), so the npm install happens
-about once per test run.
+A prod build bakes its port into the page (the page calls `localhost:<port>`, its host name
+swapped for the one it was opened on). So every server of a test run listens on the same port,
+each on an address of its own in 127.0.0.0/8, and servers whose pages are alike share one build:
+`python -m finch_app serve` keeps builds by fingerprint in a folder they all use
+(`FINCH_BUILD_CACHE`), and a run builds once per setting baked into the page.
 
-The web dirs live under `FINCH_E2E_WEB_ROOT`: tests/conftest.py makes one per test run, shared
-by pytest-xdist's workers and the benchmark's subprocess; elsewhere a temporary directory is
-made on first use.
+Each server takes a *slot*: an address and a web dir that it keeps while it runs and hands on
+when it stops (a restarted server is back on its address). Slots are only as many as servers
+run at the same time in one process. A new slot's web dir starts as a copy of one that has
+served already (node modules hard-linked), so the npm install happens about once per run.
+
+The port, the web dirs and the builds live under `FINCH_E2E_PORT` and `FINCH_E2E_WEB_ROOT`:
+tests/conftest.py sets them once per test run, shared by pytest-xdist's workers and the
+benchmark's subprocess; elsewhere they are chosen on first use.
 """
 
 from __future__ import annotations
@@ -35,36 +36,54 @@ from pathlib import Path
 
 import httpx
 
+from finch_app.serve import BUILD_CACHE_ENV
+
 ROOT = Path(__file__).resolve().parents[2]
 BUILD_TIMEOUT_S = float(os.environ.get("FINCH_TEST_BUILD_TIMEOUT", "600"))
 WEB_ROOT_ENV = "FINCH_E2E_WEB_ROOT"
+PORT_ENV = "FINCH_E2E_PORT"
 OUTPUT = frozenset({"build", ".react-router", "backend"})
 """A web dir's own output, not copied into a new slot."""
 
 
-SLOT_PORTS = range(20_000, 32_768)
+SERVER_PORTS = range(20_000, 32_768)
 """Below Linux's ephemeral range (32768 and up), where the kernel picks the local ports of
-outgoing connections and of `bind(0)`: a slot's port stays unbound between two servers, and
-nothing else on the machine should take it meanwhile."""
+outgoing connections and of `bind(0)`: a slot's address and port stay unbound between two
+servers, and nothing else on the machine should take them meanwhile."""
 
 
-def _slot_port(taken: set[int]) -> int:
+def server_port() -> int:
+    """The port every server of this test run listens on; chosen on first use and named in
+    the environment."""
+    if port := os.environ.get(PORT_ENV):
+        return int(port)
+    port = random.choice(SERVER_PORTS)
+    os.environ[PORT_ENV] = str(port)
+    return port
+
+
+def _free(address: str, port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind((address, port))
+        except OSError:
+            return False
+    return True
+
+
+def _slot_address(taken: set[str]) -> str:
+    """A loopback address of 127.0.0.0/8 (Linux answers on all of them) that no slot of any
+    process holds: random, and free on the run's port."""
     for _ in range(500):
-        port = random.choice(SLOT_PORTS)
-        if port in taken:
-            continue
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        return port
-    raise RuntimeError("no free port for a test server")
+        address = f"127.{random.randint(1, 254)}.{random.randint(1, 254)}.{random.randint(1, 254)}"
+        if address not in taken and _free(address, server_port()):
+            return address
+    raise RuntimeError(f"no free address for a test server on port {server_port()}")
 
 
 @dataclass
 class Slot:
-    port: int
+    address: str
     web_dir: Path
     busy: bool = False
 
@@ -89,8 +108,8 @@ def _take_slot(preferred: Slot | None) -> Slot:
         free = [s for s in _slots if not s.busy]
         slot = preferred if preferred is not None and not preferred.busy else (free[0] if free else None)
         if slot is None:
-            port = _slot_port({s.port for s in _slots})
-            slot = Slot(port, web_root() / f"web-{os.getpid()}-{port}")  # unique across processes
+            address = _slot_address({s.address for s in _slots})
+            slot = Slot(address, web_root() / f"web-{os.getpid()}-{address}")  # unique across processes
             _slots.append(slot)
         slot.busy = True
         return slot
@@ -167,14 +186,10 @@ class AppServer:
         """Whether the last start built the frontend (rather than reusing a build)."""
 
     @property
-    def port(self) -> int:
+    def url(self) -> str:
         if self.slot is None:
             raise RuntimeError("the server has not started")
-        return self.slot.port
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.slot.address}:{server_port()}"
 
     def start(self) -> AppServer:
         """Start (or, after `kill`, restart on the same port and data dir)."""
@@ -188,6 +203,7 @@ class AppServer:
 
     def _start(self) -> None:
         assert self.slot is not None
+        origins = [self.url, *filter(None, [self.extra_env.get("FINCH_ALLOWED_ORIGINS")])]
         env = {
             **os.environ,
             "FINCH_DATA_DIR": str(self.data_dir),
@@ -195,7 +211,10 @@ class AppServer:
             # Tests never reach public hosts; the data-source tests use loopback fakes.
             "FINCH_DATA_MODE": "offline",
             "GRANIAN_LOG_LEVEL": "info",  # its workers' starts and exits, in the server's log
+            BUILD_CACHE_ENV: str(web_root() / "builds"),
             **self.extra_env,
+            "FINCH_HOST": self.slot.address,
+            "FINCH_ALLOWED_ORIGINS": ",".join(origins),  # the page's own address
         }
         for name in (
             "OPENAI_API_KEY",
@@ -220,7 +239,7 @@ class AppServer:
         env["REFLEX_STATES_WORKDIR"] = str(self.data_dir / "states")
         self._ready = threading.Event()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "finch_app", "serve", "--port", str(self.slot.port)],
+            [sys.executable, "-m", "finch_app", "serve", "--port", str(server_port())],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
+from finch_app.serve import BUILD_CACHE_ENV
 from tests.e2e.app_server import AppServer
 
 TOOL_MS = 3000
@@ -34,12 +35,14 @@ def expect_card_fade(browser, server: AppServer, delay: str) -> None:
 
 def test_a_restart_reuses_the_build_until_the_page_changes(browser, tmp_path):
     server = AppServer(
-        tmp_path / "warm", env={"FINCH_SAMPLE_LATENCY_MS": str(TOOL_MS), "FINCH_CARD_FADE_MS": "60000"}
+        tmp_path / "warm",
+        # As a developer's `make run`: no builds shared with other servers of the run.
+        env={"FINCH_SAMPLE_LATENCY_MS": str(TOOL_MS), "FINCH_CARD_FADE_MS": "60000", BUILD_CACHE_ENV: ""},
     )
     try:
         server.start()
         server.kill()
-        server.start()  # same port and web dir, nothing changed
+        server.start()  # same address and web dir, nothing changed
         assert not server.built, server.log_tail()
         expect_card_fade(browser, server, "60000ms")
         server.kill()
