@@ -14,18 +14,26 @@ export REFLEX_USE_NPM := 1
 export REFLEX_CHECK_LATEST_VERSION := 0
 export REFLEX_TELEMETRY_ENABLED := 0
 export FINCH_DATA_DIR
+# Byte-code caches (git ignores them) spare each of a test run's ~40 Python processes compiling
+# Finch and the tests again: collecting the suite takes 6 s with them, 10 s without.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: run test lint install install-dev browser bench clean
+
+# uv (from PyPI) installs the pinned requirements in a quarter of pip's time (measured from a
+# clean clone: 11 s against 39 s), byte-compiling them as pip does.
+UV_VERSION := 0.13.9
+UV := $(BIN)/uv pip install -q --python $(BIN)/python --compile-bytecode
 
 $(VENV)/.installed: requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Finch needs Python >= 3.11")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --disable-pip-version-check -q --upgrade pip
-	$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements.txt
+	test -x $(BIN)/uv || $(BIN)/python -m pip install --disable-pip-version-check -q uv==$(UV_VERSION)
+	$(UV) -r requirements.txt
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
-	$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements-dev.txt
+	$(UV) -r requirements-dev.txt
 	touch $@
 
 install: $(VENV)/.installed
