@@ -12,6 +12,8 @@ if os.environ.get("FINCH_HOPTRACE") == "1":
 
     install()
 
+# The settings read here configure the backend (database, CORS) and never shape the page:
+# `python -m finch_app serve` leaves them out of what decides whether to compile again.
 settings = get_settings()
 
 config = rx.Config(

@@ -16,8 +16,10 @@ from there, so many web dirs share them: the test suite and the benchmark start 
 each from a web dir of its own, and most need a build another one already made.
 
 The compile itself (a second or more) is skipped too when nothing it reads has changed since the
-last one — the app's files, `assets/`, `rxconfig.py`, Reflex's lock folder, every setting, Reflex's
-environment, the port and the versions (`compile_inputs`) — and the web dir is still as it left it.
+last one — the app's files, `assets/`, `rxconfig.py`, Reflex's lock folder, the settings it read,
+Reflex's environment, the port and the versions (`compile_inputs`) — and the web dir is still as
+it left it. Which settings the compile reads is recorded as it runs (`settings_read`): a page
+bakes in a few (`FINCH_CARD_FADE_MS`, …), and a new data dir or API key needs no new compile.
 """
 
 from __future__ import annotations
@@ -33,9 +35,10 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 STAMP = "finch-frontend.sha256"
 """Beside the static output in `<web>/build/` (not served): the fingerprint it was built from."""
@@ -43,6 +46,9 @@ COMPILED = "finch-compiled.json"
 """Beside it: what the last compile was made from (`compile_inputs`) and the fingerprint it left."""
 COMPILE_SOURCES = ("finch_app", "assets", "rxconfig.py", "reflex.lock")
 """What compiling the app reads from the project, besides the settings and the environment."""
+UI_MODULES = ("finch_app.finch_app", "finch_app.pages", "finch_app.components", "finch_app.states")
+"""The app and the modules that make its pages: imported by the compile, whose settings reads
+are recorded only when none of them was imported before it."""
 NOT_BUILD_INPUTS = frozenset(
     {"node_modules", "build", ".react-router", "backend", "reflex.install_frontend_packages.cached"}
 )
@@ -147,12 +153,49 @@ def _source_files(root: Path) -> Iterable[Path]:
             yield from (p for p in entry.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
 
 
-def compiled_build(web_dir: Path, inputs: str, versions: dict[str, str]) -> str | None:
-    """The fingerprint of the build in `web_dir` when the last compile was made from `inputs`
-    and nothing in the web dir changed since; else None (compile)."""
+@contextmanager
+def settings_read(settings_type: type, backend_only: str = "rxconfig.py") -> Iterator[set[str]]:
+    """The names of the settings (fields of `settings_type`) read while the block runs, but for
+    those read by `backend_only`: Reflex's config takes the database and CORS from them, which
+    shape the backend, not the page."""
+    fields = settings_type.model_fields  # type: ignore[attr-defined]
+    names: set[str] = set()
+
+    def recording(self: object, name: str) -> object:
+        if name in fields and name not in names and not _called_from(backend_only):
+            names.add(name)
+        return object.__getattribute__(self, name)
+
+    settings_type.__getattribute__ = recording  # type: ignore[method-assign,assignment]
+    try:
+        yield names
+    finally:
+        del settings_type.__getattribute__
+
+
+def _called_from(filename: str) -> bool:
+    frame = sys._getframe(2)
+    while frame is not None:
+        if frame.f_code.co_filename.endswith(filename):
+            return True
+        frame = frame.f_back  # type: ignore[assignment]
+    return False
+
+
+def settings_json(settings: Any, names: list[str] | None) -> str:
+    """The settings called `names` (all of them for None) as JSON."""
+    return settings.model_dump_json(include=None if names is None else set(names))
+
+
+def compiled_build(
+    web_dir: Path, inputs_for: Callable[[list[str] | None], str], versions: dict[str, str]
+) -> str | None:
+    """The fingerprint of the build in `web_dir` when the last compile's inputs are unchanged
+    (`inputs_for` the settings it read) and nothing in the web dir changed since; else None."""
     try:
         recorded = json.loads((web_dir / "build" / COMPILED).read_text())
-    except (OSError, ValueError):
+        inputs = inputs_for(recorded.get("settings"))
+    except (OSError, ValueError, TypeError):
         return None
     fingerprint = recorded.get("fingerprint") if recorded.get("inputs") == inputs else None
     if not fingerprint or not reusable_build(web_dir, fingerprint):
@@ -160,8 +203,10 @@ def compiled_build(web_dir: Path, inputs: str, versions: dict[str, str]) -> str 
     return fingerprint if frontend_fingerprint(web_dir, versions) == fingerprint else None
 
 
-def record_compile(web_dir: Path, inputs: str, fingerprint: str) -> None:
-    (web_dir / "build" / COMPILED).write_text(json.dumps({"inputs": inputs, "fingerprint": fingerprint}))
+def record_compile(web_dir: Path, inputs: str, fingerprint: str, settings: list[str] | None) -> None:
+    """What the compile was made from: `inputs`, of which the settings called `settings`."""
+    record = {"inputs": inputs, "fingerprint": fingerprint, "settings": settings}
+    (web_dir / "build" / COMPILED).write_text(json.dumps(record))
 
 
 def versions() -> dict[str, str]:
@@ -337,13 +382,21 @@ def _run_prod(host: str, port: int, loglevel: str) -> None:
 
     web_dir = prerequisites.get_web_dir()
     installed = versions()
-    inputs = compile_inputs(Path.cwd(), get_settings().model_dump_json(), port, installed)
+    settings = get_settings()
+
+    def inputs_for(names: list[str] | None) -> str:
+        return compile_inputs(Path.cwd(), settings_json(settings, names), port, installed)
+
     with path_ops.file_lock(web_dir):
-        if compiled_build(web_dir, inputs, installed) is not None:
+        if compiled_build(web_dir, inputs_for, installed) is not None:
             print("frontend unchanged, reusing the build", flush=True)
         else:
             config._set_persistent(frontend_port=port, backend_port=port)
-            reflex_cli._compile_app(avoid_dirty_check=False)
+            # A page module imported before now may have read settings unseen: then all count.
+            seen = not any(name.startswith(UI_MODULES) for name in sys.modules)
+            with settings_read(type(settings)) as read:
+                reflex_cli._compile_app(avoid_dirty_check=False)
+            names = sorted(read) if seen else None
             build.setup_frontend(Path.cwd())  # env.json: the URLs the page calls, with the port
             fingerprint = frontend_fingerprint(web_dir, installed)
             cache = Path(os.environ[BUILD_CACHE_ENV]) if os.environ.get(BUILD_CACHE_ENV) else None
@@ -358,7 +411,7 @@ def _run_prod(host: str, port: int, loglevel: str) -> None:
                         (web_dir / "build" / STAMP).unlink(missing_ok=True)
                         build.build()
                         record_build(web_dir, fingerprint)
-            record_compile(web_dir, inputs, fingerprint)
+            record_compile(web_dir, inputs_for(names), fingerprint, names)
     reflex_cli._skip_compile()
 
     atexit.register(processes.atexit_handler)

