@@ -46,6 +46,8 @@ COMPILED = "finch-compiled.json"
 """Beside it: what the last compile was made from (`compile_inputs`) and the fingerprint it left."""
 COMPILE_SOURCES = ("finch_app", "assets", "rxconfig.py", "reflex.lock")
 """What compiling the app reads from the project, besides the settings and the environment."""
+BACKEND_REFLEX_ENV = frozenset({"REFLEX_STATES_WORKDIR", "REFLEX_REDIS_URL"})
+"""Reflex's variables that say where the backend keeps the tabs' state: not read by the page."""
 UI_MODULES = ("finch_app.finch_app", "finch_app.pages", "finch_app.components", "finch_app.states")
 """The app and the modules that make its pages: imported by the compile, whose settings reads
 are recorded only when none of them was imported before it."""
@@ -130,8 +132,11 @@ def cached_build(cache: Path | None, web_dir: Path, fingerprint: str) -> Iterato
 
 def compile_inputs(root: Path, settings_json: str, port: int, versions: dict[str, str]) -> str:
     """A hash of everything compiling the app reads: `COMPILE_SOURCES` under `root`, the settings
-    (as JSON), Reflex's environment (`REFLEX_*`), the port, and the versions of Python and Reflex."""
-    reflex_env = {k: v for k, v in os.environ.items() if k.startswith("REFLEX_")}
+    (as JSON), Reflex's environment (`REFLEX_*` but `BACKEND_REFLEX_ENV`), the port, and the
+    versions of Python and Reflex."""
+    reflex_env = {
+        k: v for k, v in os.environ.items() if k.startswith("REFLEX_") and k not in BACKEND_REFLEX_ENV
+    }
     digest = hashlib.sha256(
         json.dumps(
             [settings_json, reflex_env, port, versions, sys.version], sort_keys=True, default=str

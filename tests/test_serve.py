@@ -168,6 +168,8 @@ def test_the_compile_inputs_follow_what_compiling_reads(
     elif change == "setting":
         settings = '{"card_fade_ms": 800}'
     elif change == "reflex env":
+        monkeypatch.setenv("REFLEX_STATES_WORKDIR", "/elsewhere")  # the backend's: no new compile
+        assert compile_inputs(project, settings, port, versions_now) == before
         monkeypatch.setenv("REFLEX_USE_GRANIAN", "0")
     elif change == "port":
         port = 3001
