@@ -45,7 +45,24 @@ pytestmark = pytest.mark.usefixtures("demo_holdings")
 YES = Decision(approved=True, decided_by="local", via="browser")
 NO = Decision(approved=False, decided_by="local", via="browser")
 TODAY = date.today()
-YESTERDAY = (TODAY - timedelta(days=1)).isoformat()
+
+
+_asked_on: list[date] = []
+
+
+@pytest.fixture(autouse=True)
+def _asked_today() -> None:
+    """The day each test starts on, for `YESTERDAY`."""
+    _asked_on[:] = [date.today()]
+
+
+def YESTERDAY(value: object) -> bool:  # noqa: N802 - stands where the other cases put a value
+    """The day before the one the question was asked on: a run may cross midnight between the
+    question and this check (or after the cases were collected)."""
+    days = {*_asked_on, date.today()}
+    return value in {(day - timedelta(days=1)).isoformat() for day in days}
+
+
 CHANGE_TOOLS = {"add_holding", "update_holding", "remove_holding", "record_trade"}
 
 
