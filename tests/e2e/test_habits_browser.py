@@ -220,6 +220,8 @@ def test_replacing_or_removing_holdings_asks_or_offers_undo_and_deleting_asks(fi
     row.get_by_test_id("conversation-menu").click()
     row.get_by_test_id("delete-conversation").click()
     page.get_by_test_id("confirm-delete").click()
+    # The confirmation stands in the row's place (no link while it shows): it goes once deleted.
+    expect(confirm).to_have_count(0)
     expect(page.locator(f'[href="/c/{conversation_id}"]')).to_have_count(0)
     assert httpx.get(finch.url + f"/api/conversations/{conversation_id}").status_code == 404
 
