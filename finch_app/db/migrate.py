@@ -60,7 +60,7 @@ def _sqlite_folder(engine: Engine) -> Path | None:
 @contextlib.contextmanager
 def _sqlite_file_lock(engine: Engine) -> Iterator[None]:
     database = engine.url.database
-    if not database or _sqlite_folder(engine) is None:
+    if not database or database == ":memory:":
         yield
         return
     try:

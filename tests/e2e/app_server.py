@@ -192,7 +192,7 @@ class AppServer:
         return f"http://{self.slot.address}:{server_port()}"
 
     def start(self) -> AppServer:
-        """Start (or, after `kill`, restart on the same port and data dir)."""
+        """Start (or, after `kill`, restart on the same address and data dir)."""
         self.slot = _take_slot(self.slot)
         try:
             self._start()
