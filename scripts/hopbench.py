@@ -118,15 +118,27 @@ def cpu_by_party(server_pid: int | None) -> dict[str, float]:
 
 
 def server_pid_for(url: str) -> int | None:
-    """The pid of the process listening on the url's port (the backend worker)."""
-    port = int(url.rsplit(":", 1)[1].split("/")[0])
-    import subprocess
-
-    out = subprocess.run(["ss", "-ltnpH", f"sport = :{port}"], capture_output=True, text=True).stdout
+    """The pid of the process listening on the url's address and port (the backend worker).
+    Servers may share a port on different loopback addresses (the test suite's do); one that
+    listens on every address answers for any of them."""
     import re
+    import subprocess
+    from urllib.parse import urlsplit
 
-    found = re.findall(r"pid=(\d+)", out)
-    return int(found[0]) if found else None
+    parts = urlsplit(url)
+    hosts = {"127.0.0.1", "::1"} if parts.hostname == "localhost" else {parts.hostname}
+    out = subprocess.run(["ss", "-ltnpH", f"sport = :{parts.port}"], capture_output=True, text=True).stdout
+    everywhere = None
+    for line in out.splitlines():
+        fields, pid = line.split(), re.search(r"pid=(\d+)", line)
+        if len(fields) < 4 or pid is None:
+            continue
+        address = fields[3].rsplit(":", 1)[0].strip("[]")
+        if address in hosts:
+            return int(pid.group(1))
+        if address in {"*", "0.0.0.0", "::"} and everywhere is None:
+            everywhere = int(pid.group(1))
+    return everywhere
 
 
 def loadavg() -> str:
