@@ -8,8 +8,10 @@ for; the tools, the approval flow and the database are the real ones.
 from __future__ import annotations
 
 import signal
+import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from playwright.sync_api import expect
 
@@ -139,6 +141,17 @@ def test_a_reload_while_waiting_keeps_the_question_and_its_buttons(fake, llm, pa
     )
 
 
+def pause_saved(server, conversation_id: str) -> None:
+    """Wait for the pause to be written (what a restart reads): the page is told first, and the
+    run's rows follow a moment later (finch_app/runs/recorder.py)."""
+    for _ in range(100):
+        detail = httpx.get(f"{server.url}/api/conversations/{conversation_id}", timeout=10).json()
+        if detail["messages"][-1]["status"] == "awaiting_approval":
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"the pause was never saved: {detail['messages'][-1]}")
+
+
 def test_a_server_killed_while_waiting_goes_on_after_a_restart(llm, browser):
     fake, server = llm  # the module's server: killed and started again on its data dir and build
     fake.reset()
@@ -152,6 +165,7 @@ def test_a_server_killed_while_waiting_goes_on_after_a_restart(llm, browser):
         send(page, "I bought 10 shares of NVDA at 120")
         waiting_card(page)
         conversation = page.url.removeprefix(server.url)
+        pause_saved(server, conversation.removeprefix("/c/"))
         server.kill(signal.SIGKILL)
 
         server.start()  # same data dir, a new process
