@@ -44,7 +44,7 @@ install-dev: $(VENV)/.installed-dev
 run: install
 	$(BIN)/python -m finch_app serve --port $(PORT)
 
-## Install everything the tests need (including Debian's Chromium) and run the whole suite
+## Install everything the tests need (including Debian's Chromium and its headless shell) and run the whole suite
 test: install-dev browser lint
 	FINCH_TEST_POSTGRES_URL="$${FINCH_TEST_POSTGRES_URL-$$($(BIN)/python -m tests.postgres_probe)}" \
 	  $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --durations=15
@@ -56,10 +56,10 @@ lint: install-dev
 	$(BIN)/lint-imports
 
 browser:
-	@command -v chromium >/dev/null 2>&1 || test -x /usr/bin/chromium || { \
-	  echo "Installing Debian's chromium for the browser tests"; \
+	@test -x /usr/bin/chromium -a -x /usr/bin/chromium-headless-shell || { \
+	  echo "Installing Debian's chromium and chromium-headless-shell for the browser tests"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-headless-shell >/dev/null; }
 
 bench: install-dev browser
 	$(BIN)/python -m scripts.bench
