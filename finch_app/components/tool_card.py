@@ -62,6 +62,24 @@ def approval_form(card: rx.Var[CardView]) -> rx.Component:
     )
 
 
+def _odometer_digit(place: str) -> rx.Component:
+    return rx.el.span(rx.el.span("\n".join("0123456789")), class_name=f"finch-digit finch-digit-{place}")
+
+
+def elapsed_timer(delay: rx.Var[str]) -> rx.Component:
+    """A running card's "12.3 s", counted by the browser's compositor (see .finch-timer in
+    finch.css): the server sends nothing while a tool runs."""
+    return rx.el.span(
+        *(_odometer_digit(place) for place in ("thousands", "hundreds", "tens", "ones")),
+        ".",
+        _odometer_digit("tenths"),
+        "\u00a0s",
+        class_name="finch-timer",
+        aria_hidden="true",
+        style={"--finch-timer-delay": delay},
+    )
+
+
 def tool_card(card: rx.Var[CardView]) -> rx.Component:
     return rx.el.div(
         rx.el.div(
@@ -70,11 +88,7 @@ def tool_card(card: rx.Var[CardView]) -> rx.Component:
             rx.el.span(card.arguments, class_name="finch-card-args"),
             rx.el.span(
                 rx.el.span(card.status_label, class_name="finch-card-label"),
-                rx.el.span(
-                    class_name="finch-timer",
-                    aria_hidden="true",
-                    style={"--finch-timer-delay": card.timer_delay},
-                ),
+                elapsed_timer(card.timer_delay),
                 class_name="finch-card-status",
             ),
             class_name="finch-card-head",
