@@ -17,7 +17,8 @@ sample data — `--config default` as `make run` serves it (SQLite, one worker, 
 2. websocket bytes per tool event at 0, 100 and 500 prior messages (headless Reflex tab);
 3. events/s, p95 emit→client latency and lost/reordered events at 50, 100 and 200 concurrent
    chats: headless clients, Socket.IO for Reflex, httpx for SSE;
-4. throughput with two workers on Redis against one.
+4. throughput with two workers on Redis against one;
+5. what a page costs the browser while its tool cards run and nothing else moves (% of a core).
 
 Prints a table and writes JSON (`bench-results/`). The targets are reported, not asserted.
 """
@@ -73,6 +74,8 @@ class Plan:
     throughput_turns: int = 2
     worker_clients: int = 200
     sample_latency_ms: int = 50
+    card_seconds: float = 8.0
+    """How long the running-card section watches a page whose cards run (they run 4 s longer)."""
     one_server: bool = False
     """Measure the hops on the server the other sections use (one start fewer) rather than on
     one of their own: the trace costs a little per event, which the full run keeps out of its
@@ -87,6 +90,7 @@ QUICK = Plan(
     throughput_turns=1,
     worker_clients=3,
     sample_latency_ms=300,
+    card_seconds=1.0,
     one_server=True,
 )
 
@@ -616,6 +620,12 @@ def print_report(report: dict[str, Any]) -> None:
                     f"  {path:<6} {w['clients']} chats: 1 worker {w['one'][path]['events_per_s']} ev/s, "
                     f"2 workers {w['two'][path]['events_per_s']} ev/s → ×{w['ratio'][path]}"
                 )
+    if c := report.get("card"):
+        print("\n5. a page whose tool cards run, nothing else moving (% of a core)")
+        print(
+            f"  {c['cards']} running cards over {c['seconds']} s: Chromium {c['chromium_pct']}% "
+            f"(renderers {c['renderers_pct']}%), server {c['server_pct']}%"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -626,7 +636,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--out", type=Path, default=None, help="JSON file (default bench-results/bench-<time>.json)"
     )
-    parser.add_argument("--only", default="latency,bytes,throughput,workers", help="comma-separated sections")
+    parser.add_argument(
+        "--only", default="latency,bytes,throughput,workers,card", help="comma-separated sections"
+    )
     parser.add_argument("--redis-url", default=None)
     parser.add_argument("--postgres-url", default=None, help="server to create a scratch database on")
     parser.add_argument("--no-redis", action="store_true")
@@ -690,6 +702,14 @@ def main(argv: list[str] | None = None) -> int:
                             for p in ("reflex", "sse")
                         },
                     }
+            if "card" in sections:
+                print("Starting Finch (tools that take a while)…")
+                with finch(
+                    Path(tmp) / "card", back, plan, latency_ms=int((plan.card_seconds + 4) * 1000)
+                ) as server:
+                    from scripts import hopbench
+
+                    report["card"] = hopbench.running_card_cpu(server.url, PROMPT, plan.card_seconds)
     finally:
         if back.drop:
             back.drop()

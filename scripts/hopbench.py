@@ -226,6 +226,33 @@ def run_pages(url: str, args: argparse.Namespace, sse: bool) -> list[dict[str, A
     return results
 
 
+def running_card_cpu(url: str, prompt: str, seconds: float) -> dict[str, Any]:
+    """What a page costs while its tool cards run and nothing else happens: the spinner and the
+    timer are all that move, so the browser's CPU here is theirs (the server's should be ~0)."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 860})
+        page.goto(url)
+        page.get_by_test_id("composer").fill(prompt)
+        page.get_by_test_id("send").click()
+        running = page.locator('[data-testid="tool-card"][data-status="running"]')
+        running.first.wait_for(timeout=60_000)
+        time.sleep(0.5)  # the page settles: cards drawn, frames handled
+        cards = running.count()
+        server_pid = server_pid_for(url)
+        before, wall = cpu_by_party(server_pid), time.monotonic()
+        time.sleep(seconds)
+        after, wall = cpu_by_party(server_pid), time.monotonic() - wall
+        expect(running).to_have_count(cards, timeout=1)  # still running: the window saw only them
+        browser.close()
+    share = {f"{k}_pct": round((after[k] - before[k]) / wall * 100, 1) for k in after}
+    return {"cards": cards, "seconds": round(wall, 1), **share}
+
+
 def _round(pages: list[Any], args: argparse.Namespace, sse: bool, n: int, cards: int = 0) -> None:
     """Round `n` (1-based, since the page opened); `cards`: how many cards the probe should have seen after it."""
     for page in pages:

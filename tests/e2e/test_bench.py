@@ -36,4 +36,7 @@ def test_the_quick_benchmark_runs_and_loses_no_events(tmp_path):
         for path in ("reflex", "sse"):
             assert row[path]["lost"] == 0 and row[path]["reordered"] == 0, row
             assert row[path]["events"] > 0, row
-    assert "1. tool card, hop by hop" in done.stdout and "JSON:" in done.stdout
+    # The two cards of its prompt ran through the whole window, and the browser was measured.
+    assert report["card"]["cards"] == 2 and report["card"]["chromium_pct"] > 0, report["card"]
+    assert "1. tool card, hop by hop" in done.stdout and "5. a page whose tool cards run" in done.stdout
+    assert "JSON:" in done.stdout
