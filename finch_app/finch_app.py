@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 
 import reflex as rx
@@ -12,7 +13,7 @@ from finch_app.api import api
 from finch_app.config_check import check, format_report
 from finch_app.context import app_context
 from finch_app.pages.account import login_page, settings_page
-from finch_app.pages.chat import chat_page
+from finch_app.pages.chat import CONVERSATION_ROUTE, NEW_CHAT_ROUTE, chat_page
 from finch_app.redact import install_log_redaction
 from finch_app.settings import get_settings
 from finch_app.states.auth import AuthGate, LoginState, SettingsState, handle_backend_exception
@@ -68,5 +69,10 @@ app.add_page(
     title="Settings · Finch",
     on_load=[SettingsState.on_load, PermissionsState.on_load, McpServersState.on_load],
 )
-app.add_page(chat_page, route="/", title="Finch", on_load=[ChatState.on_load, PortfolioState.on_load])
-app.add_page(chat_page, route="/c/[cid]", title="Finch", on_load=[ChatState.on_load, PortfolioState.on_load])
+for route in (NEW_CHAT_ROUTE, CONVERSATION_ROUTE):
+    app.add_page(
+        functools.partial(chat_page, route),
+        route=route,
+        title="Finch",
+        on_load=[ChatState.on_load, PortfolioState.on_load],
+    )

@@ -605,7 +605,14 @@ def composer() -> rx.Component:
     )
 
 
-def chat_page() -> rx.Component:
+NEW_CHAT_ROUTE = "/"
+CONVERSATION_ROUTE = "/c/[cid]"
+
+
+def chat_page(route: str = NEW_CHAT_ROUTE) -> rx.Component:
+    """The chat, at `/` (a new chat) or `/c/<id>`. These are two pages to the router, so a new
+    chat's first answer, which moves the address to `/c/<id>`, draws the page anew; `data-route`
+    says which one is on screen."""
     return rx.el.div(
         sidebar(),
         rx.el.main(
@@ -619,4 +626,5 @@ def chat_page() -> rx.Component:
         portfolio_panel(),
         resource_viewer(),
         class_name="finch-app",
+        custom_attrs={"data-route": route},
     )
