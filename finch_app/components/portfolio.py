@@ -8,7 +8,10 @@ import reflex as rx
 from reflex_components_radix.primitives.dialog import dialog
 
 from finch_app.components.icons import icon
-from finch_app.states.portfolio import CSV_UPLOAD_ID, HoldingItem, PortfolioState
+from finch_app.states.portfolio import HoldingItem, PortfolioState
+
+CSV_UPLOAD_ID = "holdings-csv"
+"""The drop zone hands its file straight to the import (nothing stays selected to clear)."""
 
 
 def modal(

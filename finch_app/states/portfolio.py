@@ -23,7 +23,6 @@ from finch_app.states.auth import current_user_id, uploader_id
 from finch_app.states.chat import LiveTurnState
 
 T = TypeVar("T")
-CSV_UPLOAD_ID = "holdings-csv"
 
 
 @dataclass
@@ -290,7 +289,6 @@ class PortfolioState(rx.State):
                 f"Replace your {plural(current, 'holding')} with the {len(result.positions)} in {name}?"
             )
             self._say()
-        return rx.clear_selected_files(CSV_UPLOAD_ID)
 
     @rx.event
     async def confirm_import(self):

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import BrowserContext, Page
 
 from tests.e2e.app_server import AppServer
 
@@ -58,17 +61,48 @@ def finch(tmp_path_factory) -> Iterator[AppServer]:
         yield server
 
 
-@pytest.fixture
-def page(browser, request):
-    context = browser.new_context(viewport={"width": 1280, "height": 860})
+CSP_WATCH = """document.addEventListener("securitypolicyviolation", (e) => window.__finchCspViolation(
+  `${e.effectiveDirective} refused ${e.blockedURI || "(inline)"} at ${e.sourceFile}:${e.lineNumber}`));"""
+_CSP_VIOLATIONS: weakref.WeakKeyDictionary[BrowserContext, list[str]] = weakref.WeakKeyDictionary()
+
+
+def watch_csp(context: BrowserContext) -> None:
+    """Record every break of the app's Content-Security-Policy in the context's pages (an `eval`
+    from an event the server sent, an inline script without its hash), across navigations: the
+    browser refuses such code silently, so only this sees that something did not run."""
+    violations = _CSP_VIOLATIONS.setdefault(context, [])
+    context.expose_function("__finchCspViolation", lambda violation: violations.append(violation))
+    context.add_init_script(CSP_WATCH)
+
+
+def csp_violations(context: BrowserContext) -> list[str]:
+    return list(_CSP_VIOLATIONS.get(context, []))
+
+
+@contextlib.contextmanager
+def browser_page(browser, request, **context_options) -> Iterator[Page]:
+    """A page in its own browser context, failing its test if the page broke the CSP. A failed
+    test leaves its screenshot in test-artifacts/."""
+    context = browser.new_context(**context_options)
+    watch_csp(context)
     page = context.new_page()
     page.set_default_timeout(15_000)
-    yield page
-    failed = getattr(request.node, "rep_call", None)
-    if failed is not None and failed.failed:
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
-    context.close()
+    try:
+        yield page
+        failed = getattr(request.node, "rep_call", None)
+        if failed is not None and failed.failed:
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+        violations = csp_violations(context)
+    finally:
+        context.close()
+    assert not violations, f"the page broke the Content-Security-Policy: {violations}"
+
+
+@pytest.fixture
+def page(browser, request) -> Iterator[Page]:
+    with browser_page(browser, request, viewport={"width": 1280, "height": 860}) as page:
+        yield page
 
 
 @pytest.hookimpl(hookwrapper=True)

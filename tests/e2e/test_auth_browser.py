@@ -22,18 +22,13 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.app_server import ROOT, AppServer
+from tests.e2e.conftest import csp_violations, watch_csp
 from tests.fakes.data_sources import DataSourcesServer
 from tests.fakes.openai_server import OpenAIServer, http_error, text, tool_call, tool_calls
 
 OPENAI_SECRET = "sk-e2e-SECRET-0123456789abcdefghij"
 FMP_SECRET = "fmp-e2e-SECRET-9876543210"
 PASSWORDS = {"alice": "alice-e2e-password", "bob": "bob-e2e-password", "dave": "dave-e2e-password"}
-CSP_PROBE = """
-window.__cspViolations = [];
-document.addEventListener('securitypolicyviolation', (e) => {
-  window.__cspViolations.push(e.violatedDirective + ' ' + e.blockedURI);
-});
-"""
 
 
 def admin(
@@ -110,7 +105,7 @@ def sign_in(page, server: AppServer, name: str, password: str | None = None) -> 
 
 def signed_in_page(browser, server: AppServer, name: str):
     context = browser.new_context(viewport={"width": 1280, "height": 860})
-    context.add_init_script(CSP_PROBE)
+    watch_csp(context)
     page = context.new_page()
     page.set_default_timeout(15_000)
     sign_in(page, server, name)
@@ -179,7 +174,7 @@ def test_sign_in_chat_reload_and_sign_out_with_no_csp_violation(team, llm, brows
     expect(page.get_by_text("You are signed out.")).to_be_visible()
     page.goto(team.url + "/")
     on_login_page(page)
-    assert page.evaluate("window.__cspViolations") == []
+    assert csp_violations(page.context) == []
     assert not [e for e in console_errors if "Content Security Policy" in e], console_errors
     page.context.close()
 
@@ -307,7 +302,7 @@ def test_model_output_and_tool_data_render_inert(team, llm, fakes, browser):
         page.wait_for_timeout(1000)
         assert dialogs == []
         assert not [u for u in requests if "beacon" in u or u.endswith("/x")], requests
-        assert page.evaluate("window.__cspViolations") == []
+        assert csp_violations(page.context) == []
     finally:
         sources.apewisdom_pages[1]["results"] = original
         page.context.close()

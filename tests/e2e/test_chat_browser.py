@@ -148,7 +148,10 @@ def test_suggestion_chip_sends_and_new_chat_starts_fresh(finch, page):
     page.get_by_test_id("new-chat").click()
     expect(page.get_by_test_id("assistant-message")).to_have_count(0)
     expect(page).to_have_url(finch.url + "/")
-    assert page.get_by_test_id("conversation-link").count() >= 2
+    # The chat just left is listed, whichever tests ran before this one on this server.
+    expect(page.get_by_test_id("conversation-link").filter(has_text="trending on Reddit")).not_to_have_count(
+        0
+    )
 
 
 def test_empty_and_oversized_messages_are_refused_without_losing_text(finch, page):

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.app_server import AppServer
-from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.conftest import browser_page
 
 SIZES = {"laptop": (1440, 900), "phone": (390, 844)}
 TRANSCRIPT_PAGE = 4
@@ -38,16 +38,11 @@ def size(request) -> str:
 @pytest.fixture
 def page(browser, size, request) -> Iterator[Page]:
     width, height = SIZES[size]
-    context = browser.new_context(viewport={"width": width, "height": height}, accept_downloads=True)
-    context.grant_permissions(["clipboard-read", "clipboard-write"])
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    failed = getattr(request.node, "rep_call", None)
-    if failed is not None and failed.failed:
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
-    context.close()
+    with browser_page(
+        browser, request, viewport={"width": width, "height": height}, accept_downloads=True
+    ) as page:
+        page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+        yield page
 
 
 def phone(page: Page) -> bool:
