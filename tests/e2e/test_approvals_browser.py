@@ -156,13 +156,12 @@ def pause_saved(server, conversation_id: str) -> None:
     raise AssertionError(f"the pause was never saved: {detail['messages'][-1]}")
 
 
-def test_a_server_killed_while_waiting_goes_on_after_a_restart(llm, browser):
+def test_a_server_killed_while_waiting_goes_on_after_a_restart(llm, page):
     fake, server = llm  # the module's server: killed and started again on its data dir and build
     fake.reset()
     fake.enqueue(
         tool_calls(tool_call("record_trade", BUY, id="call_trade")), text("Recorded after the restart.")
     )
-    page = browser.new_context().new_page()
     try:
         page.goto(server.url)
         ensure_demo_portfolio(page)
@@ -182,5 +181,4 @@ def test_a_server_killed_while_waiting_goes_on_after_a_restart(llm, browser):
         expect(page.get_by_test_id("holding-row").filter(has_text="NVDA")).to_contain_text("65")
         fake.assert_complete()
     finally:
-        page.context.close()
         fake.reset()

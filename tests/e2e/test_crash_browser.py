@@ -13,11 +13,10 @@ from tests.e2e.app_server import AppServer
 from tests.e2e.test_runs_browser import conversation_url, rows, running_card, send
 
 
-def test_a_run_cut_off_by_a_server_crash_is_marked_interrupted(browser, tmp_path):
+def test_a_run_cut_off_by_a_server_crash_is_marked_interrupted(page, tmp_path):
     server = AppServer(
         tmp_path / "crash", env={"FINCH_SAMPLE_LATENCY_MS": "20000", "FINCH_CARD_FADE_MS": "60000"}
     ).start()
-    page = browser.new_context().new_page()
     try:
         page.goto(server.url)
         send(page, "get recent senate trades")
@@ -37,5 +36,4 @@ def test_a_run_cut_off_by_a_server_crash_is_marked_interrupted(browser, tmp_path
         expect(page.get_by_test_id("retry")).to_be_visible()
         expect(page.locator('[data-testid="tool-card"][data-status="running"]')).to_have_count(0)
     finally:
-        page.context.close()
         server.kill()

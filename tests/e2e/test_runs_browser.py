@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.app_server import AppServer
+from tests.e2e.conftest import browser_page
 from tests.e2e.test_chat_browser import ensure_demo_portfolio
 
 SLOW_MS = 6000
@@ -122,15 +123,14 @@ def test_reload_mid_run_keeps_the_cards_and_gets_the_answer(slow_finch, page):
     expect(page.get_by_test_id("assistant-message")).to_contain_text("Recent Senate trades", timeout=15_000)
 
 
-def test_a_second_tab_sees_the_run_and_its_result(slow_finch, browser, page):
+def test_a_second_tab_sees_the_run_and_its_result(slow_finch, browser, page, request):
     page.goto(slow_finch.url)
     page.get_by_test_id("new-chat").click()
     send(page, "latest house trades")
     running_card(page, "get_recent_house_trades")
     expect(page).to_have_url(conversation_url(slow_finch))
 
-    other = browser.new_context().new_page()
-    try:
+    with browser_page(browser, request) as other:
         other.goto(page.url)
         expect(other.get_by_test_id("user-message")).to_have_text("latest house trades")
         card = other.locator('[data-testid="tool-card"][data-tool="get_recent_house_trades"]')
@@ -140,8 +140,6 @@ def test_a_second_tab_sees_the_run_and_its_result(slow_finch, browser, page):
             "Recent House trades", timeout=15_000
         )
         expect(page.get_by_test_id("assistant-message")).to_contain_text("Recent House trades")
-    finally:
-        other.context.close()
 
 
 def test_retry_after_a_stop_answers_the_same_question(slow_finch, page):
