@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlmodel import select
 
-from finch_app.agent.events import Done, Error, ToolCallProgress
+from finch_app.agent.events import Done, Error, EventStamp, ToolCallProgress, ToolCallStart
 from finch_app.agent.loop import Agent
 from finch_app.agent.status import RunStatus
 from finch_app.context import build_providers
@@ -23,7 +23,7 @@ from finch_app.db import crud
 from finch_app.db.engine import session_scope
 from finch_app.db.models import Message, Run
 from finch_app.runs import RunRefused, RunService
-from finch_app.runs.redis import RedisRegistry
+from finch_app.runs.redis import ENDED_TTL_S, RedisRegistry
 from finch_app.runs.registry import Refusal, RunClaim
 from finch_app.settings import get_settings, reset_settings
 from tests.fakes.scripted_model import ScriptedModel, text, tool_call
@@ -97,6 +97,38 @@ async def test_runs_nobody_follows_cost_redis_only_their_lease(workers):
     registry = a.registry
     assert isinstance(registry, RedisRegistry)
     assert not await registry.redis.exists(registry._events_key(started.run_id))
+
+
+async def test_a_run_that_ended_on_one_worker_replays_whole_on_another(workers):
+    """A client decides an approval through one worker and asks another for the stream: by then
+    the run may be over. Its events stay in Redis for a while, for whichever worker is asked."""
+    a, b, release = workers
+    started = await a.start(user_id="local", conversation_id=None, message="go")
+    release.set()
+    ran = [e async for e in await a.follow(started.run_id)]
+    assert isinstance(ran[-1], Done)
+    late = await b.follow(started.run_id, ended=True)
+    assert late.found
+    assert [e.model_dump() for e in [e async for e in late]] == [e.model_dump() for e in ran]
+    assert not (await b.follow(started.run_id)).found, "only a replay asks for a run that ended"
+    registry = a.registry
+    assert isinstance(registry, RedisRegistry)
+    assert 0 < await registry.redis.ttl(registry._events_key(started.run_id)) <= ENDED_TTL_S
+
+
+async def test_a_run_cut_off_with_its_worker_replays_as_interrupted(workers, redis_url, prefix):
+    _, b, _ = workers
+    owner = RedisRegistry(redis_url, prefix=prefix, lease_s=LEASE_S)
+    assert await owner.claim(RunClaim("run_cut", "local", "conv_cut"), max_per_user=3) is None
+    began = ToolCallStart(**EventStamp("run_cut")(), tool_call_id="t1", tool_name="gated", arguments={})
+    owner.share("run_cut", [began])
+    await owner.aclose()  # what was queued goes out; then it "dies" without an ending
+    await b.registry.announce_end("run_cut", RunStatus.INTERRUPTED)  # as the reaper says
+    while await b.registry.live_among(["run_cut"]):  # its lease lapses
+        await asyncio.sleep(0.05)
+    replayed = [e async for e in await b.follow("run_cut", ended=True)]
+    assert [e.type for e in replayed] == ["tool_call_start", "tool_call_complete", "error"]
+    assert replayed[1].status == "interrupted" and replayed[2].status == RunStatus.INTERRUPTED
 
 
 async def test_two_followers_joining_at_different_times_each_see_every_event_once(workers):

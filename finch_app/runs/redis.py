@@ -9,8 +9,11 @@
 - A follower on another worker asks the owner, on that channel, to share the run: the owner
   writes the events so far to a capped list (the backlog) and from then on publishes each event
   to the run's channel and list. The follower replays the backlog, then streams the channel,
-  each `seq` once and in order. Runs nobody follows from another worker cost Redis nothing but
-  their lease.
+  each `seq` once and in order. While they run, runs nobody follows from another worker cost
+  Redis nothing but their lease.
+- When a run ends, its list holds its whole life and the end marker for `ENDED_TTL_S`: a client
+  that follows a run just after it ended (an approval decided through one worker, the stream
+  asked of another) replays it from any worker.
 - A run whose lease is gone has lost its worker: its followers end, and the service's reaper
   marks its rows `interrupted`.
 
@@ -28,7 +31,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -42,7 +45,7 @@ log = logging.getLogger("finch.runs")
 BACKLOG_MAX = 10_000
 """Events kept per shared run (a longer run keeps its latest)."""
 ENDED_TTL_S = 120
-"""How long a finished run's backlog stays, for followers that were mid-replay."""
+"""How long a finished run's events stay, for followers mid-replay and clients that follow it late."""
 _END, _BACKLOG = "end", "backlog"
 
 _CLAIM = """
@@ -192,15 +195,24 @@ class RedisRegistry:
         self._owned[claim.run_id] = claim
         return None
 
-    async def release(self, run_id: str) -> None:
-        """Free the run's places once its events are out (through the writer, so after them)."""
+    async def release(self, run_id: str, *, events: Sequence[AgentEvent] = ()) -> None:
+        """Free the run's places once its events are out (through the writer, so after them). A
+        shared run's list holds its events already; anyone else's are written now, in one go."""
         claim = self._owned.pop(run_id, None)
+        shared = run_id in self._shared
         self._shared.discard(run_id)
         if claim is None:
             return
+        written = None if shared else [e.model_dump_json() for e in events]
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue("end", run_id, claim, done)
+        self._queue("end", run_id, (claim, written), done)
         await done
+
+    async def ended_events(self, run_id: str) -> list[AgentEvent]:
+        raw = await self.redis.lrange(self._events_key(run_id), 0, -1)
+        if not raw or json.loads(raw[-1]).get("type") != _END:
+            return []  # none, or a run that is still going (or was cut off with its worker)
+        return [agent_event_adapter.validate_json(item) for item in raw[:-1]]
 
     async def run_for(self, conversation_id: str) -> str | None:
         local = next((c.run_id for c in self._owned.values() if c.conversation_id == conversation_id), None)
@@ -273,8 +285,13 @@ class RedisRegistry:
                 pipe.publish(self._channel(run_id), data)
                 appended.add(run_id)
             elif kind == "end":
+                claim, written = data
+                if written is not None:
+                    pipe.delete(self._events_key(run_id))
+                    if written:
+                        pipe.rpush(self._events_key(run_id), *written[-self._backlog_max :])
                 self._append_end(pipe, run_id)
-                pipe.eval(_RELEASE, 3, *self._claim_keys(data), run_id)
+                pipe.eval(_RELEASE, 3, *self._claim_keys(claim), run_id)
                 appended.discard(run_id)
         for run_id in appended:
             pipe.ltrim(self._events_key(run_id), -self._backlog_max, -1)

@@ -10,7 +10,7 @@ leases, cross-worker Stop and following over Redis for several workers.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -57,8 +57,13 @@ class RunRegistry(Protocol):
         """Take the run's place, or say why not (nothing is taken then)."""
         ...
 
-    async def release(self, run_id: str) -> None:
-        """The run is over: its conversation and its user's place are free again."""
+    async def release(self, run_id: str, *, events: Sequence[AgentEvent] = ()) -> None:
+        """The run is over: its conversation and its user's place are free again. Its `events`
+        (its whole life) stay for a while where other workers can replay them (`ended_events`)."""
+        ...
+
+    async def ended_events(self, run_id: str) -> list[AgentEvent]:
+        """The events of a run that ended lately on another worker (none if there is no such run)."""
         ...
 
     async def run_for(self, conversation_id: str) -> str | None:
@@ -112,8 +117,11 @@ class LocalRegistry:
         self._claims[claim.run_id] = claim
         return None
 
-    async def release(self, run_id: str) -> None:
-        self._claims.pop(run_id, None)
+    async def release(self, run_id: str, *, events: Sequence[AgentEvent] = ()) -> None:
+        self._claims.pop(run_id, None)  # the service keeps its own ended runs' events
+
+    async def ended_events(self, run_id: str) -> list[AgentEvent]:
+        return []
 
     async def run_for(self, conversation_id: str) -> str | None:
         return next((c.run_id for c in self._claims.values() if c.conversation_id == conversation_id), None)

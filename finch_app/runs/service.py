@@ -517,7 +517,7 @@ class RunService:
             self._runs.pop(run_id, None)
             self._keep_ended(run_id, live.backlog)
             try:
-                await self.registry.release(run_id)
+                await self.registry.release(run_id, events=live.backlog)
             except Exception:
                 log.exception("Could not release run %s", run_id)
             for feed in live.feeds:
@@ -581,8 +581,9 @@ class RunService:
     async def follow(self, run_id: str, *, ended: bool = False) -> Feed:
         """Every event of the run, the ones so far at once, then each as it happens, wherever it runs.
 
-        With `ended`, a run of this worker that ended in the last `ENDED_KEEP_S` replays its events.
-        Otherwise a run that ended (or never existed) gives an empty feed whose `found` is False."""
+        With `ended`, a run that ended in the last `ENDED_KEEP_S` replays its events (kept here by
+        the worker that ran it, and in Redis for the others). Otherwise a run that ended (or never
+        existed) gives an empty feed whose `found` is False."""
         live = self._runs.get(run_id)
         if live is not None:
             feed = Feed(list(live.backlog), on_exit=lambda: live.feeds.discard(feed))
@@ -594,10 +595,22 @@ class RunService:
             feed.close()
             return feed
         if not await self.registry.live_among([run_id]):
+            if ended and (events := await self.registry.ended_events(run_id)):
+                return self._replay_ended(run_id, events)
             return Feed(found=False)
         feed = Feed()
         pump = asyncio.create_task(self._follow_elsewhere(run_id, feed), name=f"follow:{run_id}")
         feed.on_exit = pump.cancel
+        return feed
+
+    @staticmethod
+    def _replay_ended(run_id: str, events: list[AgentEvent]) -> Feed:
+        """A run that ended on another worker; one cut off with its worker ends as interrupted."""
+        tracker = RunTracker(run_id)
+        for event in events:
+            tracker.observe(event)
+        feed = Feed([*events, *tracker.closing_events(RunStatus.INTERRUPTED)])
+        feed.close()
         return feed
 
     def _keep_ended(self, run_id: str, events: list[AgentEvent]) -> None:

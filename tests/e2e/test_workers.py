@@ -147,6 +147,27 @@ def test_what_one_worker_starts_the_other_lists_and_streams(workers):
     run(scenario())
 
 
+def test_a_run_that_ended_on_one_worker_streams_whole_from_the_other(workers):
+    """An API client follows a run after it ended (an approval decided through one worker, its
+    stream asked of another): the other worker replays it from Redis."""
+    a, b = workers
+    answer = httpx.post(f"{a.url}/api/chat", json={"message": "what's trending on reddit?"}, timeout=60)
+    answer.raise_for_status()
+    run_id = answer.json()["run_id"]
+    with httpx.stream("GET", f"{b.url}/api/runs/{run_id}/stream", timeout=30) as response:
+        assert response.status_code == 200
+        events = [
+            json.loads(line.removeprefix("data: "))
+            for line in response.iter_lines()
+            if line.startswith("data: ")
+        ]
+    types = [event["type"] for event in events]
+    assert types[0] == "run_started" and types[-1] == "done", types
+    assert {"tool_call_start", "tool_call_complete", "assistant_message"} <= set(types)
+    assert [event["seq"] for event in events] == list(range(len(events))), "every event once, in order"
+    assert events[types.index("assistant_message")]["content"] == answer.json()["content"]
+
+
 def test_stop_on_the_other_worker_cancels_the_run_where_it_runs(workers):
     a, b = workers
 

@@ -77,7 +77,7 @@ async def follow_run(
 ) -> EventSourceResponse:
     """The run's events so far, then each as it happens, until it ends (a run that went on after an
     approval streams its whole life: pass `after` to skip what you saw). Leaving does not stop it.
-    A run that ended in the last two minutes on the worker that ran it replays whole; an older one
+    A run that ended in the last two minutes replays whole, whichever worker ran it; an older one
     streams nothing (read it with `GET /api/conversations/{id}`)."""
     if not await context.reads.owns_run(user_id, run_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, RUN_NOT_FOUND)
