@@ -11,7 +11,8 @@ from finch_app.components.icons import icon
 from finch_app.states.portfolio import HoldingItem, PortfolioState
 
 CSV_UPLOAD_ID = "holdings-csv"
-"""The drop zone hands its file straight to the import (nothing stays selected to clear)."""
+"""The broker-CSV drop zone. It hands its file straight to the import, so nothing stays selected
+for the server to clear (which Reflex would send as a script to `eval`: the CSP refuses it)."""
 
 
 def modal(
