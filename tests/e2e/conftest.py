@@ -8,8 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import BrowserContext, Page
+from playwright.sync_api import BrowserContext, Page, expect
 
+from finch_app.pages.chat import CONVERSATION_ROUTE
 from tests.e2e.app_server import AppServer
 
 CHROMIUM = "/usr/bin/chromium"
@@ -77,6 +78,13 @@ def watch_csp(context: BrowserContext) -> None:
 
 def csp_violations(context: BrowserContext) -> list[str]:
     return list(_CSP_VIOLATIONS.get(context, []))
+
+
+def on_conversation_page(page: Page) -> None:
+    """Wait until a new chat's page has moved to its conversation's address (`/c/<id>`). `/` and
+    `/c/[cid]` are two routes, so the move draws the page anew: a click or text given to the page
+    just before it can be lost."""
+    expect(page.locator(f'[data-route="{CONVERSATION_ROUTE}"]')).to_be_attached(timeout=10_000)
 
 
 @contextlib.contextmanager

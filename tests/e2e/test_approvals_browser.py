@@ -15,8 +15,8 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from finch_app.pages.chat import CONVERSATION_ROUTE
 from tests.e2e.app_server import AppServer
+from tests.e2e.conftest import on_conversation_page
 from tests.e2e.test_chat_browser import ensure_demo_portfolio
 from tests.fakes.openai_server import OpenAIServer, text, tool_call, tool_calls
 
@@ -58,10 +58,9 @@ def send(page, message: str) -> None:
 
 def waiting_card(page):
     # The paused turn has moved into the transcript (its card is remounted there, so anything
-    # typed into the live card before the move would be gone), and a new chat's page has moved
-    # from / to its conversation's address, which draws the page anew: a reason typed before
-    # that move would be gone too. The page on screen says which route drew it.
-    expect(page.locator(f'[data-route="{CONVERSATION_ROUTE}"]')).to_be_attached(timeout=10_000)
+    # typed into the live card before the move would be gone), and so has the page (a reason
+    # typed before it moved to /c/<id> would be gone too).
+    on_conversation_page(page)
     expect(page.get_by_test_id("assistant-message").last).to_have_attribute(
         "data-status", "awaiting_approval", timeout=10_000
     )

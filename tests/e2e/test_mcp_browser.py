@@ -21,7 +21,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.app_server import AppServer
-from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.conftest import ARTIFACTS, on_conversation_page
 from tests.e2e.test_approvals_browser import app_env
 from tests.fakes.mcp_servers import HttpMcpServer
 from tests.fakes.openai_server import OpenAIServer, text, tool_call, tool_calls
@@ -142,6 +142,7 @@ def test_a_tool_of_an_untrusted_server_asks_first(setup, fake, page):
         'Run desk · save_note with text="watch NVDA earnings"'
     )
     expect(waiting.get_by_test_id("approve-always")).to_have_text("Always allow desk · save_note")
+    on_conversation_page(page)
     waiting.get_by_test_id("approve").click()
     expect(page.get_by_test_id("assistant-message").last).to_contain_text(
         "Saved the note on the desk.", timeout=15_000

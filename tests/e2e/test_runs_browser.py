@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.app_server import AppServer
-from tests.e2e.conftest import browser_page
+from tests.e2e.conftest import browser_page, on_conversation_page
 from tests.e2e.test_chat_browser import ensure_demo_portfolio
 
 SLOW_MS = 6000
@@ -58,6 +58,8 @@ def shown_seconds(timer) -> float:
 
 
 def running_card(page, tool: str = "get_portfolio"):
+    """The running card of `tool`, on the page of its conversation (where a click on Stop lands)."""
+    on_conversation_page(page)
     card = page.locator(f'[data-testid="tool-card"][data-tool="{tool}"]')
     expect(card).to_have_attribute("data-status", "running", timeout=5_000)
     return card
@@ -68,7 +70,7 @@ def test_stop_cancels_the_tool_and_the_next_message_works(slow_finch, page):
     send(page, "latest house trades")
     card = running_card(page, "get_recent_house_trades")
     page.get_by_test_id("stop").click()
-    expect(card).to_have_attribute("data-status", "cancelled", timeout=1_000)
+    expect(card).to_have_attribute("data-status", "cancelled", timeout=3_000)  # its tool takes 6 s
     expect(card).to_contain_text("Cancelled")
     answer = page.get_by_test_id("assistant-message")
     expect(answer).to_have_attribute("data-status", "cancelled")
