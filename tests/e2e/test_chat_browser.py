@@ -116,6 +116,16 @@ def test_a_broker_csv_import_replaces_the_holdings(finch, page, tmp_path):
         "Imported 2 holdings from Portfolio_Positions.csv"
     )
     expect(page.get_by_test_id("holding-row")).to_have_count(2)
+    # The same file chosen again, as a user does (the drop zone opens the file chooser): it is taken
+    # again and asks again (nothing stays selected that would have to be cleared).
+    with page.expect_file_chooser() as chooser:
+        page.get_by_test_id("import-csv").click()
+    chooser.value.set_files(str(export))
+    expect(page.get_by_test_id("import-confirm")).to_contain_text(
+        "Replace your 2 holdings with the 2 in Portfolio_Positions.csv?"
+    )
+    page.get_by_test_id("cancel-import").click()
+    expect(page.get_by_test_id("import-confirm")).to_have_count(0)
     page.get_by_label("Close").click()
     ensure_demo_portfolio(page)  # leave the shared server's user with the demo portfolio
 
