@@ -22,6 +22,7 @@ import pytest
 from scripts.reflex_client import ReflexTab
 from tests.e2e.app_server import AppServer
 from tests.redis_support import fresh_postgres_database_or_skip, redis_url_or_skip
+from tests.test_api_approvals import sse
 
 TOOL_MS = 6000
 """Sample tools take this long, so a test can act while a card is running."""
@@ -154,13 +155,9 @@ def test_a_run_that_ended_on_one_worker_streams_whole_from_the_other(workers):
     answer = httpx.post(f"{a.url}/api/chat", json={"message": "what's trending on reddit?"}, timeout=60)
     answer.raise_for_status()
     run_id = answer.json()["run_id"]
-    with httpx.stream("GET", f"{b.url}/api/runs/{run_id}/stream", timeout=30) as response:
-        assert response.status_code == 200
-        events = [
-            json.loads(line.removeprefix("data: "))
-            for line in response.iter_lines()
-            if line.startswith("data: ")
-        ]
+    response = httpx.get(f"{b.url}/api/runs/{run_id}/stream", timeout=30)  # it ends with the run
+    assert response.status_code == 200
+    events = [data for _, data in sse(response.text)]
     types = [event["type"] for event in events]
     assert types[0] == "run_started" and types[-1] == "done", types
     assert {"tool_call_start", "tool_call_complete", "assistant_message"} <= set(types)
